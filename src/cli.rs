@@ -1,0 +1,303 @@
+//! The command line as data: every flag, its environment variable, its default and its help.
+//! Doc comments here are the `--help` text and the man pages; nothing here does any work.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::server::ServerUrl;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "redlock",
+    version,
+    about = "Mutual exclusion across machines: a lock held on a quorum of Redis instances",
+    long_about = "Mutual exclusion across machines.\n\n\
+        redlock holds a lock on a quorum (N/2 + 1) of N independent Redis instances (the Redlock \
+        algorithm), so that only one process, on any host, runs a thing at a time. `redlock run` \
+        holds it for exactly as long as a command runs; acquire, extend and release serve shell \
+        scripts; inspect shows who holds what.",
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes, before or after its name.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Redis instance URL; repeat it or give a comma-separated list. Quorum is N/2 + 1.
+    /// redis://[[user]:password@]host[:port][/db], rediss://… (TLS), redis+unix:///path/to/sock.
+    #[arg(
+        short = 's',
+        long = "server",
+        value_name = "URL",
+        env = "REDLOCK_SERVERS",
+        value_delimiter = ',',
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true,
+        global = true,
+        value_parser = parse_server,
+    )]
+    pub servers: Vec<ServerUrl>,
+
+    /// Namespace of every key redlock writes.
+    #[arg(long, value_name = "P", env = "REDLOCK_PREFIX", default_value = "redlock:", global = true,
+          value_parser = parse_prefix)]
+    pub prefix: String,
+
+    /// Per-instance connect limit.
+    #[arg(long, value_name = "DUR", env = "REDLOCK_CONNECT_TIMEOUT", default_value = "250ms",
+          global = true, value_parser = parse_positive_duration)]
+    pub connect_timeout: Duration,
+
+    /// Per-instance request limit; one slow instance never stalls a round.
+    #[arg(long, value_name = "DUR", env = "REDLOCK_OP_TIMEOUT", default_value = "250ms",
+          global = true, value_parser = parse_positive_duration)]
+    pub op_timeout: Duration,
+
+    /// Debug lines on stderr: each round, per instance, with timings.
+    #[arg(short, long, global = true, action = ArgAction::SetTrue, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// No notices on stderr (errors are still printed).
+    #[arg(short, long, global = true, action = ArgAction::SetTrue)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Hold the lock while a command runs, renewing it; release when it exits.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+    /// Acquire the lock and print its token.
+    Acquire(AcquireArgs),
+    /// Renew the lease of a lock you hold.
+    Extend(ExtendArgs),
+    /// Release one hold of a lock (or break it with --force).
+    Release(ReleaseArgs),
+    /// Show who holds a lock, on every instance, or list every lock.
+    Inspect(InspectArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+pub const RUN_EXAMPLES: &str = "Examples:\n  \
+    redlock run -n -r nightly-report -- ./report.sh       # cron: run once across hosts\n  \
+    redlock run -w 20m -r deploy-prod -c './deploy.sh prod'  # CI: queue for up to 20 minutes";
+
+/// How to get the lock: shared by `run` and `acquire`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The lock's name: non-empty UTF-8 without control characters, at most 512 bytes.
+    #[arg(short, long, value_name = "NAME", value_parser = parse_resource)]
+    pub resource: String,
+
+    /// Lease length; `run` renews it every ttl/3.
+    #[arg(short, long, value_name = "DUR", env = "REDLOCK_TTL", default_value = "30s",
+          value_parser = parse_positive_duration)]
+    pub ttl: Duration,
+
+    /// Give up after DUR if the lock is still held (default: wait forever).
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+
+    /// Give up at once if the lock is held.
+    #[arg(short = 'n', long, conflicts_with = "wait")]
+    pub no_wait: bool,
+
+    /// Exit code when the lock could not be had because it is held elsewhere.
+    #[arg(short = 'E', long, value_name = "N", default_value_t = 75,
+          value_parser = clap::value_parser!(i32).range(0..=255))]
+    pub conflict_exit_code: i32,
+
+    /// Who holds the lock (default: a fresh random 128-bit token). The holder's token re-enters.
+    #[arg(long, value_name = "T", env = "REDLOCK_TOKEN", hide_env_values = true,
+          value_parser = parse_token)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("program").required(true).args(["command", "shell"]))]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub lock: LockArgs,
+
+    /// Run this string with `sh -c` instead of a command and arguments.
+    #[arg(short = 'c', long = "command", value_name = "STRING")]
+    pub shell: Option<String>,
+
+    /// After SIGTERM (lock lost or --timeout), wait this long before SIGKILL.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    pub kill_after: Duration,
+
+    /// Stop the command after DUR (exit 124, as timeout(1)).
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Keep the lock at least DUR after it was acquired, even if the command ends sooner.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub min_hold: Option<Duration>,
+
+    /// The command and its arguments, passed as given (no shell).
+    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true,
+          num_args = 1..)]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct AcquireArgs {
+    #[command(flatten)]
+    pub lock: LockArgs,
+
+    /// Print {"resource","token","fence","ttl_ms","validity_ms"} instead of the token.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtendArgs {
+    /// The lock's name.
+    #[arg(short, long, value_name = "NAME", value_parser = parse_resource)]
+    pub resource: String,
+
+    /// The holder's token (from `acquire`).
+    #[arg(long, value_name = "T", env = "REDLOCK_TOKEN", hide_env_values = true,
+          required = true, value_parser = parse_token)]
+    pub token: String,
+
+    /// New lease length, from now.
+    #[arg(short, long, value_name = "DUR", env = "REDLOCK_TTL", default_value = "30s",
+          value_parser = parse_positive_duration)]
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("who").required(true).args(["token", "force"]))]
+pub struct ReleaseArgs {
+    /// The lock's name.
+    #[arg(short, long, value_name = "NAME", value_parser = parse_resource)]
+    pub resource: String,
+
+    /// The holder's token (from `acquire`); drops one hold.
+    #[arg(long, value_name = "T", env = "REDLOCK_TOKEN", hide_env_values = true,
+          value_parser = parse_token)]
+    pub token: Option<String>,
+
+    /// Break the lock whoever holds it, and print who did.
+    #[arg(long, conflicts_with = "token")]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// One lock's name; without it, every lock under the prefix.
+    #[arg(short, long, value_name = "NAME", value_parser = parse_resource)]
+    pub resource: Option<String>,
+
+    /// Machine-readable output (durations in milliseconds, times in RFC 3339).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The largest duration we accept anywhere: far beyond any sensible lease or wait, small
+/// enough that deadlines computed from it never overflow.
+const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+pub const MAX_RESOURCE_BYTES: usize = 512;
+pub const MAX_TOKEN_BYTES: usize = 256;
+pub const MAX_PREFIX_BYTES: usize = 256;
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("'{s}' is not a duration ({e}); use e.g. 500ms, 30s, 2m, 1h 30m"))?;
+    if d > MAX_DURATION {
+        return Err(format!("'{s}' is too long; the limit is 10 years"));
+    }
+    Ok(d)
+}
+
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(1) {
+        return Err(format!("'{s}' must be at least 1ms"));
+    }
+    Ok(d)
+}
+
+pub fn parse_server(s: &str) -> Result<ServerUrl, String> {
+    s.parse()
+}
+
+pub fn parse_resource(s: &str) -> Result<String, String> {
+    check_name("resource name", s, MAX_RESOURCE_BYTES)
+}
+
+pub fn parse_token(s: &str) -> Result<String, String> {
+    check_name("token", s, MAX_TOKEN_BYTES)
+}
+
+pub fn parse_prefix(s: &str) -> Result<String, String> {
+    if s.chars().any(char::is_whitespace) {
+        return Err("the prefix must not contain spaces; use e.g. 'myapp:locks:'".into());
+    }
+    check_name("prefix", s, MAX_PREFIX_BYTES)
+}
+
+fn check_name(what: &str, s: &str, max: usize) -> Result<String, String> {
+    if s.is_empty() {
+        return Err(format!("the {what} must not be empty"));
+    }
+    if s.len() > max {
+        return Err(format!("the {what} is {} bytes long; the limit is {max}", s.len()));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(format!("the {what} must not contain control characters"));
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
+        for bad in ["", "-1s", "5", "abc", "1000000y"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_positive_duration("0ms").is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert!(parse_resource("deploy/prod ✓").is_ok());
+        assert!(parse_resource("").is_err());
+        assert!(parse_resource("a\nb").is_err());
+        assert!(parse_resource(&"x".repeat(513)).is_err());
+        assert!(parse_resource(&"x".repeat(512)).is_ok());
+        assert!(parse_prefix("my app:").is_err());
+        assert!(parse_token(&"t".repeat(257)).is_err());
+    }
+}

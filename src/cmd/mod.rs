@@ -1,0 +1,70 @@
+//! One file per subcommand: the user-facing decisions (what to print, which failure).
+
+pub mod acquire;
+pub mod completions;
+pub mod extend;
+pub mod inspect;
+pub mod release;
+pub mod run;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Settings, Verbosity};
+use crate::lock::Locker;
+use crate::quorum::Trace;
+
+/// What every subcommand that talks to the servers starts from.
+pub struct Context {
+    pub settings: Settings,
+    pub locker: Locker,
+}
+
+impl Context {
+    pub fn new(settings: Settings) -> Context {
+        let trace: Option<Trace> = (settings.verbosity == Verbosity::Verbose)
+            .then(|| Arc::new(|line: &str| eprintln!("redlock: debug: {line}")) as Trace);
+        let locker = Locker::new(&settings, trace);
+        Context { settings, locker }
+    }
+
+    /// A notice on stderr, unless --quiet.
+    pub fn notice(&self, line: &str) {
+        if self.settings.verbosity > Verbosity::Quiet {
+            eprintln!("redlock: {line}");
+        }
+    }
+}
+
+/// Run the parsed command line; the `Ok` value is the exit code.
+pub fn execute(cli: Cli, settings: Settings) -> Result<i32> {
+    match cli.command {
+        Command::Completions(args) => completions::execute(&args),
+        Command::Run(args) => run::execute(&Context::new(settings), &args),
+        Command::Acquire(args) => acquire::execute(&Context::new(settings), &args),
+        Command::Extend(args) => extend::execute(&Context::new(settings), &args),
+        Command::Release(args) => release::execute(&Context::new(settings), &args),
+        Command::Inspect(args) => inspect::execute(&Context::new(settings), &args),
+    }
+}
+
+/// Print to stdout, turning a closed pipe into an error instead of a panic.
+pub fn print(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// A fresh random 128-bit token, as 32 hex digits.
+pub fn new_token() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if from_os.is_err() {
+        bytes = uuid::Uuid::new_v4().into_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

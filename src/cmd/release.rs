@@ -1,0 +1,65 @@
+//! `redlock release`: drop one hold of a token, or break the lock with --force.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::{print, Context};
+use crate::cli::ReleaseArgs;
+use crate::exit::{self, Failure};
+
+pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
+    let quorum = ctx.locker.quorum();
+    let (n, q) = (quorum.n(), quorum.needed());
+    let resource = &args.resource;
+    let Some(token) = args.token.as_deref().filter(|_| !args.force) else {
+        let forced = ctx.locker.force_release(resource);
+        if forced.failed.len() > n - q {
+            return Err(Failure::Unavailable(format!(
+                "could not reach a quorum to break lock '{resource}' ({}); need {q} of {n}",
+                forced.failed.join("; ")
+            ))
+            .into());
+        }
+        let mut seen: Vec<&str> = vec![];
+        let mut text = String::new();
+        for h in &forced.holders {
+            if !seen.contains(&h.token.as_str()) {
+                seen.push(&h.token);
+                text.push_str(&format!("broke lock '{resource}' held by {} (token {})\n", h.describe(), h.token));
+            }
+        }
+        if text.is_empty() {
+            text = format!("lock '{resource}' was not held\n");
+        }
+        print(&text)?;
+        return Ok(exit::OK);
+    };
+
+    let released = ctx.locker.release(resource, token, Duration::ZERO);
+    if released.failed.len() > n - q {
+        return Err(Failure::Unavailable(format!(
+            "released lock '{resource}' on {} of {n} instances; the others did not answer ({}): \
+             it stays held there until its lease runs out",
+            released.released,
+            released.failed.join("; ")
+        ))
+        .into());
+    }
+    if released.released > 0 {
+        if released.remaining > 0 {
+            ctx.notice(&format!("lock '{resource}' is still held: {} holds left", released.remaining));
+        }
+        return Ok(exit::OK);
+    }
+    let message = match released.others.first() {
+        Some(h) => format!(
+            "lock '{resource}' is held by {}, not by that token; nothing released (use --force to break it)",
+            h.describe()
+        ),
+        None => format!(
+            "lock '{resource}' is not held by that token: it is free (already released, or its lease expired)"
+        ),
+    };
+    Err(Failure::NotHolder(message).into())
+}

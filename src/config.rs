@@ -1,0 +1,112 @@
+//! What the user typed, resolved into validated settings the engine runs on. Pure: no I/O.
+
+use std::time::Duration;
+
+use crate::cli::{GlobalArgs, LockArgs};
+use crate::server::ServerUrl;
+
+/// How much redlock says on stderr besides errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// Where and how to talk to the instances.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub servers: Vec<ServerUrl>,
+    pub prefix: String,
+    pub connect_timeout: Duration,
+    pub op_timeout: Duration,
+    pub verbosity: Verbosity,
+}
+
+impl Settings {
+    pub fn from_args(args: &GlobalArgs) -> Result<Settings, String> {
+        for (i, a) in args.servers.iter().enumerate() {
+            if args.servers[..i].contains(a) {
+                return Err(format!(
+                    "server {a} is listed twice; each instance counts once toward the quorum"
+                ));
+            }
+        }
+        let verbosity = if args.quiet {
+            Verbosity::Quiet
+        } else if args.verbose {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        };
+        Ok(Settings {
+            servers: args.servers.clone(),
+            prefix: args.prefix.clone(),
+            connect_timeout: args.connect_timeout,
+            op_timeout: args.op_timeout,
+            verbosity,
+        })
+    }
+
+    /// N/2 + 1 (integer division), as the contract says.
+    pub fn quorum(&self) -> usize {
+        quorum_of(self.servers.len())
+    }
+}
+
+pub fn quorum_of(n: usize) -> usize {
+    n / 2 + 1
+}
+
+/// How long to wait for a held lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// One attempt (`--no-wait`, or `--wait 0`).
+    No,
+    /// Up to this long.
+    For(Duration),
+    /// Until the lock is had (the default).
+    Forever,
+}
+
+/// How to take one lock: shared by `run` and `acquire`.
+#[derive(Debug, Clone)]
+pub struct LockSettings {
+    pub resource: String,
+    pub ttl: Duration,
+    pub wait: Wait,
+    pub conflict_exit_code: i32,
+    /// The token to present; `None` means a fresh random one.
+    pub token: Option<String>,
+}
+
+impl LockSettings {
+    pub fn from_args(args: &LockArgs) -> LockSettings {
+        let wait = match (args.no_wait, args.wait) {
+            (true, _) => Wait::No,
+            (false, Some(d)) if d.is_zero() => Wait::No,
+            (false, Some(d)) => Wait::For(d),
+            (false, None) => Wait::Forever,
+        };
+        LockSettings {
+            resource: args.resource.clone(),
+            ttl: args.ttl,
+            wait,
+            conflict_exit_code: args.conflict_exit_code,
+            token: args.token.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quorum_is_a_strict_majority() {
+        assert_eq!(
+            [1, 2, 3, 4, 5, 6, 7].map(quorum_of),
+            [1, 2, 2, 3, 3, 4, 4]
+        );
+    }
+}

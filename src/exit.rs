@@ -1,0 +1,99 @@
+//! Exit codes and the few failures that change them: one table, the same as CONTRACT.md's.
+
+use std::fmt;
+
+/// Success, or the command exited 0.
+pub const OK: i32 = 0;
+/// `release`/`extend`: the lock is not held by that token; any other failure not listed here.
+pub const FAILURE: i32 = 1;
+/// Usage: bad flag, duration, URL, resource name (clap's own code).
+pub const USAGE: i32 = 2;
+/// A quorum of instances could not be reached or refused us.
+pub const UNAVAILABLE: i32 = 69;
+/// The lock was lost while the command ran; the command was terminated.
+pub const LOCK_LOST: i32 = 70;
+/// Busy: held elsewhere (`--no-wait`, or `--wait` ran out); `-E` changes it.
+pub const BUSY: i32 = 75;
+/// `--timeout` ran out; the command was terminated (as `timeout(1)`).
+pub const TIMEOUT: i32 = 124;
+/// The command could not be executed.
+pub const NOT_EXECUTABLE: i32 = 126;
+/// The command was not found.
+pub const NOT_FOUND: i32 = 127;
+/// Interrupted by SIGINT while waiting for the lock.
+pub const INTERRUPTED_INT: i32 = 130;
+/// Interrupted by SIGTERM while waiting for the lock.
+pub const INTERRUPTED_TERM: i32 = 143;
+
+/// An outcome that maps to an exit code other than [`FAILURE`]. Everything else travels as a
+/// plain `anyhow::Error` and exits 1. The message is the one line printed after `redlock: `.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Held elsewhere; `code` is `-E`'s value (75 unless changed).
+    Busy { message: String, code: i32 },
+    /// Not enough instances answered.
+    Unavailable(String),
+    /// The token presented does not hold the lock.
+    NotHolder(String),
+    /// The lease could not be kept while the command ran.
+    LockLost(String),
+    /// `--timeout` ran out.
+    TimedOut(String),
+    /// A signal arrived while waiting; `signal` decides 130 / 143 (128 + N).
+    Interrupted { signal: i32 },
+    /// The command could not be started (126 / 127).
+    Spawn { message: String, code: i32 },
+    /// A command's own exit status, passed through without a message.
+    Exit(i32),
+}
+
+impl Failure {
+    pub fn code(&self) -> i32 {
+        match self {
+            Failure::Busy { code, .. } => *code,
+            Failure::Unavailable(_) => UNAVAILABLE,
+            Failure::NotHolder(_) => FAILURE,
+            Failure::LockLost(_) => LOCK_LOST,
+            Failure::TimedOut(_) => TIMEOUT,
+            Failure::Interrupted { signal } => 128 + signal,
+            Failure::Spawn { code, .. } => *code,
+            Failure::Exit(code) => *code,
+        }
+    }
+
+    /// Whether `main` prints a line for it (a `--quiet` busy exit and a passed-through status
+    /// print nothing; every other failure always prints).
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Failure::Busy { message, .. }
+            | Failure::Unavailable(message)
+            | Failure::NotHolder(message)
+            | Failure::LockLost(message)
+            | Failure::TimedOut(message)
+            | Failure::Spawn { message, .. } => Some(message),
+            Failure::Interrupted { .. } | Failure::Exit(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.message() {
+            Some(m) => f.write_str(m),
+            None => match self {
+                Failure::Interrupted { signal } => write!(f, "interrupted by signal {signal}"),
+                _ => write!(f, "exit status {}", self.code()),
+            },
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The exit code for any error the engine returns.
+pub fn code_of(err: &anyhow::Error) -> i32 {
+    match err.downcast_ref::<Failure>() {
+        Some(f) => f.code(),
+        None => FAILURE,
+    }
+}

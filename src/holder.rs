@@ -1,0 +1,154 @@
+//! Who holds a lock: the metadata a holder leaves next to it, and its one-line description,
+//! so every message that names a holder names it the same way.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::Value;
+
+/// The command line is kept to about this many characters.
+const MAX_CMD_CHARS: usize = 200;
+
+/// What a new holder writes about itself.
+#[derive(Debug, Clone)]
+pub struct HolderMeta {
+    pub host: String,
+    pub pid: u32,
+    pub cmd: String,
+}
+
+impl HolderMeta {
+    /// `pid` is the process that holds the lock for the user: `run`'s own pid, or for
+    /// `acquire` (which exits at once) the calling shell's.
+    pub fn new(pid: u32, cmd: &str) -> HolderMeta {
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        HolderMeta { host, pid, cmd: truncate(cmd) }
+    }
+}
+
+fn truncate(cmd: &str) -> String {
+    let one_line: String = cmd.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if one_line.chars().count() <= MAX_CMD_CHARS {
+        return one_line;
+    }
+    let mut cut: String = one_line.chars().take(MAX_CMD_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// Unix time in milliseconds, as stored in `since`.
+pub fn now_unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// A holder as one instance reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub token: String,
+    pub count: i64,
+    pub host: String,
+    pub pid: Option<u32>,
+    pub cmd: String,
+    /// When it was first acquired (holder's wall clock).
+    pub since_unix_ms: Option<u64>,
+    pub fence: u64,
+    pub ttl: Option<Duration>,
+    /// What is left of the lease on that instance (`None`: no expiry set).
+    pub time_left: Option<Duration>,
+}
+
+impl Holder {
+    /// Parse the scripts' holder array {pttl, token, count, host, pid, cmd, since, fence, ttl}.
+    /// `None` when there is no lock (pttl -2) or the reply is not of that shape.
+    pub fn from_values(v: &[Value]) -> Option<Holder> {
+        if v.len() < 9 {
+            return None;
+        }
+        let pttl = int(&v[0])?;
+        if pttl == -2 {
+            return None;
+        }
+        Some(Holder {
+            time_left: u64::try_from(pttl).ok().map(Duration::from_millis),
+            token: string(&v[1]),
+            count: string(&v[2]).parse().unwrap_or(0),
+            host: string(&v[3]),
+            pid: string(&v[4]).parse().ok(),
+            cmd: string(&v[5]),
+            since_unix_ms: string(&v[6]).parse().ok(),
+            fence: string(&v[7]).parse().unwrap_or(0),
+            ttl: string(&v[8]).parse().ok().map(Duration::from_millis),
+        })
+    }
+
+    /// `web-3 pid 4121 (./deploy.sh) for 12s more` — who, and for how long.
+    pub fn describe(&self) -> String {
+        let mut s = if self.host.is_empty() { "an unknown holder".to_string() } else { self.host.clone() };
+        if let Some(pid) = self.pid {
+            s.push_str(&format!(" pid {pid}"));
+        }
+        if !self.cmd.is_empty() {
+            s.push_str(&format!(" ({})", self.cmd));
+        }
+        match self.time_left {
+            Some(left) => s.push_str(&format!(" for {} more", human(left))),
+            None => s.push_str(" with no expiry"),
+        }
+        s
+    }
+}
+
+/// A short human duration: `850ms`, `12s`, `3m 20s`.
+pub fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let secs = d.as_secs();
+    let rounded = Duration::from_secs(if d.subsec_millis() >= 500 { secs + 1 } else { secs });
+    humantime::format_duration(rounded).to_string()
+}
+
+pub fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        Value::SimpleString(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+pub fn string(v: &Value) -> String {
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_commands_are_cut() {
+        let meta = HolderMeta::new(1, &"x".repeat(500));
+        assert_eq!(meta.cmd.chars().count(), 200);
+        assert_eq!(HolderMeta::new(1, "a\nb").cmd, "a b");
+    }
+
+    #[test]
+    fn describes_who_and_how_long() {
+        let h = Holder {
+            token: "t".into(),
+            count: 1,
+            host: "web-3".into(),
+            pid: Some(4121),
+            cmd: "./deploy.sh".into(),
+            since_unix_ms: None,
+            fence: 7,
+            ttl: None,
+            time_left: Some(Duration::from_millis(11_600)),
+        };
+        assert_eq!(h.describe(), "web-3 pid 4121 (./deploy.sh) for 12s more");
+    }
+}

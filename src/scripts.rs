@@ -1,0 +1,45 @@
+//! The Lua scripts, one per operation, each atomic on its instance (safety property 4).
+//! Bodies live in `src/scripts/*.lua`; each opens with its KEYS/ARGV and replies.
+
+use std::sync::OnceLock;
+
+const PRELUDE: &str = include_str!("scripts/prelude.lua");
+
+/// A script body (the shared prelude + the operation) and its SHA1, for EVALSHA.
+pub struct Script {
+    pub name: &'static str,
+    pub body: String,
+    pub sha: String,
+}
+
+impl Script {
+    fn new(name: &'static str, source: &str) -> Script {
+        let body = format!("{PRELUDE}\n{source}");
+        let sha = redis::Script::new(&body).get_hash().to_string();
+        Script { name, body, sha }
+    }
+}
+
+pub struct Scripts {
+    pub acquire: Script,
+    pub fence: Script,
+    pub extend: Script,
+    pub restore: Script,
+    pub release: Script,
+    pub force: Script,
+    pub read: Script,
+}
+
+/// The scripts, hashed once per process.
+pub fn scripts() -> &'static Scripts {
+    static SCRIPTS: OnceLock<Scripts> = OnceLock::new();
+    SCRIPTS.get_or_init(|| Scripts {
+        acquire: Script::new("acquire", include_str!("scripts/acquire.lua")),
+        fence: Script::new("fence", include_str!("scripts/fence.lua")),
+        extend: Script::new("extend", include_str!("scripts/extend.lua")),
+        restore: Script::new("restore", include_str!("scripts/restore.lua")),
+        release: Script::new("release", include_str!("scripts/release.lua")),
+        force: Script::new("force", include_str!("scripts/force.lua")),
+        read: Script::new("read", include_str!("scripts/read.lua")),
+    })
+}

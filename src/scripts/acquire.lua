@@ -1,0 +1,24 @@
+-- Take the lock, re-enter it, or say who holds it.
+-- KEYS[1] lock hash, KEYS[2] fence counter (outlives the lock)
+-- ARGV[1] token, ARGV[2] ttl ms, ARGV[3] host, ARGV[4] pid, ARGV[5] cmd, ARGV[6] since (unix ms)
+-- -> {1, counter}          taken: it was free; counter is this instance's last fence
+-- -> {2, count, fence}     re-entered: already ours, hold count now `count`
+-- -> {0, holder...}        held by another token
+local current = redis.call('HGET', KEYS[1], 'token')
+if not current then
+  redis.call('HSET', KEYS[1], 'token', ARGV[1], 'count', 1, 'host', ARGV[3], 'pid', ARGV[4],
+             'cmd', ARGV[5], 'since', ARGV[6], 'ttl', ARGV[2], 'fence', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, counter(KEYS[2])}
+end
+if current == ARGV[1] then
+  local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
+  -- A nested holder never shortens the outer holder's lease.
+  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  end
+  return {2, count, tonumber(redis.call('HGET', KEYS[1], 'fence') or '0') or 0}
+end
+local h = holder(KEYS[1])
+table.insert(h, 1, 0)
+return h

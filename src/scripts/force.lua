@@ -1,0 +1,12 @@
+-- Break the lock whoever holds it (an operator's tool) and say who did.
+-- KEYS[1] lock hash; ARGV[1] release channel
+-- -> {1, holder...}   deleted
+-- -> {2}              free here already
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {2}
+end
+local h = holder(KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], 'released')
+table.insert(h, 1, 1)
+return h

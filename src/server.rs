@@ -1,0 +1,226 @@
+//! Server URLs: parsing and validation, and a Display that never shows a password.
+
+use std::fmt;
+use std::str::FromStr;
+
+use redis::IntoConnectionInfo;
+
+/// One Redis instance as the user named it. `Display` prints it with the password replaced by
+/// `***`, and every message that names a server goes through it (contract: passwords are never
+/// printed).
+#[derive(Clone)]
+pub struct ServerUrl {
+    url: url::Url,
+}
+
+/// Query parameters the redis crate understands for unix sockets (`?db=N&user=U&pass=P`);
+/// anything else is a typo we refuse rather than ignore.
+const UNIX_QUERY: [&str; 3] = ["db", "user", "pass"];
+
+impl ServerUrl {
+    pub fn is_tls(&self) -> bool {
+        self.url.scheme() == "rediss"
+    }
+
+    pub fn is_unix(&self) -> bool {
+        matches!(self.url.scheme(), "unix" | "redis+unix")
+    }
+
+    /// What the redis crate connects to. We skip `CLIENT SETINFO` so a fresh connection costs
+    /// no extra request before the first script runs.
+    pub fn connection_info(&self) -> redis::RedisResult<redis::ConnectionInfo> {
+        let info = self.url.clone().into_connection_info()?;
+        let redis = info.redis_settings().clone().set_skip_set_lib_name();
+        Ok(info.set_redis_settings(redis))
+    }
+
+    /// host:port (or the socket path): a short name for tables and `-v` lines.
+    pub fn short(&self) -> String {
+        if self.is_unix() {
+            return self.url.path().to_string();
+        }
+        let host = self.url.host_str().unwrap_or("");
+        format!("{host}:{}", self.url.port().unwrap_or(6379))
+    }
+}
+
+impl FromStr for ServerUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("empty server URL; expected redis://host[:port][/db]".into());
+        }
+        if s.chars().any(char::is_control) {
+            return Err("server URL contains a control character".into());
+        }
+        let url = url::Url::parse(s).map_err(|e| {
+            format!("'{}' is not a URL ({e}); expected redis://host[:port][/db]", redact_raw(s))
+        })?;
+        let shown = ServerUrl { url: url.clone() }.to_string();
+        match url.scheme() {
+            "redis" | "rediss" => {
+                match url.host_str() {
+                    None | Some("") => return Err(format!("'{shown}' has no host")),
+                    Some(_) => {}
+                }
+                if url.port() == Some(0) {
+                    return Err(format!("'{shown}' has port 0; use a port from 1 to 65535"));
+                }
+                let db = url.path().trim_matches('/');
+                if !db.is_empty() && db.parse::<u16>().is_err() {
+                    return Err(format!(
+                        "'{shown}': '{db}' is not a database number (redis://host:port/N)"
+                    ));
+                }
+                if let Some(q) = url.query() {
+                    return Err(format!(
+                        "'{shown}': unknown query parameters '{q}'; redis:// URLs take none"
+                    ));
+                }
+                if url.fragment().is_some() {
+                    return Err(format!("'{shown}': a URL fragment (#…) is not supported"));
+                }
+            }
+            "unix" | "redis+unix" => {
+                if url.path().is_empty() || url.path() == "/" {
+                    return Err(format!(
+                        "'{shown}' has no socket path; expected redis+unix:///path/to/redis.sock"
+                    ));
+                }
+                if url.host_str().is_some_and(|h| !h.is_empty()) {
+                    return Err(format!(
+                        "'{shown}': a unix socket URL takes no host; use three slashes: \
+                         redis+unix:///path/to/redis.sock"
+                    ));
+                }
+                for (k, v) in url.query_pairs() {
+                    if !UNIX_QUERY.contains(&k.as_ref()) {
+                        return Err(format!(
+                            "'{shown}': unknown query parameter '{k}'; unix socket URLs take db, user, pass"
+                        ));
+                    }
+                    if k == "db" && v.parse::<u16>().is_err() {
+                        return Err(format!("'{shown}': '{v}' is not a database number"));
+                    }
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unsupported scheme '{other}' in '{shown}'; use redis://, rediss:// or redis+unix://"
+                ))
+            }
+        }
+        Ok(ServerUrl { url })
+    }
+}
+
+impl fmt::Display for ServerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.url.clone();
+        if shown.password().is_some() {
+            // Infallible for URLs with a host, which are the only ones with a password part.
+            let _ = shown.set_password(Some("***"));
+        }
+        if shown.query_pairs().any(|(k, _)| k == "pass") {
+            let pairs: Vec<(String, String)> = shown
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k == "pass" { "***".to_string() } else { v.into_owned() };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            shown.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        f.write_str(shown.as_str())
+    }
+}
+
+impl fmt::Debug for ServerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl PartialEq for ServerUrl {
+    fn eq(&self, other: &Self) -> bool {
+        self.url == other.url
+    }
+}
+
+/// Hide whatever sits between `//` and `@` in a string that did not even parse as a URL, so a
+/// malformed URL with a password in it is not echoed back.
+fn redact_raw(s: &str) -> String {
+    match (s.find("//"), s.rfind('@')) {
+        (Some(start), Some(at)) if at > start + 2 => format!("{}***{}", &s[..start + 2], &s[at..]),
+        _ => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<ServerUrl, String> {
+        s.parse()
+    }
+
+    #[test]
+    fn display_hides_the_password() {
+        let u = parse("redis://alice:s3cret@db.example:6380/2").unwrap();
+        assert_eq!(u.to_string(), "redis://alice:***@db.example:6380/2");
+        let u = parse("redis://:s3cret@h").unwrap();
+        assert!(!u.to_string().contains("s3cret"));
+        let u = parse("redis+unix:///tmp/r.sock?db=1&pass=s3cret").unwrap();
+        assert!(!u.to_string().contains("s3cret"), "{u}");
+    }
+
+    #[test]
+    fn errors_never_echo_a_password() {
+        for bad in [
+            "redis://u:s3cret@h:99999",
+            "http://u:s3cret@h",
+            "redis://u:s3cret@h/x",
+            "redis://u:s3cret@h?x=1",
+        ] {
+            let e = parse(bad).err().unwrap();
+            assert!(!e.contains("s3cret"), "{bad} -> {e}");
+        }
+    }
+
+    #[test]
+    fn accepts_the_documented_forms() {
+        for ok in [
+            "redis://127.0.0.1",
+            "redis://127.0.0.1:6380/3",
+            "rediss://cache.example:6380",
+            "redis://user:pw@h:1",
+            "redis+unix:///var/run/redis.sock",
+            "unix:///var/run/redis.sock?db=2",
+            "redis://[::1]:6379",
+        ] {
+            assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok).err());
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_urls() {
+        for bad in [
+            "",
+            "localhost:6379",
+            "http://h",
+            "redis://",
+            "redis://:6379",
+            "redis://h:0",
+            "redis://h:65536",
+            "redis://h:port",
+            "redis://h/abc",
+            "redis://h?timeout=1",
+            "redis+unix://",
+            "unix:///s.sock?nope=1",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Which signal arrived, as an event: SIGINT, SIGTERM, SIGHUP and SIGQUIT become calls on a
+//! background thread. No policy lives here; `run` decides what a signal means (CONTRACT.md,
+//! `redlock run` point 5).
+//!
+//! The handlers come from `signal_hook::iterator::Signals`: the real handler only writes a byte
+//! to a self-pipe, and an ordinary thread reads the pipe and calls back, so the callback may do
+//! anything (send on a channel, take a lock) without async-signal-safety worries.
+
+use std::io;
+use std::thread::{self, JoinHandle};
+
+use signal_hook::iterator::{Handle, Signals};
+
+/// The signals `redlock` catches and hands to the command (CONTRACT.md, `run` point 5).
+/// SIGTSTP/SIGTTIN/SIGTTOU are left alone: job control stays the terminal's business.
+pub const FORWARDED: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// A running watch over [`FORWARDED`]. While it lives, those signals no longer terminate
+/// `redlock`; each arrival becomes one call of the callback given to [`SignalWatch::start`].
+#[derive(Debug)]
+pub struct SignalWatch {
+    handle: Handle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SignalWatch {
+    /// Install handlers for [`FORWARDED`] (replacing the default action, termination) and call
+    /// `on_signal(signo)` for each arrival, from a background thread named `redlock-signals`.
+    /// The caller maps the number into its own event type, e.g.
+    /// `SignalWatch::start(move |sig| { let _ = tx.send(Event::Signal(sig)); })`.
+    ///
+    /// The handlers are in place when this returns, so a signal raised afterwards is seen.
+    /// Arrivals of the same signal that come faster than the thread reads them are merged into
+    /// one call (POSIX signals are not queued either). Children spawned later do not inherit
+    /// the handlers: `exec` resets caught signals to their default action.
+    pub fn start<F>(on_signal: F) -> io::Result<SignalWatch>
+    where
+        F: Fn(i32) + Send + 'static,
+    {
+        let mut signals = Signals::new(FORWARDED)?;
+        let handle = signals.handle();
+        let spawned = thread::Builder::new()
+            .name("redlock-signals".into())
+            .spawn(move || {
+                // `forever` ends once `Handle::close` is called (SignalWatch::stop or drop).
+                for signo in signals.forever() {
+                    on_signal(signo);
+                }
+            });
+        match spawned {
+            Ok(thread) => Ok(SignalWatch {
+                handle,
+                thread: Some(thread),
+            }),
+            Err(err) => {
+                handle.close();
+                Err(err)
+            }
+        }
+    }
+
+    /// Stop delivering and join the thread. Dropping the watch does the same.
+    ///
+    /// Note: signal-hook does not restore the default action when its handlers are removed,
+    /// so after `stop` the four signals are *ignored* until the process exits. Keep one watch
+    /// for the whole life of a command and stop it on the way out (or start a new one).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.handle.close();
+        if let Some(thread) = self.thread.take() {
+            // A panicking callback already reported itself; nothing more to do with it here.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for SignalWatch {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The exit status of a process killed by signal `sig`, as shells and `timeout(1)` report it:
+/// 128 + N (130 for SIGINT, 143 for SIGTERM).
+pub fn exit_code_for_signal(sig: i32) -> i32 {
+    128 + sig
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    const BOUND: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn each_forwarded_signal_arrives_as_one_event() {
+        let (tx, rx) = mpsc::channel();
+        let watch = SignalWatch::start(move |sig| {
+            let _ = tx.send(sig);
+        })
+        .expect("install signal handlers");
+        for sig in FORWARDED {
+            // SAFETY: raise only sends a signal to this thread; the handler installed above
+            // (signal-hook's self-pipe writer) replaces the default action, so the test process
+            // is not terminated.
+            let rc = unsafe { libc::raise(sig) };
+            assert_eq!(rc, 0, "raise({sig})");
+            let got = rx
+                .recv_timeout(BOUND)
+                .unwrap_or_else(|err| panic!("signal {sig} not delivered within {BOUND:?}: {err}"));
+            assert_eq!(got, sig);
+        }
+        watch.stop();
+        // The callback (and with it the sender) is gone once the thread has been joined.
+        assert!(matches!(
+            rx.recv_timeout(BOUND),
+            Err(mpsc::RecvTimeoutError::Disconnected)
+        ));
+    }
+
+    #[test]
+    fn signal_deaths_map_to_128_plus_n() {
+        assert_eq!(exit_code_for_signal(libc::SIGINT), 130);
+        assert_eq!(exit_code_for_signal(libc::SIGKILL), 137);
+        assert_eq!(exit_code_for_signal(libc::SIGTERM), 143);
+    }
+}

@@ -1,0 +1,6 @@
+//! The real-world test harness: Redis servers, a fault-injecting proxy, and bounded runs of `redlock`.
+#![allow(dead_code)]
+
+pub mod procs;
+pub mod proxy;
+pub mod redis;

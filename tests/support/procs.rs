@@ -1,0 +1,159 @@
+//! Running processes from tests with a bound on every wait: our binary, timeouts, signals.
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long output pipes may stay open after the process exited (a grandchild that
+/// inherited them) before we stop reading and keep what we have.
+const PIPE_GRACE: Duration = Duration::from_secs(1);
+const POLL: Duration = Duration::from_millis(5);
+
+/// `redlock` with every `REDLOCK_*` variable and `NO_COLOR` removed from its environment,
+/// so the developer's shell never leaks into a test.
+pub fn redlock() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redlock"));
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if name.starts_with("REDLOCK_") || key == OsStr::new("NO_COLOR") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
+}
+
+/// What a finished process did.
+#[derive(Debug)]
+pub struct Out {
+    /// Exit code, `None` if it died of a signal.
+    pub code: Option<i32>,
+    /// The signal it died of, if any.
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// Runs `cmd` with stdin null and its output captured. Panics (after SIGKILLing it) if it
+/// is still running after `timeout`.
+pub fn run(cmd: &mut Command, timeout: Duration) -> Out {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+    // Read both pipes on threads so a chatty process never blocks on a full pipe.
+    let stdout = Capture::start(child.stdout.take());
+    let stderr = Capture::start(child.stderr.take());
+
+    let status = wait_timeout(&mut child, timeout);
+    let elapsed = start.elapsed();
+    let Some(status) = status else {
+        signal(child.id(), libc::SIGKILL);
+        let _ = wait_timeout(&mut child, Duration::from_secs(5));
+        panic!(
+            "timed out after {timeout:?}: {cmd:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            stdout.finish(Instant::now() + PIPE_GRACE),
+            stderr.finish(Instant::now() + PIPE_GRACE),
+        );
+    };
+    let pipes_deadline = Instant::now() + PIPE_GRACE;
+    Out {
+        code: status.code(),
+        signal: status.signal(),
+        stdout: stdout.finish(pipes_deadline),
+        stderr: stderr.finish(pipes_deadline),
+        elapsed,
+    }
+}
+
+/// Waits up to `timeout` for `child` to exit, polling every 5 ms; `None` if it is still running.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) => {}
+            Err(e) => panic!("waiting for pid {}: {e}", child.id()),
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// Polls `cond` until it holds; panics with "timed out waiting for {what}" after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        if Instant::now() >= deadline {
+            panic!("timed out waiting for {what} ({timeout:?})");
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// Sends `sig` to `pid`; panics if it cannot be delivered.
+pub fn signal(pid: u32, sig: i32) {
+    let pid = libc::pid_t::try_from(pid).expect("pid fits in pid_t");
+    // SAFETY: kill(2) only reads its two integer arguments.
+    let rc = unsafe { libc::kill(pid, sig) };
+    if rc != 0 {
+        panic!(
+            "kill({pid}, {sig}) failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// One output pipe read to the end on its own thread, into a buffer we can take early.
+struct Capture {
+    buf: Arc<Mutex<Vec<u8>>>,
+    reader: Option<thread::JoinHandle<()>>,
+}
+
+impl Capture {
+    fn start(pipe: Option<impl Read + Send + 'static>) -> Capture {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let reader = pipe.map(|mut pipe| {
+            let buf = Arc::clone(&buf);
+            thread::spawn(move || {
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match pipe.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => buf
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .extend_from_slice(&chunk[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            })
+        });
+        Capture { buf, reader }
+    }
+
+    /// The output so far, once the pipe closed or `deadline` passed (the reader thread is
+    /// then left to end when the last writer closes the pipe).
+    fn finish(self, deadline: Instant) -> String {
+        if let Some(reader) = self.reader {
+            while !reader.is_finished() && Instant::now() < deadline {
+                thread::sleep(POLL);
+            }
+            if reader.is_finished() {
+                let _ = reader.join();
+            }
+        }
+        let bytes = self.buf.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
