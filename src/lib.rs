@@ -19,7 +19,7 @@
 //! The engine never prints and never exits: [`cmd`] decides what the user sees, and
 //! [`exit`] is the one table of exit codes.
 
-// pub mod child;
+pub mod child;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -219,7 +219,10 @@ impl Locker {
                 if recorded.failed() > self.quorum.n() - q {
                     return Err(self.unavailable(&recorded).into());
                 }
-                return Ok(Attempt::Busy(Busy { holder: None, held_on: 0, n: self.quorum.n() }));
+                if validity(req.ttl, round.started, Instant::now()).is_some() {
+                    // Lost to a force release between the two rounds: try again.
+                    return Ok(Attempt::Busy(Busy { holder: None, held_on: 0, n: self.quorum.n() }));
+                }
             }
         }
 

@@ -16,7 +16,12 @@ const POLL: Duration = Duration::from_millis(5);
 /// `redlock` with every `REDLOCK_*` variable and `NO_COLOR` removed from its environment,
 /// so the developer's shell never leaks into a test.
 pub fn redlock() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redlock"));
+    scrubbed(env!("CARGO_BIN_EXE_redlock"))
+}
+
+/// Any program (a shell that calls redlock, say) with the same scrubbed environment.
+pub fn scrubbed(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(program);
     for (key, _) in std::env::vars_os() {
         let name = key.to_string_lossy();
         if name.starts_with("REDLOCK_") || key == OsStr::new("NO_COLOR") {

@@ -1,0 +1,869 @@
+//! The command `redlock run` protects: spawn it (inherited stdio, `REDLOCK_*` variables, its
+//! own process group, the terminal), signal its whole group, stop it with the terminate ladder,
+//! and turn its status into the exit code `redlock` passes through (CONTRACT.md, `run` points
+//! 2, 4–8).
+//!
+//! Threads: [`Child::spawn`] runs on the main thread; a [`Waiter`] (from [`Child::waiter`] or
+//! [`Child::spawn_waiter`]) blocks on another thread until the command exits; meanwhile the main
+//! thread may call [`Child::signal_group`] and drive a [`Ladder`]. The waiter first *observes*
+//! the exit without reaping (`waitid(WNOWAIT)`), then reaps under the same lock that
+//! `signal_group` takes. So while `signal_group` holds the lock the command is at worst an
+//! unreaped zombie, whose pid — and with it the process group id — the kernel cannot hand to
+//! another process; once it is reaped, `signal_group` does nothing. No signal can hit a
+//! stranger that inherited a recycled pid.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::signals::exit_code_for_signal;
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Program {
+    /// argv as given, no shell: `argv[0]` is looked up in `PATH` unless it contains a `/`.
+    Argv(Vec<OsString>),
+    /// A shell string, run as `sh -c STRING` (`redlock run -c`).
+    Shell(String),
+}
+
+/// Why the command could not be started (CONTRACT.md, `run` point 7). The string is what
+/// follows the colon in the message: the program, and for the 126 cases the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpawnError {
+    /// The program does not exist (ENOENT): exit 127. `"foo"` → `command not found: foo`.
+    NotFound(String),
+    /// The program exists but cannot be executed (EACCES, a directory, a bad format, …):
+    /// exit 126. `"./x (permission denied: not marked executable)"`.
+    NotExecutable(String),
+    /// Anything else that kept it from starting (fork failed, a NUL byte in an argument):
+    /// exit 126, as GNU timeout does for every exec failure other than ENOENT.
+    Other(String),
+}
+
+impl SpawnError {
+    /// 127 when not found, 126 otherwise (GNU timeout.c: `errno == ENOENT ? 127 : 126`).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SpawnError::NotFound(_) => 127,
+            SpawnError::NotExecutable(_) | SpawnError::Other(_) => 126,
+        }
+    }
+
+    fn from_io(name: &str, err: &io::Error) -> SpawnError {
+        let path = Path::new(name);
+        // Only a name with a slash is a path; a bare name was searched for in PATH.
+        let as_path = name.contains('/');
+        let reason = match err.raw_os_error() {
+            // execve also says ENOENT for a script whose `#!` interpreter is missing.
+            Some(libc::ENOENT) if as_path && path.exists() => {
+                return SpawnError::NotFound(format!("{name} (its #! interpreter does not exist)"));
+            }
+            Some(libc::ENOENT) => return SpawnError::NotFound(name.to_owned()),
+            Some(libc::EACCES) if as_path && path.is_dir() => "is a directory",
+            Some(libc::EACCES) if as_path && lacks_execute_bits(path) => {
+                "permission denied: not marked executable"
+            }
+            Some(libc::EACCES) => "permission denied",
+            Some(libc::EPERM) => "operation not permitted",
+            Some(libc::ENOEXEC) => "not a program or script this system can run",
+            Some(libc::ETXTBSY) => "the file is open for writing",
+            Some(libc::ELOOP) => "too many levels of symbolic links",
+            Some(libc::ENAMETOOLONG) => "name too long",
+            Some(libc::ENOTDIR) => "a component of the path is not a directory",
+            Some(libc::E2BIG) => "argument list too long",
+            _ => return SpawnError::Other(format!("{name} ({err})")),
+        };
+        SpawnError::NotExecutable(format!("{name} ({reason})"))
+    }
+}
+
+fn lacks_execute_bits(path: &Path) -> bool {
+    path.metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 == 0)
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::NotFound(what) => write!(f, "command not found: {what}"),
+            SpawnError::NotExecutable(what) => write!(f, "command not executable: {what}"),
+            SpawnError::Other(what) => write!(f, "cannot start command: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// The running command. Its pid is also its process group id.
+#[derive(Debug)]
+pub struct Child {
+    shared: Arc<Shared>,
+}
+
+/// Waits for the command from any thread: see the module comment.
+#[derive(Debug)]
+pub struct Waiter {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// The command's pid, which is also its process group id (`process_group(0)`).
+    pid: libc::pid_t,
+    /// Set when the command got the terminal's foreground at spawn.
+    terminal: Option<Terminal>,
+    /// `Some(code)` once the command has been reaped. Its lock orders reaping against
+    /// `signal_group` (module comment).
+    reaped: Mutex<Option<i32>>,
+}
+
+impl Child {
+    /// Spawn `program` with stdin, stdout and stderr inherited and `env` added to redlock's own
+    /// environment, as the leader of a new process group.
+    ///
+    /// **Call this from the main thread.** On Linux the command gets `PR_SET_PDEATHSIG(SIGKILL)`
+    /// so that it dies with a SIGKILLed `redlock` (timeout.c does the same); the kernel fires it
+    /// when the *thread* that spawned the command exits, not the process, so spawning from a
+    /// short-lived thread would kill the command as soon as that thread ends. The death signal
+    /// reaches the command itself, not processes it started (they keep running until the lease
+    /// they were protected by expires), and is cleared if it execs a set-uid program.
+    pub fn spawn(program: &Program, env: &[(String, String)]) -> Result<Child, SpawnError> {
+        let (mut command, name) = match program {
+            Program::Argv(argv) => {
+                let Some((first, rest)) = argv.split_first() else {
+                    return Err(SpawnError::Other("empty command line".to_owned()));
+                };
+                let mut command = Command::new(first);
+                command.args(rest);
+                (command, first.to_string_lossy().into_owned())
+            }
+            Program::Shell(script) => {
+                let mut command = Command::new("sh");
+                command.arg("-c").arg(script);
+                (command, "sh".to_owned())
+            }
+        };
+        command
+            .envs(env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::inherit())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+
+        // Process group and terminal — the trade-off.
+        //
+        // The command leads its own process group (nextest: `process_group(0)`, then `killpg`
+        // on timeout), so a lost lease or `--timeout` can stop everything it started, not just
+        // the `sh -c` shell in front of it (watchexec's note on signalling only the shell).
+        // A group of its own is, to the terminal, a background job: Ctrl-C would reach only
+        // `redlock` (which forwards it: once), but an interactive command reading the terminal
+        // would be stopped by SIGTTIN. GNU timeout.c avoids "worry[ing] about foreground and
+        // background groups" by moving *itself* into the new group, and offers `--foreground`
+        // ("allow COMMAND to read from the TTY and get TTY signals; in this mode, children of
+        // COMMAND will not be timed out") for the interactive case. We do what a job-control
+        // shell does instead: when stdin is a terminal and `redlock` is in its foreground, the
+        // command's group becomes the foreground (tcsetpgrp, done in the child before exec so
+        // it can read at once). Then Ctrl-C, Ctrl-\ and terminal hangup go to the command's
+        // group directly — exactly once, since `redlock`, outside that group, gets nothing to
+        // forward — the command can read the terminal, and the group can still be killed.
+        // Ctrl-Z stops the command; the waiter then hands the terminal back and stops `redlock`
+        // too, so the shell regains control, and on `fg`/`bg` continues the command (see
+        // `Shared::follow_stop`). The cost: a process sharing `redlock`'s group, such as a pager
+        // in `redlock run -- cmd | less`, is in the background while the command runs and stops
+        // if it touches the terminal. Without a terminal (cron, CI, pipes into stdin) none of
+        // this applies: the command is a plain background group and signals are forwarded.
+        command.process_group(0);
+        let terminal = Terminal::foreground();
+        let handoff = terminal.map(|terminal| terminal.fd);
+        let parent = libc::pid_t::try_from(std::process::id())
+            .map_err(|_| SpawnError::Other(format!("{name} (pid out of range)")))?;
+        // SAFETY: the closure runs in the forked child before exec, where only
+        // async-signal-safe calls are allowed: `in_child_before_exec` makes raw syscalls
+        // (prctl, getppid, sigprocmask, tcsetpgrp, getpid) and neither allocates nor locks.
+        unsafe {
+            command.pre_exec(move || in_child_before_exec(parent, handoff));
+        }
+
+        let spawned = command
+            .spawn()
+            .map_err(|err| SpawnError::from_io(&name, &err))?;
+        // From here on the pid is ours to wait for: std's `Child` is dropped (it holds no
+        // pipes, stdio being inherited) and the `Waiter` reaps by pid.
+        let pid = libc::pid_t::try_from(spawned.id())
+            .map_err(|_| SpawnError::Other(format!("{name} (pid out of range)")))?;
+        Ok(Child {
+            shared: Arc::new(Shared {
+                pid,
+                terminal,
+                reaped: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The command's pid (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.shared.pid.unsigned_abs()
+    }
+
+    /// Send `sig` to the command's whole process group (killpg). Does nothing once the command
+    /// has been reaped, and ignores a group that has already gone (ESRCH).
+    pub fn signal_group(&self, sig: i32) {
+        self.shared.signal_group(sig);
+    }
+
+    /// A handle that waits for the command from another thread; see [`Waiter::wait`].
+    pub fn waiter(&self) -> Waiter {
+        Waiter {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Wait on a new thread (`redlock-waiter`) and call `on_exit` with [`Waiter::wait`]'s result,
+    /// e.g. `child.spawn_waiter(move |code| { let _ = tx.send(Event::Exited(code)); })`.
+    pub fn spawn_waiter<F>(&self, on_exit: F) -> io::Result<JoinHandle<()>>
+    where
+        F: FnOnce(io::Result<i32>) + Send + 'static,
+    {
+        let waiter = self.waiter();
+        thread::Builder::new()
+            .name("redlock-waiter".into())
+            .spawn(move || on_exit(waiter.wait()))
+    }
+
+    /// Block until the command exits; [`Waiter::wait`] on the calling thread.
+    pub fn wait(&mut self) -> io::Result<i32> {
+        self.waiter().wait()
+    }
+
+    /// `Some(code)` once the command has been reaped.
+    pub fn exit_code(&self) -> Option<i32> {
+        *self.shared.lock()
+    }
+
+    /// Give the terminal's foreground back to `redlock`'s group, if the command's group still
+    /// has it. The waiter does this itself as soon as the command is reaped; call it on any
+    /// path that leaves without waiting. Harmless to repeat, and a no-op without a terminal.
+    pub fn restore_terminal(&self) {
+        self.shared.restore_terminal();
+    }
+}
+
+impl Waiter {
+    /// Block until the command exits, reap it, give the terminal back, and return the exit code
+    /// `redlock` passes through: the command's status, or 128 + N if signal N killed it.
+    ///
+    /// Only one thread should wait; a second waiter returns the same code once the first has
+    /// reaped. Errors are the OS's (e.g. ECHILD if something else reaped the pid).
+    pub fn wait(self) -> io::Result<i32> {
+        let shared = &self.shared;
+        let mut flags = libc::WEXITED | libc::WNOWAIT;
+        if shared.terminal.is_some() {
+            // Job control: hear about Ctrl-Z so the terminal does not stay with a stopped group.
+            flags |= libc::WSTOPPED;
+        }
+        loop {
+            let Some(info) = waitid(shared.pid, flags)? else {
+                continue;
+            };
+            if info.si_code == libc::CLD_STOPPED {
+                // WNOWAIT left the stop report in place; consume it (WSTOPPED only: this can
+                // never reap) so the next waitid does not see it again.
+                // SAFETY: for a CLD_STOPPED report si_status holds the stop signal.
+                let stop_signal = unsafe { info.si_status() };
+                if waitid(shared.pid, libc::WSTOPPED | libc::WNOHANG)?.is_some() {
+                    shared.follow_stop(stop_signal);
+                }
+                continue;
+            }
+            return shared.reap();
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Option<i32>> {
+        // The guarded value is written once, by a single assignment; a panic elsewhere cannot
+        // leave it half-done, so a poisoned lock is still good.
+        self.reaped.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn signal_group(&self, sig: i32) {
+        let reaped = self.lock();
+        if reaped.is_none() {
+            // SAFETY: killpg only sends a signal. The group id is our unreaped child's pid
+            // (held under the lock that reaping takes), so it names the command's group.
+            // Errors are ignored: ESRCH means the group is empty already.
+            unsafe {
+                libc::killpg(self.pid, sig);
+            }
+        }
+    }
+
+    /// Reap the command, which `waitid(WNOWAIT)` has seen exit, and record its code.
+    fn reap(&self) -> io::Result<i32> {
+        let mut reaped = self.lock();
+        if let Some(code) = *reaped {
+            return Ok(code);
+        }
+        let mut status: libc::c_int = 0;
+        loop {
+            // SAFETY: waitpid writes the status into the valid `status` integer. The child is
+            // already a zombie, so this returns at once.
+            let rc = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+            if rc == self.pid {
+                break;
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINTR) {
+                return Err(err);
+            }
+        }
+        let code = exit_code(ExitStatus::from_raw(status));
+        *reaped = Some(code);
+        drop(reaped);
+        self.restore_terminal();
+        Ok(code)
+    }
+
+    fn restore_terminal(&self) {
+        if let Some(terminal) = self.terminal {
+            terminal.take_back(self.pid);
+        }
+    }
+
+    /// The command was stopped (Ctrl-Z reaches only its group). Do what its shell would see
+    /// from a job: take the terminal back, stop `redlock` with the same signal (nextest stops
+    /// itself with `raise` too), and when continued hand the terminal over again if we were
+    /// put in the foreground (`fg`; not after `bg`) and continue the command's group. While
+    /// `redlock` is stopped its heartbeat is too, so a long stop ends in a lost lease.
+    fn follow_stop(&self, stop_signal: i32) {
+        let Some(terminal) = self.terminal else {
+            return;
+        };
+        terminal.take_back(self.pid);
+        // SAFETY: raise sends the signal to this thread; a stop signal's default action stops
+        // the whole process, and this thread stays stopped until SIGCONT before raise returns.
+        // (The kernel discards SIGTSTP for an orphaned process group: then we just go on.)
+        unsafe {
+            libc::raise(stop_signal);
+        }
+        if terminal.ours_in_foreground() {
+            let _ = set_foreground(terminal.fd, self.pid);
+        }
+        self.signal_group(libc::SIGCONT);
+    }
+}
+
+/// Runs in the forked child, before exec: async-signal-safe calls only, no allocation.
+fn in_child_before_exec(parent: libc::pid_t, terminal: Option<libc::c_int>) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_PDEATHSIG takes one integer argument (the signal); no memory is shared.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // If redlock died between fork and prctl, the death signal will never come: give up.
+        // SAFETY: getppid has no arguments and cannot fail.
+        if unsafe { libc::getppid() } != parent {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = parent;
+    if let Some(fd) = terminal {
+        // std has already run setpgid(0, 0), so our pid is our group id. Failure is not fatal:
+        // the command then runs as a background job, as it would without a terminal.
+        // SAFETY: getpid has no arguments; tcsetpgrp_quietly only makes syscalls.
+        let _ = unsafe { tcsetpgrp_quietly(fd, libc::getpid(), true) };
+    }
+    Ok(())
+}
+
+/// tcsetpgrp with SIGTTOU blocked for the calling thread: a background process asking for the
+/// foreground would otherwise be stopped by SIGTTOU (the kernel skips the signal when it is
+/// blocked or ignored). Blocking, unlike ignoring, changes nothing for other threads.
+///
+/// # Safety
+/// `in_forked_child` selects sigprocmask, which is async-signal-safe; the caller must pass
+/// `true` when running between fork and exec.
+unsafe fn tcsetpgrp_quietly(
+    fd: libc::c_int,
+    pgrp: libc::pid_t,
+    in_forked_child: bool,
+) -> io::Result<()> {
+    // SAFETY: the sigset_t values are plain data initialised by sigemptyset before use; the
+    // mask calls read and write only those values; tcsetpgrp reads its two integers. The old
+    // mask is restored before returning.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGTTOU);
+        if in_forked_child {
+            libc::sigprocmask(libc::SIG_BLOCK, &block, &mut old);
+        } else {
+            libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+        }
+        let rc = libc::tcsetpgrp(fd, pgrp);
+        let result = if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        };
+        if in_forked_child {
+            libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        } else {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        }
+        result
+    }
+}
+
+fn set_foreground(fd: libc::c_int, pgrp: libc::pid_t) -> io::Result<()> {
+    // SAFETY: not in a forked child, so pthread_sigmask is fine (see tcsetpgrp_quietly).
+    unsafe { tcsetpgrp_quietly(fd, pgrp, false) }
+}
+
+/// The controlling terminal on stdin, when `redlock` is its foreground process group.
+#[derive(Debug, Clone, Copy)]
+struct Terminal {
+    fd: libc::c_int,
+    /// `redlock`'s own process group, which had the foreground at spawn.
+    ours: libc::pid_t,
+}
+
+impl Terminal {
+    fn foreground() -> Option<Terminal> {
+        let fd = libc::STDIN_FILENO;
+        // SAFETY: isatty, tcgetpgrp and getpgrp only read kernel state about an fd or us.
+        let (is_tty, foreground, ours) =
+            unsafe { (libc::isatty(fd) == 1, libc::tcgetpgrp(fd), libc::getpgrp()) };
+        // tcgetpgrp fails (-1) for a terminal that is not our controlling terminal.
+        (is_tty && foreground > 0 && foreground == ours).then_some(Terminal { fd, ours })
+    }
+
+    fn foreground_group(&self) -> libc::pid_t {
+        // SAFETY: tcgetpgrp only reads kernel state; -1 on error.
+        unsafe { libc::tcgetpgrp(self.fd) }
+    }
+
+    fn ours_in_foreground(&self) -> bool {
+        self.foreground_group() == self.ours
+    }
+
+    /// Give the foreground back to `redlock`'s group, but only from the command's group: if the
+    /// shell has taken it meanwhile (we were continued with `bg`), it is not ours to take.
+    fn take_back(&self, command: libc::pid_t) {
+        if self.foreground_group() == command {
+            let _ = set_foreground(self.fd, self.ours);
+        }
+    }
+}
+
+/// One `waitid` on `pid`, retried on EINTR. `Ok(None)` when WNOHANG found nothing to report.
+fn waitid(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<libc::siginfo_t>> {
+    let id = libc::id_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ECHILD))?;
+    loop {
+        // SAFETY: an all-zero siginfo_t is a valid value of this plain C struct.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes into the valid `info`; it does not reap when flags has WNOWAIT.
+        let rc = unsafe { libc::waitid(libc::P_PID, id, &mut info, flags) };
+        if rc == 0 {
+            // SAFETY: si_pid is set by waitid for any report; it stays 0 for WNOHANG's "nothing".
+            let reported = unsafe { info.si_pid() } != 0;
+            return Ok(reported.then_some(info));
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(err);
+        }
+    }
+}
+
+/// The terminate ladder for a lost lease and `--timeout` (CONTRACT.md, `run` points 6 and 8;
+/// GNU timeout's `--kill-after`): SIGTERM to the group now, SIGKILL to the group `kill_after`
+/// later if the command has not exited. No sleeping here: the caller's event loop waits on its
+/// channel until [`Ladder::deadline`] and then calls [`Ladder::escalate_if_due`].
+#[derive(Debug, Clone)]
+pub struct Ladder {
+    kill_after: Duration,
+    rung: Rung,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rung {
+    Idle,
+    Terminating { kill_at: Instant },
+    Killed,
+}
+
+impl Ladder {
+    pub fn new(kill_after: Duration) -> Ladder {
+        Ladder {
+            kill_after,
+            rung: Rung::Idle,
+        }
+    }
+
+    /// First rung: SIGTERM to the command's group, then SIGCONT so a stopped group receives
+    /// it (timeout.c does the same). Returns when SIGKILL is due. Starting again (a timeout
+    /// after a lost lease) sends nothing more and keeps the first deadline.
+    pub fn start(&mut self, child: &Child) -> Instant {
+        match self.rung {
+            Rung::Terminating { kill_at } => kill_at,
+            Rung::Killed => Instant::now(),
+            Rung::Idle => {
+                child.signal_group(libc::SIGTERM);
+                child.signal_group(libc::SIGCONT);
+                let now = Instant::now();
+                // A kill_after too long for Instant means "practically never".
+                let kill_at = now
+                    .checked_add(self.kill_after)
+                    .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+                    .unwrap_or(now);
+                self.rung = Rung::Terminating { kill_at };
+                kill_at
+            }
+        }
+    }
+
+    /// When [`Ladder::escalate`] is due: `Some` only between `start` and the SIGKILL.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self.rung {
+            Rung::Terminating { kill_at } => Some(kill_at),
+            Rung::Idle | Rung::Killed => None,
+        }
+    }
+
+    /// Second rung: SIGKILL to the command's group (a no-op once the command is reaped).
+    pub fn escalate(&mut self, child: &Child) {
+        child.signal_group(libc::SIGKILL);
+        self.rung = Rung::Killed;
+    }
+
+    /// [`Ladder::escalate`] if the deadline has passed at `now`; true if it did.
+    pub fn escalate_if_due(&mut self, child: &Child, now: Instant) -> bool {
+        match self.rung {
+            Rung::Terminating { kill_at } if now >= kill_at => {
+                self.escalate(child);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The exit code `redlock run` passes through for a finished command: its exit status, or
+/// 128 + N when signal N killed it (CONTRACT.md, `run` point 4).
+pub fn exit_code(status: ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => exit_code_for_signal(signal),
+        // Neither exited nor signalled (a stop report): not a final status.
+        (None, None) => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// Every wait in these tests is bounded by this.
+    const BOUND: Duration = Duration::from_secs(10);
+
+    fn argv(words: &[&str]) -> Program {
+        Program::Argv(words.iter().map(OsString::from).collect())
+    }
+
+    fn shell(script: &str) -> Program {
+        Program::Shell(script.to_owned())
+    }
+
+    /// Spawn, wait on a waiter thread, and give the code, failing after BOUND.
+    fn run(program: &Program, env: &[(String, String)]) -> i32 {
+        let child = Child::spawn(program, env).expect("spawn");
+        let (tx, rx) = mpsc::channel();
+        child
+            .spawn_waiter(move |code| {
+                let _ = tx.send(code);
+            })
+            .expect("waiter thread");
+        let code = rx
+            .recv_timeout(BOUND)
+            .expect("command finished in time")
+            .expect("wait");
+        assert_eq!(child.exit_code(), Some(code));
+        code
+    }
+
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + BOUND;
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Alive and not a zombie. (A zombie answers kill(pid, 0), and reparented orphans may stay
+    /// zombies for a while when PID 1 is slow to reap, as in some containers.)
+    fn alive(pid: libc::pid_t) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // The state letter follows the parenthesised command name.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+                .is_some_and(|state| state != 'Z' && state != 'X'),
+            Err(_) => false,
+        }
+    }
+
+    fn read_pid(path: &Path) -> Option<libc::pid_t> {
+        std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    }
+
+    #[test]
+    fn exit_status_is_passed_through() {
+        for code in [0, 3, 42] {
+            assert_eq!(run(&shell(&format!("exit {code}")), &[]), code);
+        }
+        assert_eq!(run(&argv(&["true"]), &[]), 0);
+        assert_eq!(run(&argv(&["false"]), &[]), 1);
+    }
+
+    #[test]
+    fn death_by_signal_is_128_plus_n() {
+        assert_eq!(run(&shell("kill -9 $$"), &[]), 137);
+        assert_eq!(run(&shell("kill -TERM $$"), &[]), 143);
+    }
+
+    #[test]
+    fn missing_program_is_not_found_127() {
+        let err = Child::spawn(&argv(&["redlock-test-no-such-command-xyz"]), &[])
+            .expect_err("must not spawn");
+        assert!(matches!(err, SpawnError::NotFound(_)), "{err:?}");
+        assert_eq!(err.exit_code(), 127);
+        assert_eq!(
+            err.to_string(),
+            "command not found: redlock-test-no-such-command-xyz"
+        );
+        let err = Child::spawn(&argv(&["/nonexistent/dir/prog"]), &[]).expect_err("no spawn");
+        assert_eq!(err.exit_code(), 127, "{err}");
+    }
+
+    #[test]
+    fn shell_reports_its_own_not_found() {
+        // `sh -c` does the lookup itself and exits 127; that status passes through.
+        assert_eq!(run(&shell("redlock-test-no-such-command-xyz"), &[]), 127);
+    }
+
+    #[test]
+    fn non_executable_file_is_126() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = dir.path().join("script.sh");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("write script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = Child::spawn(&Program::Argv(vec![script.clone().into()]), &[])
+            .expect_err("must not spawn");
+        assert!(matches!(err, SpawnError::NotExecutable(_)), "{err:?}");
+        assert_eq!(err.exit_code(), 126);
+        assert!(
+            err.to_string().starts_with("command not executable: "),
+            "{err}"
+        );
+        assert!(err.to_string().contains("not marked executable"), "{err}");
+    }
+
+    #[test]
+    fn missing_interpreter_is_127_and_says_so() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = dir.path().join("script.sh");
+        std::fs::write(&script, "#!/nonexistent/interpreter\n").expect("write script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let err = Child::spawn(&Program::Argv(vec![script.into()]), &[]).expect_err("no spawn");
+        assert_eq!(err.exit_code(), 127);
+        assert!(err.to_string().contains("interpreter"), "{err}");
+    }
+
+    #[test]
+    fn directory_is_126() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err =
+            Child::spawn(&Program::Argv(vec![dir.path().into()]), &[]).expect_err("must not spawn");
+        assert!(matches!(err, SpawnError::NotExecutable(_)), "{err:?}");
+        assert_eq!(err.exit_code(), 126);
+        assert!(err.to_string().contains("is a directory"), "{err}");
+    }
+
+    #[test]
+    fn empty_argv_is_refused() {
+        let err = Child::spawn(&Program::Argv(Vec::new()), &[]).expect_err("must not spawn");
+        assert_eq!(err.exit_code(), 126);
+    }
+
+    #[test]
+    fn env_vars_reach_the_command() {
+        let env = [
+            ("FOO".to_owned(), "bar".to_owned()),
+            ("REDLOCK_FENCE".to_owned(), "17".to_owned()),
+        ];
+        let check = r#"test "$FOO" = bar && test "$REDLOCK_FENCE" = 17 && test -n "$PATH""#;
+        assert_eq!(run(&shell(check), &env), 0);
+        assert_eq!(run(&shell(r#"test "$FOO" = bar"#), &[]), 1);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn command_leads_its_own_process_group() {
+        let mut child = Child::spawn(&argv(&["sleep", "100"]), &[]).expect("spawn");
+        let pid = child.pid();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        // Fields after the parenthesised name: state, ppid, pgrp.
+        let pgrp: u32 = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            .and_then(|field| field.parse().ok())
+            .expect("pgrp field");
+        assert_eq!(pgrp, pid);
+        assert_ne!(pgrp, std::process::id(), "not in the test's group");
+        child.signal_group(libc::SIGKILL);
+        assert_eq!(child.wait().expect("wait"), 137);
+    }
+
+    #[test]
+    fn signal_group_reaches_grandchildren() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("grandchild.pid");
+        let script = format!("sleep 100 & echo $! > '{}'; wait", pid_file.display());
+        let child = Child::spawn(&shell(&script), &[]).expect("spawn");
+        let (tx, rx) = mpsc::channel();
+        child
+            .spawn_waiter(move |code| {
+                let _ = tx.send(code);
+            })
+            .expect("waiter thread");
+        let mut grandchild = None;
+        wait_until("the grandchild's pid is written", || {
+            grandchild = read_pid(&pid_file);
+            grandchild.is_some()
+        });
+        let grandchild = grandchild.expect("pid");
+        assert!(alive(grandchild));
+
+        child.signal_group(libc::SIGTERM);
+        let code = rx.recv_timeout(BOUND).expect("shell exited").expect("wait");
+        assert_eq!(code, 143);
+        wait_until("the grandchild is gone", || !alive(grandchild));
+        // After reaping, signalling is a no-op rather than a shot at a recycled pid.
+        child.signal_group(libc::SIGKILL);
+    }
+
+    #[test]
+    fn ladder_escalates_to_sigkill_when_sigterm_is_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ready = dir.path().join("ready");
+        let script = format!("trap '' TERM; : > '{}'; sleep 100", ready.display());
+        let child = Child::spawn(&shell(&script), &[]).expect("spawn");
+        let (tx, rx) = mpsc::channel();
+        child
+            .spawn_waiter(move |code| {
+                let _ = tx.send(code);
+            })
+            .expect("waiter thread");
+        wait_until("the trap is set", || ready.exists());
+
+        let kill_after = Duration::from_millis(300);
+        let mut ladder = Ladder::new(kill_after);
+        assert_eq!(ladder.deadline(), None);
+        let started = Instant::now();
+        let kill_at = ladder.start(&child);
+        assert!(kill_at >= started + kill_after);
+        assert_eq!(
+            ladder.start(&child),
+            kill_at,
+            "a second start keeps the deadline"
+        );
+
+        // The event loop: wait for an exit until the deadline, then escalate.
+        let mut code = None;
+        while code.is_none() {
+            let wait = ladder
+                .deadline()
+                .map_or(BOUND, |at| at.saturating_duration_since(Instant::now()));
+            match rx.recv_timeout(wait) {
+                Ok(result) => code = Some(result.expect("wait")),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    assert!(
+                        ladder.escalate_if_due(&child, Instant::now()),
+                        "nothing ended the wait but the deadline"
+                    );
+                }
+                Err(err) => panic!("waiter gone: {err}"),
+            }
+            assert!(started.elapsed() < BOUND, "ladder did not finish");
+        }
+        assert_eq!(code, Some(137), "SIGTERM was ignored, SIGKILL was not");
+        assert!(started.elapsed() >= kill_after);
+        assert_eq!(ladder.deadline(), None);
+    }
+
+    #[test]
+    fn ladder_stops_at_sigterm_when_the_command_obeys() {
+        let mut child = Child::spawn(&argv(&["sleep", "100"]), &[]).expect("spawn");
+        let mut ladder = Ladder::new(BOUND);
+        ladder.start(&child);
+        assert_eq!(child.wait().expect("wait"), 143);
+        assert!(!ladder.escalate_if_due(&child, Instant::now()));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn command_dies_with_the_thread_that_spawned_it() {
+        // PR_SET_PDEATHSIG fires when the spawning *thread* exits: this is why `run` must spawn
+        // from the main thread, and it shows the death signal is set.
+        let child = thread::spawn(|| Child::spawn(&argv(&["sleep", "100"]), &[]).expect("spawn"))
+            .join()
+            .expect("spawning thread");
+        let (tx, rx) = mpsc::channel();
+        child
+            .spawn_waiter(move |code| {
+                let _ = tx.send(code);
+            })
+            .expect("waiter thread");
+        let code = rx
+            .recv_timeout(BOUND)
+            .expect("killed in time")
+            .expect("wait");
+        assert_eq!(code, 137);
+    }
+
+    #[test]
+    fn exit_code_maps_raw_statuses() {
+        assert_eq!(exit_code(ExitStatus::from_raw(0)), 0);
+        assert_eq!(exit_code(ExitStatus::from_raw(42 << 8)), 42);
+        assert_eq!(exit_code(ExitStatus::from_raw(libc::SIGKILL)), 137);
+        // Killed by SIGQUIT with a core dump (0x80) is still 128 + 3.
+        assert_eq!(exit_code(ExitStatus::from_raw(libc::SIGQUIT | 0x80)), 131);
+    }
+
+    #[test]
+    fn spawn_error_messages_are_one_line() {
+        let errors = [
+            SpawnError::NotFound("foo".into()),
+            SpawnError::NotExecutable("./x (permission denied)".into()),
+            SpawnError::Other("sh (resource temporarily unavailable)".into()),
+        ];
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(shown[0], "command not found: foo");
+        assert_eq!(shown[1], "command not executable: ./x (permission denied)");
+        assert!(shown.iter().all(|line| !line.contains('\n')));
+        assert_eq!(errors.map(|e| e.exit_code()), [127, 126, 126]);
+    }
+}
