@@ -104,9 +104,6 @@ mod tests {
 
     #[test]
     fn quorum_is_a_strict_majority() {
-        assert_eq!(
-            [1, 2, 3, 4, 5, 6, 7].map(quorum_of),
-            [1, 2, 2, 3, 3, 4, 4]
-        );
+        assert_eq!([1, 2, 3, 4, 5, 6, 7].map(quorum_of), [1, 2, 2, 3, 3, 4, 4]);
     }
 }

@@ -35,7 +35,10 @@ pub struct InstanceError {
 
 impl InstanceError {
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        InstanceError { class, message: message.into() }
+        InstanceError {
+            class,
+            message: message.into(),
+        }
     }
 
     /// Whether the request may have taken effect on the server (a timeout mid-request).
@@ -57,7 +60,8 @@ fn classify(e: &redis::RedisError, connecting: bool) -> InstanceError {
         ErrorClass::Timeout
     } else if e.kind() == ErrorKind::AuthenticationFailed
         || matches!(e.kind(), ErrorKind::Server(ServerErrorKind::NoPerm))
-        || e.code().is_some_and(|c| matches!(c, "NOAUTH" | "WRONGPASS" | "NOPERM"))
+        || e.code()
+            .is_some_and(|c| matches!(c, "NOAUTH" | "WRONGPASS" | "NOPERM"))
     {
         ErrorClass::Refused
     } else if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() {
@@ -75,8 +79,8 @@ fn classify(e: &redis::RedisError, connecting: bool) -> InstanceError {
              or in REDLOCK_SERVERS"
                 .to_string()
         }
-        ErrorClass::Refused if e.kind() == ErrorKind::AuthenticationFailed
-            || e.code().is_some_and(|c| c == "WRONGPASS") =>
+        ErrorClass::Refused
+            if e.kind() == ErrorKind::AuthenticationFailed || e.code().is_some_and(|c| c == "WRONGPASS") =>
         {
             "authentication failed: wrong user or password".to_string()
         }
@@ -180,7 +184,12 @@ pub struct Instance {
 impl Instance {
     pub fn start(server: ServerUrl, connect_timeout: Duration, op_timeout: Duration) -> Instance {
         let (jobs, queue) = mpsc::channel::<Job>();
-        let mut session = Session { server: server.clone(), connect_timeout, op_timeout, conn: None };
+        let mut session = Session {
+            server: server.clone(),
+            connect_timeout,
+            op_timeout,
+            conn: None,
+        };
         let name = format!("redlock-{}", server.short());
         let spawned = thread::Builder::new().name(name).spawn(move || {
             for job in queue {

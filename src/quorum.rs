@@ -32,7 +32,10 @@ pub struct Round<T> {
 
 impl<T> Round<T> {
     pub fn count(&self, pred: impl Fn(&T) -> bool) -> usize {
-        self.replies.iter().filter(|r| matches!(r, Ok(v) if pred(v))).count()
+        self.replies
+            .iter()
+            .filter(|r| matches!(r, Ok(v) if pred(v)))
+            .count()
     }
 
     pub fn answered(&self) -> usize {
@@ -114,8 +117,14 @@ impl Quorum {
     {
         let (n, q) = (self.n(), self.needed);
         self.round(what, op, move |replies: &[Option<Reply<T>>]| {
-            let won = replies.iter().filter(|r| matches!(r, Some(Ok(v)) if wins(v))).count();
-            let lost = replies.iter().filter(|r| matches!(r, Some(r) if !matches!(r, Ok(v) if wins(v)))).count();
+            let won = replies
+                .iter()
+                .filter(|r| matches!(r, Some(Ok(v)) if wins(v)))
+                .count();
+            let lost = replies
+                .iter()
+                .filter(|r| matches!(r, Some(r) if !matches!(r, Ok(v) if wins(v))))
+                .count();
             won >= q || lost > n - q
         })
     }
@@ -139,7 +148,10 @@ impl Quorum {
                 move || {
                     let _ = tx_late.send((
                         i,
-                        Err(InstanceError::new(ErrorClass::Unreachable, "busy with an earlier request")),
+                        Err(InstanceError::new(
+                            ErrorClass::Unreachable,
+                            "busy with an earlier request",
+                        )),
                     ));
                 },
             );
@@ -187,8 +199,15 @@ impl Quorum {
                 })
             })
             .collect();
-        self.trace(&format!("{what}: round done in {:.1}ms", elapsed.as_secs_f64() * 1e3));
-        Round { replies, started, elapsed }
+        self.trace(&format!(
+            "{what}: round done in {:.1}ms",
+            elapsed.as_secs_f64() * 1e3
+        ));
+        Round {
+            replies,
+            started,
+            elapsed,
+        }
     }
 }
 
@@ -214,7 +233,10 @@ mod tests {
         let t0 = Instant::now();
         let ttl = Duration::from_secs(10);
         // 10s - 1s - (100ms + 2ms)
-        assert_eq!(validity(ttl, t0, t0 + Duration::from_secs(1)), Some(Duration::from_millis(8898)));
+        assert_eq!(
+            validity(ttl, t0, t0 + Duration::from_secs(1)),
+            Some(Duration::from_millis(8898))
+        );
         assert_eq!(validity(ttl, t0, t0 + Duration::from_millis(9898)), None);
         assert_eq!(validity(Duration::from_millis(2), t0, t0), None);
     }

@@ -28,6 +28,7 @@ pub struct Scripts {
     pub release: Script,
     pub force: Script,
     pub read: Script,
+    pub read_many: Script,
 }
 
 /// The scripts, hashed once per process.
@@ -41,5 +42,6 @@ pub fn scripts() -> &'static Scripts {
         release: Script::new("release", include_str!("scripts/release.lua")),
         force: Script::new("force", include_str!("scripts/force.lua")),
         read: Script::new("read", include_str!("scripts/read.lua")),
+        read_many: Script::new("read_many", include_str!("scripts/read_many.lua")),
     })
 }

@@ -56,7 +56,10 @@ impl FromStr for ServerUrl {
             return Err("server URL contains a control character".into());
         }
         let url = url::Url::parse(s).map_err(|e| {
-            format!("'{}' is not a URL ({e}); expected redis://host[:port][/db]", redact_raw(s))
+            format!(
+                "'{}' is not a URL ({e}); expected redis://host[:port][/db]",
+                redact_raw(s)
+            )
         })?;
         let shown = ServerUrl { url: url.clone() }.to_string();
         match url.scheme() {
@@ -127,7 +130,11 @@ impl fmt::Display for ServerUrl {
             let pairs: Vec<(String, String)> = shown
                 .query_pairs()
                 .map(|(k, v)| {
-                    let v = if k == "pass" { "***".to_string() } else { v.into_owned() };
+                    let v = if k == "pass" {
+                        "***".to_string()
+                    } else {
+                        v.into_owned()
+                    };
                     (k.into_owned(), v)
                 })
                 .collect();

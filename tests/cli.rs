@@ -12,7 +12,10 @@ use support::redis::{Cluster, RedisServer};
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn rl(cluster: &Cluster, args: &[&str]) -> Out {
-    run(redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args(args), LIMIT)
+    run(
+        redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args(args),
+        LIMIT,
+    )
 }
 
 fn assert_clean_failure(out: &Out, code: i32) {
@@ -29,7 +32,10 @@ fn acquire_prints_a_128_bit_token_and_release_frees_it() {
     let token = out.stdout.trim();
     assert_eq!(token.len(), 32, "{token}");
     assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
-    assert_eq!(holder_token(&mut cluster.servers[0].conn(), "job").as_deref(), Some(token));
+    assert_eq!(
+        holder_token(&mut cluster.servers[0].conn(), "job").as_deref(),
+        Some(token)
+    );
     let out = rl(&cluster, &["release", "-r", "job", "--token", token]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(holder_token(&mut cluster.servers[0].conn(), "job"), None);
@@ -45,7 +51,12 @@ fn acquire_json_has_the_documented_fields() {
     assert_eq!(v["ttl_ms"], 10_000);
     assert!(v["token"].as_str().is_some_and(|t| t.len() == 32));
     assert!(v["fence"].as_u64().is_some_and(|f| f >= 1));
-    assert!(v["validity_ms"].as_u64().is_some_and(|ms| ms > 9_000 && ms < 10_000), "{v}");
+    assert!(
+        v["validity_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms > 9_000 && ms < 10_000),
+        "{v}"
+    );
 }
 
 #[test]
@@ -56,11 +67,27 @@ fn the_holders_token_reenters_and_needs_two_releases() {
     assert_eq!(again.code, Some(0), "{again:?}");
     assert_eq!(again.stdout.trim(), tok, "re-entry prints the same token");
     // REDLOCK_TOKEN stands in for --token.
-    let release = |c: &Cluster| run(redlock().env("REDLOCK_SERVERS", c.servers_arg()).env("REDLOCK_TOKEN", &tok).args(["release", "-r", "nest"]), LIMIT);
+    let release = |c: &Cluster| {
+        run(
+            redlock()
+                .env("REDLOCK_SERVERS", c.servers_arg())
+                .env("REDLOCK_TOKEN", &tok)
+                .args(["release", "-r", "nest"]),
+            LIMIT,
+        )
+    };
     assert_eq!(release(&cluster).code, Some(0));
-    assert_eq!(rl(&cluster, &["acquire", "-r", "nest", "-n"]).code, Some(75), "still held once");
+    assert_eq!(
+        rl(&cluster, &["acquire", "-r", "nest", "-n"]).code,
+        Some(75),
+        "still held once"
+    );
     assert_eq!(release(&cluster).code, Some(0));
-    assert_eq!(rl(&cluster, &["acquire", "-r", "nest", "-n"]).code, Some(0), "free after two releases");
+    assert_eq!(
+        rl(&cluster, &["acquire", "-r", "nest", "-n"]).code,
+        Some(0),
+        "free after two releases"
+    );
 }
 
 #[test]
@@ -69,7 +96,11 @@ fn no_wait_exits_75_when_held_naming_the_holder() {
     rl(&cluster, &["acquire", "-r", "busy"]);
     let out = rl(&cluster, &["acquire", "-r", "busy", "--no-wait"]);
     assert_clean_failure(&out, 75);
-    assert!(out.stderr.starts_with("redlock: lock 'busy' is held by "), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("redlock: lock 'busy' is held by "),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains(" pid "), "{}", out.stderr);
     assert_eq!(out.stderr.lines().count(), 1);
     assert!(out.stdout.is_empty());
@@ -82,8 +113,14 @@ fn no_wait_exits_75_when_held_naming_the_holder() {
 fn conflict_exit_code_replaces_75() {
     let cluster = Cluster::start(1);
     rl(&cluster, &["acquire", "-r", "busy"]);
-    assert_eq!(rl(&cluster, &["acquire", "-r", "busy", "-n", "-E", "3"]).code, Some(3));
-    assert_eq!(rl(&cluster, &["acquire", "-r", "busy", "-n", "-E", "0"]).code, Some(0));
+    assert_eq!(
+        rl(&cluster, &["acquire", "-r", "busy", "-n", "-E", "3"]).code,
+        Some(3)
+    );
+    assert_eq!(
+        rl(&cluster, &["acquire", "-r", "busy", "-n", "-E", "0"]).code,
+        Some(0)
+    );
 }
 
 #[test]
@@ -101,11 +138,23 @@ fn release_with_another_token_exits_1_and_says_who_holds_it() {
     let tok = rl(&cluster, &["acquire", "-r", "mine"]).stdout.trim().to_string();
     let out = rl(&cluster, &["release", "-r", "mine", "--token", "not-the-holder"]);
     assert_clean_failure(&out, 1);
-    assert!(out.stderr.contains("is held by") && out.stderr.contains("--force"), "{}", out.stderr);
-    assert_eq!(holder_token(&mut cluster.servers[1].conn(), "mine").as_deref(), Some(tok.as_str()));
+    assert!(
+        out.stderr.contains("is held by") && out.stderr.contains("--force"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        holder_token(&mut cluster.servers[1].conn(), "mine").as_deref(),
+        Some(tok.as_str())
+    );
     let out = rl(&cluster, &["extend", "-r", "mine", "--token", "not-the-holder"]);
     assert_clean_failure(&out, 1);
-    assert!(out.stderr.starts_with("redlock: lock 'mine' is not held by that token"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("redlock: lock 'mine' is not held by that token"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -119,17 +168,26 @@ fn releasing_a_free_lock_exits_1() {
 #[test]
 fn extend_renews_for_the_holder() {
     let cluster = Cluster::start(3);
-    let tok = rl(&cluster, &["acquire", "-r", "ext", "--ttl", "2s"]).stdout.trim().to_string();
+    let tok = rl(&cluster, &["acquire", "-r", "ext", "--ttl", "2s"])
+        .stdout
+        .trim()
+        .to_string();
     let out = rl(&cluster, &["extend", "-r", "ext", "--token", &tok, "--ttl", "1m"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let pttl: i64 = redis::cmd("PTTL").arg("redlock:lock:ext").query(&mut cluster.servers[0].conn()).unwrap();
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg("redlock:lock:ext")
+        .query(&mut cluster.servers[0].conn())
+        .unwrap();
     assert!(pttl > 50_000, "{pttl}");
 }
 
 #[test]
 fn force_release_breaks_any_holder_and_prints_who_it_was() {
     let cluster = Cluster::start(3);
-    let tok = rl(&cluster, &["acquire", "-r", "stuck"]).stdout.trim().to_string();
+    let tok = rl(&cluster, &["acquire", "-r", "stuck"])
+        .stdout
+        .trim()
+        .to_string();
     let out = rl(&cluster, &["release", "-r", "stuck", "--force"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains(&tok), "{}", out.stdout);
@@ -154,13 +212,33 @@ fn an_unreachable_quorum_exits_69_fast_without_showing_the_password() {
         }
         let out = run(&mut cmd, LIMIT);
         assert_clean_failure(&out, 69);
-        assert!(out.elapsed < Duration::from_secs(2), "waiting is for holders, not servers: {:?}", out.elapsed);
-        assert!(out.stderr.contains(&dead[0].to_string()) && out.stderr.contains(&dead[1].to_string()), "{}", out.stderr);
+        assert!(
+            out.elapsed < Duration::from_secs(2),
+            "waiting is for holders, not servers: {:?}",
+            out.elapsed
+        );
+        assert!(
+            out.stderr.contains(&dead[0].to_string()) && out.stderr.contains(&dead[1].to_string()),
+            "{}",
+            out.stderr
+        );
         assert!(out.stderr.contains(":***@"), "{}", out.stderr);
-        assert!(!out.stderr.contains("hunter2") && !out.stdout.contains("hunter2"), "{}", out.stderr);
+        assert!(
+            !out.stderr.contains("hunter2") && !out.stdout.contains("hunter2"),
+            "{}",
+            out.stderr
+        );
     }
-    assert_eq!(holder_token(&mut live.conn(), "x"), None, "the partial hold was undone");
-    for cmd in [&["release", "-r", "x", "--token", "t"][..], &["release", "-r", "x", "--force"], &["extend", "-r", "x", "--token", "t"]] {
+    assert_eq!(
+        holder_token(&mut live.conn(), "x"),
+        None,
+        "the partial hold was undone"
+    );
+    for cmd in [
+        &["release", "-r", "x", "--token", "t"][..],
+        &["release", "-r", "x", "--force"],
+        &["extend", "-r", "x", "--token", "t"],
+    ] {
         let out = run(redlock().args(cmd).args(["-s", &servers]), LIMIT);
         assert_clean_failure(&out, 69);
     }
@@ -170,11 +248,20 @@ fn an_unreachable_quorum_exits_69_fast_without_showing_the_password() {
 fn global_options_work_before_or_after_the_subcommand() {
     let cluster = Cluster::start(1);
     let url = cluster.urls()[0].clone();
-    let before = run(redlock().args(["-s", &url, "--prefix", "app:", "acquire", "-r", "g"]), LIMIT);
+    let before = run(
+        redlock().args(["-s", &url, "--prefix", "app:", "acquire", "-r", "g"]),
+        LIMIT,
+    );
     assert_eq!(before.code, Some(0), "{before:?}");
-    let after = run(redlock().args(["acquire", "-r", "g", "-n", "--prefix", "app:", "-s", &url]), LIMIT);
+    let after = run(
+        redlock().args(["acquire", "-r", "g", "-n", "--prefix", "app:", "-s", &url]),
+        LIMIT,
+    );
     assert_eq!(after.code, Some(75), "same prefix, same lock: {after:?}");
-    let exists: i64 = redis::cmd("EXISTS").arg("app:lock:g").query(&mut cluster.servers[0].conn()).unwrap();
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg("app:lock:g")
+        .query(&mut cluster.servers[0].conn())
+        .unwrap();
     assert_eq!(exists, 1, "keys live under the prefix");
 }
 
@@ -209,17 +296,25 @@ fn eight_processes_increment_a_counter_without_losing_an_update() {
         })
         .collect();
     for mut child in children {
-        let status = support::procs::wait_timeout(&mut child, Duration::from_secs(120)).expect("a worker hung");
+        let status =
+            support::procs::wait_timeout(&mut child, Duration::from_secs(120)).expect("a worker hung");
         assert!(status.success(), "worker failed: {status:?}");
     }
     let total: usize = std::fs::read_to_string(&counter).unwrap().trim().parse().unwrap();
     assert_eq!(total, PROCS * ROUNDS);
     // Enter and exit lines strictly alternate, each exit by the process that entered.
-    let lines: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().map(String::from).collect();
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
     assert_eq!(lines.len(), 2 * PROCS * ROUNDS);
     for pair in lines.chunks(2) {
         let (enter, exit) = (&pair[0], &pair[1]);
-        assert!(enter.starts_with("enter ") && exit.starts_with("exit "), "overlap: {pair:?}");
+        assert!(
+            enter.starts_with("enter ") && exit.starts_with("exit "),
+            "overlap: {pair:?}"
+        );
         assert_eq!(enter[6..], exit[5..], "overlap: {pair:?}");
     }
 }
@@ -229,34 +324,34 @@ fn bad_input_exits_2_with_a_clear_message() {
     let long_name = "x".repeat(513);
     let long_token = "t".repeat(300);
     let cases: &[&[&str]] = &[
-        &["acquire"],                                           // no resource
-        &["acquire", "-r", ""],                                 // empty resource
-        &["acquire", "-r", "a\u{7}b"],                          // control character
-        &["acquire", "-r", &long_name],                         // over 512 bytes
-        &["acquire", "-r", "x", "--ttl", "0s"],                 // zero ttl
-        &["acquire", "-r", "x", "--ttl", "-5s"],                // negative
-        &["acquire", "-r", "x", "--ttl", "soon"],               // garbage
-        &["acquire", "-r", "x", "--ttl", "100000000y"],         // huge
-        &["acquire", "-r", "x", "--wait", "1x"],                // bad unit
-        &["acquire", "-r", "x", "-n", "--wait", "5s"],          // conflicting flags
-        &["acquire", "-r", "x", "-E", "256"],                   // exit code out of range
-        &["acquire", "-r", "x", "--token", ""],                 // empty token
-        &["acquire", "-r", "x", "--token", &long_token],        // huge token
-        &["acquire", "-r", "x", "-s", "http://127.0.0.1"],      // bad scheme
+        &["acquire"],                                             // no resource
+        &["acquire", "-r", ""],                                   // empty resource
+        &["acquire", "-r", "a\u{7}b"],                            // control character
+        &["acquire", "-r", &long_name],                           // over 512 bytes
+        &["acquire", "-r", "x", "--ttl", "0s"],                   // zero ttl
+        &["acquire", "-r", "x", "--ttl", "-5s"],                  // negative
+        &["acquire", "-r", "x", "--ttl", "soon"],                 // garbage
+        &["acquire", "-r", "x", "--ttl", "100000000y"],           // huge
+        &["acquire", "-r", "x", "--wait", "1x"],                  // bad unit
+        &["acquire", "-r", "x", "-n", "--wait", "5s"],            // conflicting flags
+        &["acquire", "-r", "x", "-E", "256"],                     // exit code out of range
+        &["acquire", "-r", "x", "--token", ""],                   // empty token
+        &["acquire", "-r", "x", "--token", &long_token],          // huge token
+        &["acquire", "-r", "x", "-s", "http://127.0.0.1"],        // bad scheme
         &["acquire", "-r", "x", "-s", "redis://127.0.0.1:99999"], // bad port
-        &["acquire", "-r", "x", "-s", "redis://:6379"],         // empty host
-        &["acquire", "-r", "x", "-s", "redis://h?timeout=5"],   // unknown query parameter
-        &["acquire", "-r", "x", "-s", "redis://h/db"],          // bad database
+        &["acquire", "-r", "x", "-s", "redis://:6379"],           // empty host
+        &["acquire", "-r", "x", "-s", "redis://h?timeout=5"],     // unknown query parameter
+        &["acquire", "-r", "x", "-s", "redis://h/db"],            // bad database
         &["acquire", "-r", "x", "-s", "redis://a:1,redis://a:1"], // listed twice
-        &["acquire", "-r", "x", "--prefix", "my app:"],         // prefix with a space
-        &["acquire", "-r", "x", "--connect-timeout", "0ms"],    // zero timeout
-        &["release", "-r", "x"],                                // neither token nor force
-        &["release", "-r", "x", "--token", "t", "--force"],     // both
-        &["extend", "-r", "x"],                                 // no token
-        &["acquire", "-r", "x", "-v", "-q"],                    // verbose and quiet
-        &["frobnicate"],                                        // unknown subcommand
-        &["acquire", "-r", "x", "--bogus"],                     // unknown flag
-        &["completions", "tcsh"],                               // unknown shell
+        &["acquire", "-r", "x", "--prefix", "my app:"],           // prefix with a space
+        &["acquire", "-r", "x", "--connect-timeout", "0ms"],      // zero timeout
+        &["release", "-r", "x"],                                  // neither token nor force
+        &["release", "-r", "x", "--token", "t", "--force"],       // both
+        &["extend", "-r", "x"],                                   // no token
+        &["acquire", "-r", "x", "-v", "-q"],                      // verbose and quiet
+        &["frobnicate"],                                          // unknown subcommand
+        &["acquire", "-r", "x", "--bogus"],                       // unknown flag
+        &["completions", "tcsh"],                                 // unknown shell
     ];
     for args in cases {
         let out = run(redlock().args(*args), LIMIT);
@@ -269,10 +364,17 @@ fn bad_input_exits_2_with_a_clear_message() {
 #[test]
 fn a_resource_name_that_is_not_utf8_exits_2() {
     use std::os::unix::ffi::OsStrExt;
-    let out = run(redlock().arg("acquire").arg("-r").arg(std::ffi::OsStr::from_bytes(b"bad\xffname")), LIMIT);
+    let out = run(
+        redlock()
+            .arg("acquire")
+            .arg("-r")
+            .arg(std::ffi::OsStr::from_bytes(b"bad\xffname")),
+        LIMIT,
+    );
     assert_clean_failure(&out, 2);
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
 }

@@ -29,15 +29,26 @@ fn eight_threads_never_overlap_and_lose_no_increment() {
     const ROUNDS: usize = 15;
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (urls, inside, overlaps, counter) =
-                (urls.clone(), Arc::clone(&inside), Arc::clone(&overlaps), Arc::clone(&counter));
+            let (urls, inside, overlaps, counter) = (
+                urls.clone(),
+                Arc::clone(&inside),
+                Arc::clone(&overlaps),
+                Arc::clone(&counter),
+            );
             thread::spawn(move || {
                 let locker = locker(&urls);
                 let wakeup = Wakeup::new();
                 for i in 0..ROUNDS {
                     let req = request("counter", &format!("t{t}-{i}"), TTL);
-                    let lease = wait::acquire(&locker, &req, Wait::For(Duration::from_secs(60)), 75, &wakeup, &mut |_| {})
-                        .expect("acquire within 60s");
+                    let lease = wait::acquire(
+                        &locker,
+                        &req,
+                        Wait::For(Duration::from_secs(60)),
+                        75,
+                        &wakeup,
+                        &mut |_| {},
+                    )
+                    .expect("acquire within 60s");
                     if inside.swap(true, Ordering::SeqCst) {
                         overlaps.fetch_add(1, Ordering::SeqCst);
                     }
@@ -47,7 +58,10 @@ fn eight_threads_never_overlap_and_lose_no_increment() {
                     *counter.lock().unwrap() = seen + 1;
                     inside.store(false, Ordering::SeqCst);
                     let released = locker.release("counter", &lease.token, Duration::ZERO);
-                    assert!(released.released >= 2, "released where it held a quorum: {released:?}");
+                    assert!(
+                        released.released >= 2,
+                        "released where it held a quorum: {released:?}"
+                    );
                 }
             })
         })
@@ -66,7 +80,10 @@ fn a_quorum_is_enough_when_one_instance_is_held_by_another_token() {
     let locker = locker(&cluster.urls());
     let lease = acquire(&locker, &request("undo", "mine", TTL));
     assert!(!lease.reentered);
-    assert_eq!(holder_token(&mut cluster.servers[0].conn(), "undo").as_deref(), Some("someone-else"));
+    assert_eq!(
+        holder_token(&mut cluster.servers[0].conn(), "undo").as_deref(),
+        Some("someone-else")
+    );
     for s in &cluster.servers[1..] {
         assert_eq!(holder_token(&mut s.conn(), "undo").as_deref(), Some("mine"));
     }
@@ -78,7 +95,10 @@ fn a_failed_attempt_leaves_nothing_of_ours_behind() {
     plant(&mut cluster.servers[0].conn(), "undo", "someone-else", 10_000);
     plant(&mut cluster.servers[2].conn(), "undo", "someone-else", 10_000);
     let locker = locker(&cluster.urls());
-    match locker.try_acquire(&request("undo", "mine", TTL)).expect("answered") {
+    match locker
+        .try_acquire(&request("undo", "mine", TTL))
+        .expect("answered")
+    {
         Attempt::Acquired(_) => panic!("acquired with only 1 of 3"),
         Attempt::Busy(busy) => {
             let h = busy.holder.expect("a holder is named");
@@ -88,7 +108,10 @@ fn a_failed_attempt_leaves_nothing_of_ours_behind() {
     }
     // The free instance granted it for a moment; the undo took it back.
     assert_eq!(holder_token(&mut cluster.servers[1].conn(), "undo"), None);
-    assert_eq!(holder_token(&mut cluster.servers[0].conn(), "undo").as_deref(), Some("someone-else"));
+    assert_eq!(
+        holder_token(&mut cluster.servers[0].conn(), "undo").as_deref(),
+        Some("someone-else")
+    );
 }
 
 #[test]
@@ -105,7 +128,11 @@ fn a_ttl_shorter_than_the_acquisition_is_a_failure_not_a_success() {
     };
     assert!(err.to_string().contains("use a longer --ttl"), "{err}");
     assert_eq!(exit::code_of(&err), exit::FAILURE);
-    assert_eq!(holder_token(&mut server.conn(), "short"), None, "the undo released it");
+    assert_eq!(
+        holder_token(&mut server.conn(), "short"),
+        None,
+        "the undo released it"
+    );
 }
 
 #[test]
@@ -116,12 +143,23 @@ fn release_and_extend_with_a_wrong_token_change_nothing() {
     let released = locker.release("guard", "wrong", Duration::ZERO);
     assert_eq!(released.released, 0);
     assert_eq!(released.others.len(), 3);
-    let err = locker.extend("guard", "wrong", Duration::from_secs(60), None).expect_err("not the holder");
-    assert!(matches!(err.downcast_ref::<Failure>(), Some(Failure::NotHolder(_))), "{err}");
+    let err = locker
+        .extend("guard", "wrong", Duration::from_secs(60), None)
+        .expect_err("not the holder");
+    assert!(
+        matches!(err.downcast_ref::<Failure>(), Some(Failure::NotHolder(_))),
+        "{err}"
+    );
     for s in &cluster.servers {
         assert_eq!(holder_token(&mut s.conn(), "guard").as_deref(), Some("right"));
-        let pttl: i64 = redis::cmd("PTTL").arg("redlock:lock:guard").query(&mut s.conn()).unwrap();
-        assert!(pttl <= 10_000, "the wrong token's extend did not lengthen the lease");
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg("redlock:lock:guard")
+            .query(&mut s.conn())
+            .unwrap();
+        assert!(
+            pttl <= 10_000,
+            "the wrong token's extend did not lengthen the lease"
+        );
     }
     let forced = locker.force_release("guard");
     assert_eq!(forced.holders.len(), 3);
@@ -136,13 +174,19 @@ fn extend_renews_the_lease_for_the_holder() {
     let cluster = Cluster::start(3);
     let locker = locker(&cluster.urls());
     acquire(&locker, &request("renew", "me", Duration::from_secs(2)));
-    let extended = locker.extend("renew", "me", Duration::from_secs(60), None).expect("extend");
+    let extended = locker
+        .extend("renew", "me", Duration::from_secs(60), None)
+        .expect("extend");
     // The round ends at a quorum; the third renewal still lands, just not awaited.
     assert!(extended.renewed >= 2);
     for s in &cluster.servers {
         let mut conn = s.conn();
         support::procs::wait_until("the renewal on every instance", Duration::from_secs(2), || {
-            redis::cmd("PTTL").arg("redlock:lock:renew").query::<i64>(&mut conn).unwrap() > 50_000
+            redis::cmd("PTTL")
+                .arg("redlock:lock:renew")
+                .query::<i64>(&mut conn)
+                .unwrap()
+                > 50_000
         });
     }
 }
@@ -158,7 +202,10 @@ fn reentry_needs_as_many_releases_as_acquisitions() {
     assert_eq!(second.fence, first.fence, "a re-entry keeps the holder's fence");
     let r = locker.release("nest", "me", Duration::ZERO);
     assert_eq!((r.released, r.remaining), (3, 1));
-    assert!(matches!(locker.try_acquire(&request("nest", "other", TTL)).unwrap(), Attempt::Busy(_)));
+    assert!(matches!(
+        locker.try_acquire(&request("nest", "other", TTL)).unwrap(),
+        Attempt::Busy(_)
+    ));
     let r = locker.release("nest", "me", Duration::ZERO);
     assert_eq!((r.released, r.remaining), (3, 0));
     acquire(&locker, &request("nest", "other", TTL));
@@ -178,7 +225,11 @@ fn fifty_successive_holders_get_strictly_increasing_fences() {
         // Every other holder lists the servers in another order.
         let locker = locker(if i % 2 == 0 { &urls } else { &reversed });
         let lease = acquire(&locker, &request("fenced", &format!("holder-{i}"), TTL));
-        assert!(lease.fence > last, "holder {i}: fence {} after {last}", lease.fence);
+        assert!(
+            lease.fence > last,
+            "holder {i}: fence {} after {last}",
+            lease.fence
+        );
         last = lease.fence;
         locker.release("fenced", &lease.token, Duration::ZERO);
     }
@@ -189,7 +240,11 @@ fn a_fence_is_written_back_so_the_next_quorum_sees_it() {
     // Counters that drifted apart (restarts, partial holds): 10 / 3 / 3.
     let cluster = Cluster::start(3);
     for (s, c) in cluster.servers.iter().zip([10, 3, 3]) {
-        redis::cmd("SET").arg("redlock:fence:apart").arg(c).query::<()>(&mut s.conn()).unwrap();
+        redis::cmd("SET")
+            .arg("redlock:fence:apart")
+            .arg(c)
+            .query::<()>(&mut s.conn())
+            .unwrap();
     }
     let locker = locker(&cluster.urls());
     // A gets {0, 1}: max(10, 3) + 1.
@@ -197,7 +252,10 @@ fn a_fence_is_written_back_so_the_next_quorum_sees_it() {
     let a = acquire(&locker, &request("apart", "a", TTL));
     assert_eq!(a.fence, 11);
     locker.release("apart", "a", Duration::ZERO);
-    redis::cmd("DEL").arg("redlock:lock:apart").query::<()>(&mut cluster.servers[2].conn()).unwrap();
+    redis::cmd("DEL")
+        .arg("redlock:lock:apart")
+        .query::<()>(&mut cluster.servers[2].conn())
+        .unwrap();
     // B gets {1, 2}, which never saw 10: only the write-back of 11 to instance 1 keeps B above A.
     plant(&mut cluster.servers[0].conn(), "apart", "blocker", 10_000);
     let b = acquire(&locker, &request("apart", "b", TTL));
@@ -236,14 +294,21 @@ fn two_of_three_down_is_unavailable_at_once() {
     cluster.servers[1].pause();
     let locker = locker(&cluster.urls());
     let t0 = Instant::now();
-    let err = locker.try_acquire(&request("down", "me", TTL)).err().expect("no quorum");
+    let err = locker
+        .try_acquire(&request("down", "me", TTL))
+        .err()
+        .expect("no quorum");
     assert!(t0.elapsed() < Duration::from_secs(2), "took {:?}", t0.elapsed());
     assert_eq!(exit::code_of(&err), exit::UNAVAILABLE);
     let msg = err.to_string();
     assert!(msg.contains(&cluster.servers[0].port().to_string()), "{msg}");
     assert!(msg.contains("2 of 3"), "{msg}");
     cluster.servers[1].resume();
-    assert_eq!(holder_token(&mut cluster.servers[2].conn(), "down"), None, "the partial hold was undone");
+    assert_eq!(
+        holder_token(&mut cluster.servers[2].conn(), "down"),
+        None,
+        "the partial hold was undone"
+    );
 }
 
 #[test]

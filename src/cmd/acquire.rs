@@ -29,9 +29,14 @@ pub fn execute(ctx: &Context, args: &AcquireArgs) -> Result<i32> {
     let wakeup = Arc::new(Wakeup::new());
     let w = Arc::clone(&wakeup);
     let watch = SignalWatch::start(move |sig| w.interrupt(sig)).context("cannot install signal handlers")?;
-    let acquired = wait::acquire(&ctx.locker, &req, lock.wait, lock.conflict_exit_code, &wakeup, &mut |busy| {
-        ctx.notice(&format!("waiting: {}", busy.describe(&req.resource)))
-    });
+    let acquired = wait::acquire(
+        &ctx.locker,
+        &req,
+        lock.wait,
+        lock.conflict_exit_code,
+        &wakeup,
+        &mut |busy| ctx.notice(&format!("waiting: {}", busy.describe(&req.resource))),
+    );
     watch.stop();
     let lease = acquired?;
 
@@ -49,7 +54,8 @@ pub fn execute(ctx: &Context, args: &AcquireArgs) -> Result<i32> {
     };
     if let Err(e) = print(&text) {
         // Nobody learned the token, so nobody could release it: give it back now.
-        ctx.locker.release(&lease.resource, &lease.token, std::time::Duration::ZERO);
+        ctx.locker
+            .release(&lease.resource, &lease.token, std::time::Duration::ZERO);
         return Err(e).context("cannot print the token (released the lock again)");
     }
     Ok(exit::OK)

@@ -26,7 +26,11 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
         for h in &forced.holders {
             if !seen.contains(&h.token.as_str()) {
                 seen.push(&h.token);
-                text.push_str(&format!("broke lock '{resource}' held by {} (token {})\n", h.describe(), h.token));
+                text.push_str(&format!(
+                    "broke lock '{resource}' held by {} (token {})\n",
+                    h.describe(),
+                    h.token
+                ));
             }
         }
         if text.is_empty() {
@@ -48,7 +52,10 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
     }
     if released.released > 0 {
         if released.remaining > 0 {
-            ctx.notice(&format!("lock '{resource}' is still held: {} holds left", released.remaining));
+            ctx.notice(&format!(
+                "lock '{resource}' is still held: {} holds left",
+                released.remaining
+            ));
         }
         return Ok(exit::OK);
     }

@@ -43,15 +43,37 @@ pub fn plant(conn: &mut redis::Connection, resource: &str, token: &str, ttl_ms: 
     let key = format!("redlock:lock:{resource}");
     redis::cmd("HSET")
         .arg(&key)
-        .arg(&["token", token, "count", "1", "host", "elsewhere", "pid", "99", "cmd", "planted", "since", "0", "ttl"])
+        .arg(&[
+            "token",
+            token,
+            "count",
+            "1",
+            "host",
+            "elsewhere",
+            "pid",
+            "99",
+            "cmd",
+            "planted",
+            "since",
+            "0",
+            "ttl",
+        ])
         .arg(ttl_ms)
         .arg(&["fence", "0"])
         .query::<()>(conn)
         .expect("HSET");
-    redis::cmd("PEXPIRE").arg(&key).arg(ttl_ms).query::<()>(conn).expect("PEXPIRE");
+    redis::cmd("PEXPIRE")
+        .arg(&key)
+        .arg(ttl_ms)
+        .query::<()>(conn)
+        .expect("PEXPIRE");
 }
 
 /// The token holding `resource` on this instance, if any.
 pub fn holder_token(conn: &mut redis::Connection, resource: &str) -> Option<String> {
-    redis::cmd("HGET").arg(format!("redlock:lock:{resource}")).arg("token").query(conn).expect("HGET")
+    redis::cmd("HGET")
+        .arg(format!("redlock:lock:{resource}"))
+        .arg("token")
+        .query(conn)
+        .expect("HGET")
 }

@@ -111,10 +111,7 @@ pub fn signal(pid: u32, sig: i32) {
     // SAFETY: kill(2) only reads its two integer arguments.
     let rc = unsafe { libc::kill(pid, sig) };
     if rc != 0 {
-        panic!(
-            "kill({pid}, {sig}) failed: {}",
-            std::io::Error::last_os_error()
-        );
+        panic!("kill({pid}, {sig}) failed: {}", std::io::Error::last_os_error());
     }
 }
 
