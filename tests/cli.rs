@@ -378,3 +378,38 @@ fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address").port()
 }
+
+#[test]
+fn a_signal_while_waiting_exits_130_or_143_and_leaves_no_hold() {
+    let cluster = Cluster::start(3);
+    let holder = rl(&cluster, &["acquire", "-r", "held"]).stdout.trim().to_string();
+    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let mut waiter = redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .args(["acquire", "-r", "held", "--token", "waiter", "-q"])
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(300));
+        support::procs::signal(waiter.id(), sig);
+        let status = support::procs::wait_timeout(&mut waiter, Duration::from_secs(5)).expect("exits");
+        assert_eq!(status.code(), Some(code));
+    }
+    for s in &cluster.servers {
+        assert_eq!(holder_token(&mut s.conn(), "held").as_deref(), Some(holder.as_str()));
+    }
+}
+
+#[test]
+fn verbose_prints_each_instance_with_timings() {
+    let cluster = Cluster::start(3);
+    let out = rl(&cluster, &["acquire", "-r", "v", "-v"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    // The round ends once a quorum granted it, so at least 2 of the 3 are reported.
+    let reported = cluster
+        .urls()
+        .iter()
+        .filter(|url| out.stderr.contains(&format!("redlock: debug: acquire: {url} ok after ")))
+        .count();
+    assert!(reported >= 2, "{}", out.stderr);
+    assert!(out.stderr.contains("round done in"), "{}", out.stderr);
+}
