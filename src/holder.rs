@@ -21,12 +21,19 @@ impl HolderMeta {
     /// `acquire` (which exits at once) the calling shell's.
     pub fn new(pid: u32, cmd: &str) -> HolderMeta {
         let host = gethostname::gethostname().to_string_lossy().into_owned();
-        HolderMeta { host, pid, cmd: truncate(cmd) }
+        HolderMeta {
+            host,
+            pid,
+            cmd: truncate(cmd),
+        }
     }
 }
 
 fn truncate(cmd: &str) -> String {
-    let one_line: String = cmd.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let one_line: String = redact_passwords(cmd)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if one_line.chars().count() <= MAX_CMD_CHARS {
         return one_line;
     }
@@ -35,9 +42,67 @@ fn truncate(cmd: &str) -> String {
     cut
 }
 
+/// Replace the password of every URL in `text` (`scheme://user:PASSWORD@host`, and a
+/// `pass=PASSWORD` query parameter) with `***`. A holder's command line is stored on the
+/// servers and shown by `inspect`; a `redlock -s redis://:pw@host …` in it must not carry the
+/// password along (contract: passwords are never printed).
+pub fn redact_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        // The authority ends at the first '/', '?', '#' or whitespace; its userinfo at the last '@'.
+        let end = tail
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority
+            .rfind('@')
+            .and_then(|at| authority[..at].find(':').map(|colon| (colon, at)))
+        {
+            Some((colon, at)) => {
+                out.push_str(&authority[..=colon]);
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    redact_pass_params(&out)
+}
+
+/// `…?db=1&pass=PASSWORD` → `…?db=1&pass=***` (unix socket URLs carry it there).
+fn redact_pass_params(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("pass=") {
+        let in_query = i > 0 && matches!(rest.as_bytes()[i - 1], b'?' | b'&');
+        let (head, tail) = rest.split_at(i + "pass=".len());
+        out.push_str(head);
+        rest = tail;
+        if in_query {
+            let end = tail
+                .find(|c: char| c == '&' || c == '#' || c.is_whitespace())
+                .unwrap_or(tail.len());
+            if end > 0 {
+                out.push_str("***");
+            }
+            rest = &tail[end..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Unix time in milliseconds, as stored in `since`.
 pub fn now_unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// A holder as one instance reports it.
@@ -73,19 +138,35 @@ impl Holder {
             count: string(&v[2]).parse().unwrap_or(0),
             host: string(&v[3]),
             pid: string(&v[4]).parse().ok(),
-            cmd: string(&v[5]),
+            cmd: redact_passwords(&string(&v[5])),
             since_unix_ms: string(&v[6]).parse().ok(),
             fence: string(&v[7]).parse().unwrap_or(0),
             ttl: string(&v[8]).parse().ok().map(Duration::from_millis),
         })
     }
 
-    /// `web-3 pid 4121 (./deploy.sh) for 12s more` — who, and for how long.
-    pub fn describe(&self) -> String {
-        let mut s = if self.host.is_empty() { "an unknown holder".to_string() } else { self.host.clone() };
+    /// `web-3 pid 4121` — the host and process, as every message names a holder.
+    pub fn who(&self) -> String {
+        let mut s = if self.host.is_empty() {
+            "an unknown holder".to_string()
+        } else {
+            self.host.clone()
+        };
         if let Some(pid) = self.pid {
             s.push_str(&format!(" pid {pid}"));
         }
+        s
+    }
+
+    /// When it was first acquired, by the holder's wall clock.
+    pub fn since(&self) -> Option<SystemTime> {
+        self.since_unix_ms
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+    }
+
+    /// `web-3 pid 4121 (./deploy.sh) for 12s more` — who, and for how long.
+    pub fn describe(&self) -> String {
+        let mut s = self.who();
         if !self.cmd.is_empty() {
             s.push_str(&format!(" ({})", self.cmd));
         }
@@ -150,5 +231,36 @@ mod tests {
             time_left: Some(Duration::from_millis(11_600)),
         };
         assert_eq!(h.describe(), "web-3 pid 4121 (./deploy.sh) for 12s more");
+        assert_eq!(h.who(), "web-3 pid 4121");
+    }
+
+    #[test]
+    fn command_lines_lose_their_passwords() {
+        for (given, shown) in [
+            (
+                "redlock -s redis://:s3cret@db:6380 acquire -r x",
+                "redlock -s redis://:***@db:6380 acquire -r x",
+            ),
+            (
+                "x redis://alice:p@ss@h/2,rediss://bob:pw@h2 y",
+                "x redis://alice:***@h/2,rediss://bob:***@h2 y",
+            ),
+            (
+                "REDLOCK_SERVERS=redis://u:pw@h ./job",
+                "REDLOCK_SERVERS=redis://u:***@h ./job",
+            ),
+            (
+                "redis+unix:///s.sock?db=1&pass=s3cret&x=1 z",
+                "redis+unix:///s.sock?db=1&pass=***&x=1 z",
+            ),
+            ("curl https://example.com/a@b:c", "curl https://example.com/a@b:c"),
+            ("./deploy.sh --pass=keep prod", "./deploy.sh --pass=keep prod"),
+            ("redis://host:6379 ://", "redis://host:6379 ://"),
+        ] {
+            assert_eq!(redact_passwords(given), shown, "{given}");
+        }
+        assert!(!HolderMeta::new(1, "redlock -s redis://:s3cret@h acquire")
+            .cmd
+            .contains("s3cret"));
     }
 }

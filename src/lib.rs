@@ -27,10 +27,12 @@ pub mod exit;
 pub mod holder;
 pub mod instance;
 pub mod lock;
+pub mod output;
 pub mod quorum;
 pub mod scripts;
 pub mod server;
 pub mod signals;
+pub mod state;
 pub mod wait;
 
 use clap::{CommandFactory, FromArgMatches};

@@ -147,6 +147,11 @@ impl Locker {
         &self.quorum
     }
 
+    /// See [`Quorum::settle`].
+    pub fn settle(&self) {
+        self.quorum.settle();
+    }
+
     pub fn keys(&self, resource: &str) -> Keys {
         Keys::new(&self.prefix, resource)
     }

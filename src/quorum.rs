@@ -97,6 +97,13 @@ impl Quorum {
         }
     }
 
+    /// Wait (within one round's time) until every request already sent has run. Rounds that
+    /// end at a quorum leave the slowest instance's request queued; a short-lived command
+    /// calls this before it exits, so that request is not lost with the process.
+    pub fn settle(&self) {
+        self.round("settle", |_, _| Ok(()), |_| false);
+    }
+
     /// Send `op` to every instance, and wait until every instance answered or the round's
     /// time is up.
     pub fn round_all<T, F>(&self, what: &str, op: F) -> Round<T>
@@ -129,7 +136,10 @@ impl Quorum {
         })
     }
 
-    fn round<T, F>(&self, what: &str, op: F, decided: impl Fn(&[Option<Reply<T>>]) -> bool) -> Round<T>
+    /// Send `op` to every instance, and stop waiting once `decided` says so (it sees the
+    /// replies so far, in server order) or the round's time is up. `lock` uses it for rounds
+    /// that only some instances take part in (the others answer at once without I/O).
+    pub fn round<T, F>(&self, what: &str, op: F, decided: impl Fn(&[Option<Reply<T>>]) -> bool) -> Round<T>
     where
         T: Send + 'static,
         F: Fn(usize, &mut Session) -> Reply<T> + Send + Sync + 'static,

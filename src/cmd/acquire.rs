@@ -58,6 +58,7 @@ pub fn execute(ctx: &Context, args: &AcquireArgs) -> Result<i32> {
             .release(&lease.resource, &lease.token, std::time::Duration::ZERO);
         return Err(e).context("cannot print the token (released the lock again)");
     }
+    ctx.locker.settle();
     Ok(exit::OK)
 }
 

@@ -8,6 +8,7 @@ use crate::exit;
 
 pub fn execute(ctx: &Context, args: &ExtendArgs) -> Result<i32> {
     let extended = ctx.locker.extend(&args.resource, &args.token, args.ttl, None)?;
+    ctx.locker.settle();
     if extended.renewed < ctx.locker.quorum().n() {
         ctx.notice(&format!(
             "lock '{}' renewed on {} of {} instances",

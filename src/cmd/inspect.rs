@@ -1,10 +1,63 @@
 //! `redlock inspect`: who holds a lock, on every instance; or every lock under the prefix.
+//! Exit 0 when a quorum answered, 69 otherwise, printing what was seen either way.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
-use super::Context;
+use super::{print, Context};
 use crate::cli::InspectArgs;
+use crate::exit::{self, Failure};
+use crate::output::{self, Style};
+use crate::state::{self, Verdict};
 
-pub fn execute(_ctx: &Context, _args: &InspectArgs) -> Result<i32> {
-    bail!("inspect is not implemented yet")
+pub fn execute(ctx: &Context, args: &InspectArgs) -> Result<i32> {
+    let style = Style::detect();
+    let (text, unavailable) = match &args.resource {
+        Some(resource) => {
+            let lock = state::read_lock(&ctx.locker, resource);
+            let text = if args.json {
+                json(&output::lock_json(&lock))
+            } else {
+                output::lock_table(&lock, style)
+            };
+            let unavailable = matches!(lock.verdict, Verdict::Unknown { .. })
+                .then(|| state::unavailable_message(lock.answered(), lock.n(), lock.quorum, &lock.errors()));
+            (text, unavailable)
+        }
+        None => {
+            let listing = state::list(&ctx.locker);
+            let text = if args.json {
+                json(&output::listing_json(&listing))
+            } else {
+                output::listing_table(&listing, style)
+            };
+            // A lock read by fewer than a quorum (an instance went away after the SCAN)
+            // counts too: its verdict is unknown.
+            let unknown = listing
+                .locks
+                .iter()
+                .find(|l| matches!(l.verdict, Verdict::Unknown { .. }));
+            let unavailable = if listing.answered() < listing.quorum {
+                Some(state::unavailable_message(
+                    listing.answered(),
+                    listing.n(),
+                    listing.quorum,
+                    &listing.errors(),
+                ))
+            } else {
+                unknown.map(|l| state::unavailable_message(l.answered(), l.n(), l.quorum, &l.errors()))
+            };
+            (text, unavailable)
+        }
+    };
+    print(&text)?;
+    match unavailable {
+        Some(message) => Err(Failure::Unavailable(message).into()),
+        None => Ok(exit::OK),
+    }
+}
+
+fn json(value: &serde_json::Value) -> String {
+    // Serialising a `Value` cannot fail; fall back to the compact form just in case.
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    format!("{text}\n")
 }

@@ -1,0 +1,595 @@
+//! Every instance's view of a lock and the verdict those views add up to (free, held by one
+//! token on a quorum, split, or unknown); and every lock under the prefix, found with SCAN
+//! (never KEYS, which blocks a shared server) on every instance and merged by resource.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use redis::Value;
+
+use crate::holder::{human, int, string, Holder};
+use crate::instance::{ErrorClass, InstanceError, Session};
+use crate::lock::Locker;
+use crate::quorum::Reply;
+use crate::scripts::scripts;
+use crate::server::ServerUrl;
+
+/// Keys asked of an instance per SCAN step: large enough that a quiet keyspace takes one
+/// step, small enough that a step on a big one stays well inside the op timeout.
+const SCAN_COUNT: usize = 1000;
+
+/// Locks read per script call while listing (each lock is two keys).
+const READ_BATCH: usize = 100;
+
+/// What one instance said about one lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub holder: Option<Holder>,
+    /// The last fence this instance handed out for the resource (it outlives the lock).
+    pub last_fence: u64,
+}
+
+/// One instance's answer about one lock, or why it gave none.
+#[derive(Debug, Clone)]
+pub struct InstanceView {
+    pub server: ServerUrl,
+    pub seen: Result<Seen, InstanceError>,
+}
+
+/// What the instances' views add up to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A quorum answered and none of them has a holder.
+    Free,
+    /// One token holds it on a quorum.
+    Held {
+        /// The holder with the most recent values its instances report (see [`tally`]).
+        holder: Holder,
+        held_on: usize,
+        /// How long a quorum keeps it: the q-th longest time left among the instances that
+        /// hold it (`None`: no expiry set there).
+        expires_in: Option<Duration>,
+    },
+    /// A quorum answered, someone holds it somewhere, and no token has a quorum.
+    Split {
+        /// Each token seen (with its holder, merged as in [`tally`]) and on how many instances.
+        tokens: Vec<(Holder, usize)>,
+        free: usize,
+        failed: usize,
+    },
+    /// Fewer than a quorum answered: nothing can be said for sure.
+    Unknown { answered: usize },
+}
+
+/// One lock as every instance sees it.
+#[derive(Debug, Clone)]
+pub struct LockState {
+    pub resource: String,
+    pub quorum: usize,
+    pub instances: Vec<InstanceView>,
+    pub verdict: Verdict,
+}
+
+impl LockState {
+    pub fn new(resource: &str, instances: Vec<InstanceView>, quorum: usize) -> LockState {
+        let verdict = verdict(&instances, quorum);
+        LockState {
+            resource: resource.to_string(),
+            quorum,
+            instances,
+            verdict,
+        }
+    }
+
+    pub fn n(&self) -> usize {
+        self.instances.len()
+    }
+
+    pub fn answered(&self) -> usize {
+        self.instances.iter().filter(|v| v.seen.is_ok()).count()
+    }
+
+    /// Every token seen and on how many instances, most first.
+    pub fn tokens(&self) -> Vec<(Holder, usize)> {
+        tally(&self.instances)
+    }
+
+    /// The verdict line: `free`, `held by T (web-3 pid 4121) on 2/3 instances (quorum 2),
+    /// expires in 12s`, `split: …` or `unknown: …`.
+    pub fn summary(&self) -> String {
+        let (n, q) = (self.n(), self.quorum);
+        match &self.verdict {
+            Verdict::Free => "free".to_string(),
+            Verdict::Held {
+                holder,
+                held_on,
+                expires_in,
+            } => {
+                let expiry = match expires_in {
+                    Some(left) => format!("expires in {}", human(*left)),
+                    None => "never expires (no lease set)".to_string(),
+                };
+                format!(
+                    "held by {} ({}) on {held_on}/{n} instances (quorum {q}), {expiry}",
+                    holder.token,
+                    holder.who()
+                )
+            }
+            Verdict::Split { tokens, free, failed } => {
+                format!(
+                    "split: no token holds a quorum ({q} of {n}): {}",
+                    seen_list(tokens, *free, *failed)
+                )
+            }
+            Verdict::Unknown { answered } => {
+                let free = self
+                    .instances
+                    .iter()
+                    .filter(|v| matches!(&v.seen, Ok(s) if s.holder.is_none()))
+                    .count();
+                let mut line = format!("unknown: only {answered} of {n} instances answered (quorum {q})");
+                if *answered > 0 {
+                    line.push_str(&format!("; seen: {}", seen_list(&self.tokens(), free, 0)));
+                }
+                line
+            }
+        }
+    }
+
+    /// `host:port: error` for each instance that gave no answer.
+    pub fn errors(&self) -> Vec<String> {
+        self.instances
+            .iter()
+            .filter_map(|v| v.seen.as_ref().err().map(|e| format!("{}: {e}", v.server)))
+            .collect()
+    }
+}
+
+/// What the instances' views add up to (pure: the heart of `inspect`).
+pub fn verdict(views: &[InstanceView], quorum: usize) -> Verdict {
+    let answered = views.iter().filter(|v| v.seen.is_ok()).count();
+    if answered < quorum {
+        return Verdict::Unknown { answered };
+    }
+    let tokens = tally(views);
+    let Some((top, held_on)) = tokens.first().cloned() else {
+        return Verdict::Free;
+    };
+    if held_on >= quorum {
+        // Sorted longest first; the lock stays held on a quorum until the q-th one runs out.
+        let mut left: Vec<Option<Duration>> = holders(views)
+            .filter(|h| h.token == top.token)
+            .map(|h| h.time_left)
+            .collect();
+        left.sort_by_key(|l| std::cmp::Reverse(l.unwrap_or(Duration::MAX)));
+        let expires_in = left.get(quorum - 1).copied().flatten();
+        return Verdict::Held {
+            holder: top,
+            held_on,
+            expires_in,
+        };
+    }
+    let free = views
+        .iter()
+        .filter(|v| matches!(&v.seen, Ok(s) if s.holder.is_none()))
+        .count();
+    Verdict::Split {
+        tokens,
+        free,
+        failed: views.len() - answered,
+    }
+}
+
+/// `T (web-3 pid 4121) on 1, free on 1, no answer from 1`: what each instance says.
+fn seen_list(tokens: &[(Holder, usize)], free: usize, failed: usize) -> String {
+    let mut parts: Vec<String> = tokens
+        .iter()
+        .map(|(h, on)| format!("{} ({}) on {on}", h.token, h.who()))
+        .collect();
+    if free > 0 {
+        parts.push(format!("free on {free}"));
+    }
+    if failed > 0 {
+        parts.push(format!("no answer from {failed}"));
+    }
+    parts.join(", ")
+}
+
+fn holders(views: &[InstanceView]) -> impl Iterator<Item = &Holder> {
+    views
+        .iter()
+        .filter_map(|v| v.seen.as_ref().ok().and_then(|s| s.holder.as_ref()))
+}
+
+/// Each token with its holder and its number of instances, most first (ties keep the order
+/// of the servers). A round ends once a quorum answered, so the last instance may lag behind
+/// (a re-entry, the fence record or a renewal not there yet): the holder is merged from all of
+/// them, with the highest hold count and fence, and the ttl and time left of the instance
+/// renewed last (the longest time left).
+fn tally(views: &[InstanceView]) -> Vec<(Holder, usize)> {
+    let mut tokens: Vec<(Holder, usize)> = vec![];
+    for h in holders(views) {
+        match tokens.iter_mut().find(|(t, _)| t.token == h.token) {
+            Some((merged, on)) => {
+                *on += 1;
+                merged.count = merged.count.max(h.count);
+                merged.fence = merged.fence.max(h.fence);
+                let longest = |l: Option<Duration>| l.unwrap_or(Duration::MAX);
+                if longest(h.time_left) > longest(merged.time_left) {
+                    merged.ttl = h.ttl;
+                    merged.time_left = h.time_left;
+                }
+            }
+            None => tokens.push((h.clone(), 1)),
+        }
+    }
+    tokens.sort_by_key(|(_, on)| std::cmp::Reverse(*on));
+    tokens
+}
+
+/// Read one lock on every instance.
+pub fn read_lock(locker: &Locker, resource: &str) -> LockState {
+    let round = locker.read(resource);
+    let instances = locker
+        .quorum()
+        .servers()
+        .into_iter()
+        .zip(round.replies)
+        .map(|(server, r)| InstanceView {
+            server,
+            seen: r.map(|(holder, last_fence)| Seen { holder, last_fence }),
+        })
+        .collect();
+    LockState::new(resource, instances, locker.quorum().needed())
+}
+
+/// How one instance's SCAN went.
+#[derive(Debug, Clone)]
+pub struct ServerScan {
+    pub server: ServerUrl,
+    /// How many of the listed locks it holds, or why its SCAN failed.
+    pub locks: Result<usize, InstanceError>,
+}
+
+/// Every lock under the prefix.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub prefix: String,
+    pub quorum: usize,
+    pub servers: Vec<ServerScan>,
+    /// Sorted by resource; locks found free everywhere by the time they were read are left out.
+    pub locks: Vec<LockState>,
+}
+
+impl Listing {
+    pub fn n(&self) -> usize {
+        self.servers.len()
+    }
+
+    pub fn answered(&self) -> usize {
+        self.servers.iter().filter(|s| s.locks.is_ok()).count()
+    }
+
+    /// `host:port: error` for each instance whose SCAN failed.
+    pub fn errors(&self) -> Vec<String> {
+        self.servers
+            .iter()
+            .filter_map(|s| s.locks.as_ref().err().map(|e| format!("{}: {e}", s.server)))
+            .collect()
+    }
+}
+
+/// Where one instance's SCAN stands.
+enum Scan {
+    Next(u64),
+    Done,
+    Failed(InstanceError),
+}
+
+/// List every lock under the prefix: SCAN every instance in steps (one round per step, so
+/// each step is bounded by the op timeout and a big keyspace never stalls a round), merge
+/// the names, then read them all on every instance in batches.
+pub fn list(locker: &Locker) -> Listing {
+    let quorum = locker.quorum();
+    let servers = quorum.servers();
+    let key_prefix = locker.keys("").lock;
+    let pattern = format!("{}*", glob_escape(&key_prefix));
+
+    let mut scans: Vec<Scan> = servers.iter().map(|_| Scan::Next(0)).collect();
+    let mut found: Vec<BTreeSet<String>> = servers.iter().map(|_| BTreeSet::new()).collect();
+    while scans.iter().any(|s| matches!(s, Scan::Next(_))) {
+        let cursors: Vec<Option<u64>> = scans
+            .iter()
+            .map(|s| if let Scan::Next(c) = s { Some(*c) } else { None })
+            .collect();
+        let pattern = pattern.clone();
+        let round = quorum.round_all("scan", move |i, s: &mut Session| match cursors[i] {
+            Some(cursor) => scan_step(s, cursor, &pattern).map(Some),
+            None => Ok(None),
+        });
+        for (i, reply) in round.replies.into_iter().enumerate() {
+            if !matches!(scans[i], Scan::Next(_)) {
+                continue;
+            }
+            scans[i] = match reply {
+                Ok(Some((next, keys))) => {
+                    found[i].extend(keys.into_iter().filter_map(|k| resource_of(&k, &key_prefix)));
+                    if next == 0 {
+                        Scan::Done
+                    } else {
+                        Scan::Next(next)
+                    }
+                }
+                Ok(None) => Scan::Done,
+                Err(e) => Scan::Failed(e),
+            };
+        }
+    }
+
+    let resources: Vec<String> = found
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut locks = Vec::with_capacity(resources.len());
+    for batch in resources.chunks(READ_BATCH) {
+        let keys: Vec<String> = batch
+            .iter()
+            .flat_map(|r| {
+                let k = locker.keys(r);
+                [k.lock, k.fence]
+            })
+            .collect();
+        let count = batch.len();
+        let round = quorum.round_all("read", move |_, s: &mut Session| {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let v = s.eval(&scripts().read_many, &keys, &[])?;
+            parse_many(&v, count)
+        });
+        for (j, resource) in batch.iter().enumerate() {
+            let instances = servers
+                .iter()
+                .zip(&round.replies)
+                .map(|(server, r)| InstanceView {
+                    server: server.clone(),
+                    seen: match r {
+                        Ok(seen) => seen.get(j).cloned().ok_or_else(|| malformed("read_many")),
+                        Err(e) => Err(e.clone()),
+                    },
+                })
+                .collect();
+            let lock = LockState::new(resource, instances, quorum.needed());
+            // Gone since the SCAN (released, expired), or a key that is not a lock.
+            if lock.verdict != Verdict::Free {
+                locks.push(lock);
+            }
+        }
+    }
+
+    let servers = servers
+        .into_iter()
+        .zip(scans)
+        .enumerate()
+        .map(|(i, (server, scan))| ServerScan {
+            server,
+            locks: match scan {
+                Scan::Failed(e) => Err(e),
+                // What the reads found there, not what the SCAN matched.
+                _ => Ok(locks
+                    .iter()
+                    .filter(|l| matches!(&l.instances[i].seen, Ok(s) if s.holder.is_some()))
+                    .count()),
+            },
+        })
+        .collect();
+    Listing {
+        prefix: locker.prefix().to_string(),
+        quorum: quorum.needed(),
+        servers,
+        locks,
+    }
+}
+
+/// One `SCAN cursor MATCH pattern COUNT n`: the next cursor (0 when done) and the keys.
+fn scan_step(s: &mut Session, cursor: u64, pattern: &str) -> Reply<(u64, Vec<Vec<u8>>)> {
+    let mut cmd = redis::cmd("SCAN");
+    cmd.arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(SCAN_COUNT);
+    let v = s.query(&cmd)?;
+    let Value::Array(parts) = v else {
+        return Err(malformed("SCAN"));
+    };
+    let [next, Value::Array(keys)] = parts.as_slice() else {
+        return Err(malformed("SCAN"));
+    };
+    let next = string(next).parse::<u64>().map_err(|_| malformed("SCAN"))?;
+    let keys = keys
+        .iter()
+        .filter_map(|k| match k {
+            Value::BulkString(b) => Some(b.clone()),
+            _ => None,
+        })
+        .collect();
+    Ok((next, keys))
+}
+
+/// The resource named by a lock key, if the key is one of ours (UTF-8, non-empty name).
+fn resource_of(key: &[u8], key_prefix: &str) -> Option<String> {
+    let name = std::str::from_utf8(key).ok()?.strip_prefix(key_prefix)?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// read_many's reply: one {holder..., counter} array per lock, in order.
+fn parse_many(v: &Value, count: usize) -> Reply<Vec<Seen>> {
+    let Value::Array(items) = v else {
+        return Err(malformed("read_many"));
+    };
+    if items.len() != count {
+        return Err(malformed("read_many"));
+    }
+    items
+        .iter()
+        .map(|item| match item {
+            Value::Array(fields) => Ok(Seen {
+                holder: Holder::from_values(fields),
+                last_fence: fields.get(9).and_then(int).unwrap_or(0).max(0) as u64,
+            }),
+            _ => Err(malformed("read_many")),
+        })
+        .collect()
+}
+
+fn malformed(what: &str) -> InstanceError {
+    InstanceError::new(ErrorClass::Protocol, format!("unexpected {what} reply"))
+}
+
+/// Escape Redis glob characters (`* ? [ ] \`), so a prefix like `app[1]:` matches itself
+/// only in SCAN's MATCH pattern.
+pub fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The exit-69 message: who did not answer, and what to check.
+pub fn unavailable_message(answered: usize, n: usize, quorum: usize, errors: &[String]) -> String {
+    format!(
+        "only {answered} of {n} servers answered ({}); need {quorum} to tell who holds what: \
+         check that they are up and the --server URLs",
+        errors.join("; ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(token: &str, left_ms: Option<u64>) -> Holder {
+        Holder {
+            token: token.into(),
+            count: 1,
+            host: "web-3".into(),
+            pid: Some(4121),
+            cmd: "./deploy.sh".into(),
+            since_unix_ms: Some(0),
+            fence: 1,
+            ttl: Some(Duration::from_secs(30)),
+            time_left: left_ms.map(Duration::from_millis),
+        }
+    }
+
+    fn view(seen: Option<Option<Holder>>) -> InstanceView {
+        InstanceView {
+            server: "redis://127.0.0.1:1".parse().expect("url"),
+            seen: match seen {
+                Some(holder) => Ok(Seen {
+                    holder,
+                    last_fence: 1,
+                }),
+                None => Err(InstanceError::new(ErrorClass::Unreachable, "connection refused")),
+            },
+        }
+    }
+
+    #[test]
+    fn free_needs_a_quorum_of_answers() {
+        assert_eq!(
+            verdict(&[view(Some(None)), view(Some(None)), view(None)], 2),
+            Verdict::Free
+        );
+        let views = [view(Some(Some(holder("a", Some(1))))), view(None), view(None)];
+        let state = LockState::new("x", views.to_vec(), 2);
+        assert_eq!(state.verdict, Verdict::Unknown { answered: 1 });
+        assert_eq!(
+            state.summary(),
+            "unknown: only 1 of 3 instances answered (quorum 2); seen: a (web-3 pid 4121) on 1"
+        );
+    }
+
+    #[test]
+    fn held_expires_when_the_quorum_runs_out() {
+        let views = [
+            view(Some(Some(holder("a", Some(5_000))))),
+            view(Some(Some(holder("a", Some(9_000))))),
+            view(Some(Some(holder("a", Some(7_000))))),
+        ];
+        let Verdict::Held {
+            held_on, expires_in, ..
+        } = verdict(&views, 2)
+        else {
+            panic!("not held")
+        };
+        assert_eq!((held_on, expires_in), (3, Some(Duration::from_secs(7))));
+        let state = LockState::new("deploy", views.to_vec(), 2);
+        assert_eq!(
+            state.summary(),
+            "held by a (web-3 pid 4121) on 3/3 instances (quorum 2), expires in 7s"
+        );
+    }
+
+    #[test]
+    fn the_holder_takes_the_most_recent_values_of_its_instances() {
+        let mut lagging = holder("a", Some(29_000));
+        lagging.fence = 0;
+        let mut renewed = holder("a", Some(59_000));
+        renewed.ttl = Some(Duration::from_secs(60));
+        renewed.count = 2;
+        let views = [view(Some(Some(lagging))), view(Some(Some(renewed))), view(None)];
+        let Verdict::Held { holder, .. } = verdict(&views, 2) else {
+            panic!("not held")
+        };
+        assert_eq!((holder.count, holder.fence), (2, 1));
+        assert_eq!(
+            (holder.ttl, holder.time_left),
+            (Some(Duration::from_secs(60)), Some(Duration::from_secs(59)))
+        );
+    }
+
+    #[test]
+    fn no_token_with_a_quorum_is_split() {
+        let views = [
+            view(Some(Some(holder("a", Some(1))))),
+            view(Some(Some(holder("b", Some(1))))),
+            view(Some(None)),
+        ];
+        let state = LockState::new("x", views.to_vec(), 2);
+        assert!(matches!(
+            state.verdict,
+            Verdict::Split {
+                free: 1,
+                failed: 0,
+                ..
+            }
+        ));
+        assert_eq!(
+            state.summary(),
+            "split: no token holds a quorum (2 of 3): a (web-3 pid 4121) on 1, b (web-3 pid 4121) on 1, free on 1"
+        );
+    }
+
+    #[test]
+    fn glob_characters_are_escaped() {
+        assert_eq!(glob_escape("redlock:"), "redlock:");
+        assert_eq!(glob_escape(r"a*b?[c]\d"), r"a\*b\?\[c\]\\d");
+    }
+
+    #[test]
+    fn lock_keys_name_their_resource() {
+        assert_eq!(
+            resource_of(b"redlock:lock:deploy", "redlock:lock:"),
+            Some("deploy".into())
+        );
+        assert_eq!(resource_of(b"redlock:lock:", "redlock:lock:"), None);
+        assert_eq!(resource_of(b"\xff", "redlock:lock:"), None);
+    }
+}
