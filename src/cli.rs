@@ -2,11 +2,13 @@
 //! Doc comments here are the `--help` text and the man pages; nothing here does any work.
 
 use std::ffi::OsString;
+use std::path::Path;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueHint};
 
 use crate::server::ServerUrl;
+use crate::tls::PemFile;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,6 +20,7 @@ use crate::server::ServerUrl;
         algorithm), so that only one process, on any host, runs a thing at a time. `redlock run` \
         holds it for exactly as long as a command runs; acquire, extend and release serve shell \
         scripts; inspect shows who holds what.",
+    after_long_help = MAIN_EXAMPLES,
     propagate_version = true,
     max_term_width = 100
 )]
@@ -31,9 +34,11 @@ pub struct Cli {
 
 /// Options every subcommand takes, before or after its name.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Redis instance URL; repeat it or give a comma-separated list. Quorum is N/2 + 1.
     /// redis://[[user]:password@]host[:port][/db], rediss://… (TLS), redis+unix:///path/to/sock.
+    /// Put URLs with passwords in REDLOCK_SERVERS, not on the command line.
     #[arg(
         short = 's',
         long = "server",
@@ -62,6 +67,22 @@ pub struct GlobalArgs {
           global = true, value_parser = parse_positive_duration)]
     pub op_timeout: Duration,
 
+    /// CA certificates (PEM) that rediss:// servers are verified against, instead of the
+    /// system's roots.
+    #[arg(long, value_name = "FILE", env = "REDLOCK_TLS_CA", global = true,
+          value_hint = ValueHint::FilePath, value_parser = parse_tls_ca)]
+    pub tls_ca: Option<PemFile>,
+
+    /// Client certificate (PEM) for rediss:// servers that require one; needs --tls-key.
+    #[arg(long, value_name = "FILE", env = "REDLOCK_TLS_CERT", global = true,
+          requires = "tls_key", value_hint = ValueHint::FilePath, value_parser = parse_tls_cert)]
+    pub tls_cert: Option<PemFile>,
+
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", env = "REDLOCK_TLS_KEY", global = true,
+          requires = "tls_cert", value_hint = ValueHint::FilePath, value_parser = parse_tls_key)]
+    pub tls_key: Option<PemFile>,
+
     /// Debug lines on stderr: each round, per instance, with timings.
     #[arg(short, long, global = true, action = ArgAction::SetTrue, conflicts_with = "quiet")]
     pub verbose: bool,
@@ -77,20 +98,44 @@ pub enum Command {
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Acquire the lock and print its token.
+    #[command(after_help = ACQUIRE_EXAMPLES)]
     Acquire(AcquireArgs),
     /// Renew the lease of a lock you hold.
     Extend(ExtendArgs),
     /// Release one hold of a lock (or break it with --force).
     Release(ReleaseArgs),
     /// Show who holds a lock, on every instance, or list every lock.
+    #[command(after_help = INSPECT_EXAMPLES)]
     Inspect(InspectArgs),
     /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
 }
 
+pub const MAIN_EXAMPLES: &str = "Examples:\n  \
+    export REDLOCK_SERVERS=redis://10.0.0.1,redis://10.0.0.2,redis://10.0.0.3\n  \
+    redlock run -n -r nightly-report -- ./report.sh   # run once across hosts, or exit 75\n  \
+    redlock inspect -r nightly-report                 # who holds it, on each instance\n\n\
+    Exit status: 0 success (or the command's own), 2 usage, 69 servers unavailable, 70 lock lost, \
+    75 busy, 124 --timeout; see `man redlock`.";
+
 pub const RUN_EXAMPLES: &str = "Examples:\n  \
-    redlock run -n -r nightly-report -- ./report.sh       # cron: run once across hosts\n  \
+    redlock run -n -r nightly-report -- ./report.sh          # cron: run once across hosts\n  \
     redlock run -w 20m -r deploy-prod -c './deploy.sh prod'  # CI: queue for up to 20 minutes";
+
+pub const ACQUIRE_EXAMPLES: &str = "Examples:\n  \
+    export REDLOCK_TOKEN=$(redlock acquire -r migrate -t 5m)\n  \
+    redlock extend -r migrate -t 5m     # before the lease runs out\n  \
+    redlock release -r migrate";
+
+pub const INSPECT_EXAMPLES: &str = "Examples:\n  \
+    redlock inspect                      # every lock under the prefix\n  \
+    redlock inspect -r deploy-prod --json";
+
+pub const COMPLETIONS_EXAMPLES: &str = "Examples:\n  \
+    redlock completions bash > ~/.local/share/bash-completion/completions/redlock\n  \
+    redlock completions zsh > ~/.zfunc/_redlock        # with fpath+=(~/.zfunc) in .zshrc\n  \
+    redlock completions fish > ~/.config/fish/completions/redlock.fish";
 
 /// How to get the lock: shared by `run` and `acquire`.
 #[derive(Debug, Args)]
@@ -104,7 +149,7 @@ pub struct LockArgs {
           value_parser = parse_positive_duration)]
     pub ttl: Duration,
 
-    /// Give up after DUR if the lock is still held (default: wait forever).
+    /// Give up after DUR if the lock is still held [default: wait forever].
     #[arg(short, long, value_name = "DUR", value_parser = parse_duration)]
     pub wait: Option<Duration>,
 
@@ -117,7 +162,7 @@ pub struct LockArgs {
           value_parser = clap::value_parser!(i32).range(0..=255))]
     pub conflict_exit_code: i32,
 
-    /// Who holds the lock (default: a fresh random 128-bit token). The holder's token re-enters.
+    /// Who holds the lock; the holder's token re-enters [default: a fresh random 128-bit token].
     #[arg(long, value_name = "T", env = "REDLOCK_TOKEN", hide_env_values = true,
           value_parser = parse_token)]
     pub token: Option<String>,
@@ -130,24 +175,25 @@ pub struct RunArgs {
     pub lock: LockArgs,
 
     /// Run this string with `sh -c` instead of a command and arguments.
-    #[arg(short = 'c', long = "command", value_name = "STRING")]
+    #[arg(short = 'c', long = "command", value_name = "STRING", value_hint = ValueHint::CommandString)]
     pub shell: Option<String>,
 
     /// After SIGTERM (lock lost or --timeout), wait this long before SIGKILL.
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
     pub kill_after: Duration,
 
-    /// Stop the command after DUR (exit 124, as timeout(1)).
+    /// Stop the command after DUR (exit 124, as timeout(1)) [default: no limit].
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub timeout: Option<Duration>,
 
-    /// Keep the lock at least DUR after it was acquired, even if the command ends sooner.
+    /// Keep the lock at least DUR after it was acquired, even if the command ends sooner
+    /// [default: 0s].
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub min_hold: Option<Duration>,
 
     /// The command and its arguments, passed as given (no shell).
     #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true,
-          num_args = 1..)]
+          num_args = 1.., value_hint = ValueHint::CommandWithArguments)]
     pub command: Vec<OsString>,
 }
 
@@ -242,6 +288,18 @@ pub fn parse_server(s: &str) -> Result<ServerUrl, String> {
     s.parse()
 }
 
+pub fn parse_tls_ca(s: &str) -> Result<PemFile, String> {
+    PemFile::certificates(Path::new(s))
+}
+
+pub fn parse_tls_cert(s: &str) -> Result<PemFile, String> {
+    PemFile::certificates(Path::new(s))
+}
+
+pub fn parse_tls_key(s: &str) -> Result<PemFile, String> {
+    PemFile::private_key(Path::new(s))
+}
+
 pub fn parse_resource(s: &str) -> Result<String, String> {
     check_name("resource name", s, MAX_RESOURCE_BYTES)
 }
@@ -262,7 +320,10 @@ fn check_name(what: &str, s: &str, max: usize) -> Result<String, String> {
         return Err(format!("the {what} must not be empty"));
     }
     if s.len() > max {
-        return Err(format!("the {what} is {} bytes long; the limit is {max}", s.len()));
+        return Err(format!(
+            "the {what} is {} bytes long; the limit is {max}",
+            s.len()
+        ));
     }
     if s.chars().any(char::is_control) {
         return Err(format!("the {what} must not contain control characters"));

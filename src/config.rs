@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::cli::{GlobalArgs, LockArgs};
 use crate::server::ServerUrl;
+use crate::tls::Tls;
 
 /// How much redlock says on stderr besides errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -16,6 +17,7 @@ pub enum Verbosity {
 /// Where and how to talk to the instances.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The instances; each `rediss://` one carries the `--tls-*` settings it is reached with.
     pub servers: Vec<ServerUrl>,
     pub prefix: String,
     pub connect_timeout: Duration,
@@ -39,8 +41,22 @@ impl Settings {
         } else {
             Verbosity::Normal
         };
+        let tls = Tls {
+            ca: args.tls_ca.clone(),
+            client: args.tls_cert.clone().zip(args.tls_key.clone()),
+        };
+        if !tls.is_default() && !args.servers.iter().any(ServerUrl::is_tls) {
+            // Refused rather than ignored: whoever names a CA or a client certificate means to
+            // use TLS, and would otherwise send the password in the clear.
+            return Err(
+                "--tls-ca/--tls-cert/--tls-key are given but no server uses rediss://; \
+                        write rediss://host:port for TLS"
+                    .into(),
+            );
+        }
+        tls.check()?;
         Ok(Settings {
-            servers: args.servers.clone(),
+            servers: args.servers.iter().map(|s| s.clone().with_tls(&tls)).collect(),
             prefix: args.prefix.clone(),
             connect_timeout: args.connect_timeout,
             op_timeout: args.op_timeout,

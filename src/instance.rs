@@ -56,9 +56,19 @@ impl fmt::Display for InstanceError {
 /// Map a redis error to our classes, with a message that never contains a URL or password
 /// (the redis crate's messages do not; the caller names the server by its redacted Display).
 fn classify(e: &redis::RedisError, connecting: bool) -> InstanceError {
+    // rustls verifies lazily, on the first request, so a certificate problem can surface on
+    // any job, not only while connecting. It is a refusal, never "unreachable".
+    if let Some(tls) = crate::tls::rustls_error(e) {
+        return InstanceError::new(ErrorClass::Refused, crate::tls::describe(tls));
+    }
+    // A server with requirepass answers a long unauthenticated request (our scripts have
+    // more than 10 arguments) with this protocol error instead of NOAUTH, and hangs up.
+    let no_auth =
+        e.code().is_some_and(|c| c == "NOAUTH") || e.to_string().contains("Protocol error: unauthenticated");
     let class = if e.is_timeout() {
         ErrorClass::Timeout
-    } else if e.kind() == ErrorKind::AuthenticationFailed
+    } else if no_auth
+        || e.kind() == ErrorKind::AuthenticationFailed
         || matches!(e.kind(), ErrorKind::Server(ServerErrorKind::NoPerm))
         || e.code()
             .is_some_and(|c| matches!(c, "NOAUTH" | "WRONGPASS" | "NOPERM"))
@@ -74,9 +84,9 @@ fn classify(e: &redis::RedisError, connecting: bool) -> InstanceError {
     let message = match class {
         ErrorClass::Timeout if connecting => "connect timed out".to_string(),
         ErrorClass::Timeout => "timed out".to_string(),
-        ErrorClass::Refused if e.code().is_some_and(|c| c == "NOAUTH") => {
-            "authentication required: put the password in the URL (redis://:PASSWORD@host) \
-             or in REDLOCK_SERVERS"
+        ErrorClass::Refused if no_auth => {
+            "authentication required: put the password in the URL (redis://:PASSWORD@host, or \
+             ?pass=PASSWORD for a unix socket), and the URL in REDLOCK_SERVERS"
                 .to_string()
         }
         ErrorClass::Refused
@@ -124,6 +134,22 @@ impl Session {
             conn.set_read_timeout(Some(self.op_timeout))
                 .and_then(|_| conn.set_write_timeout(Some(self.op_timeout)))
                 .map_err(|e| classify(&e, true))?;
+            let mut conn = conn;
+            if self.server.is_tls() {
+                // rustls shakes hands on the first request; make that a PING so a TLS
+                // problem is reported as one, not as a failed script. A plain port never
+                // answers a ClientHello, hence the hint on a timeout.
+                redis::cmd("PING").query::<Value>(&mut conn).map_err(|e| {
+                    let err = classify(&e, true);
+                    match err.class {
+                        ErrorClass::Timeout => InstanceError::new(
+                            ErrorClass::Timeout,
+                            "TLS handshake timed out; is this a TLS port? use redis:// for a plain one",
+                        ),
+                        _ => err,
+                    }
+                })?;
+            }
             self.conn = Some(conn);
         }
         // Just set above when it was missing.
@@ -168,7 +194,12 @@ impl Session {
             if err.class != ErrorClass::Protocol || e.is_unrecoverable_error() {
                 self.conn = None;
             }
-            InstanceError::new(err.class, format!("{} script: {}", script.name, err.message))
+            match err.class {
+                ErrorClass::Protocol => {
+                    InstanceError::new(err.class, format!("{} script: {}", script.name, err.message))
+                }
+                _ => err,
+            }
         })
     }
 }

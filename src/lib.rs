@@ -27,12 +27,14 @@ pub mod exit;
 pub mod holder;
 pub mod instance;
 pub mod lock;
+pub mod man;
 pub mod output;
 pub mod quorum;
 pub mod scripts;
 pub mod server;
 pub mod signals;
 pub mod state;
+pub mod tls;
 pub mod wait;
 
 use clap::{CommandFactory, FromArgMatches};

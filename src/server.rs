@@ -5,12 +5,16 @@ use std::str::FromStr;
 
 use redis::IntoConnectionInfo;
 
+use crate::tls::{self, Tls};
+
 /// One Redis instance as the user named it. `Display` prints it with the password replaced by
 /// `***`, and every message that names a server goes through it (contract: passwords are never
 /// printed).
 #[derive(Clone)]
 pub struct ServerUrl {
     url: url::Url,
+    /// How a `rediss://` server is verified and what we present to it (`--tls-*`).
+    tls: Tls,
 }
 
 /// Query parameters the redis crate understands for unix sockets (`?db=N&user=U&pass=P`);
@@ -26,12 +30,30 @@ impl ServerUrl {
         matches!(self.url.scheme(), "unix" | "redis+unix")
     }
 
-    /// What the redis crate connects to. We skip `CLIENT SETINFO` so a fresh connection costs
-    /// no extra request before the first script runs.
+    /// The same server, reached with these TLS settings if it is a `rediss://` one.
+    pub fn with_tls(mut self, tls: &Tls) -> ServerUrl {
+        if self.is_tls() {
+            self.tls = tls.clone();
+        }
+        self
+    }
+
+    /// What the redis crate connects to, TLS settings included: anything that opens a
+    /// connection (`redis::Client::open(info)`) starts here. We skip `CLIENT SETINFO` so a
+    /// fresh connection costs no extra request before the first script runs.
     pub fn connection_info(&self) -> redis::RedisResult<redis::ConnectionInfo> {
         let info = self.url.clone().into_connection_info()?;
         let redis = info.redis_settings().clone().set_skip_set_lib_name();
-        Ok(info.set_redis_settings(redis))
+        let info = info.set_redis_settings(redis);
+        if !self.is_tls() {
+            return Ok(info);
+        }
+        tls::install_provider();
+        if self.tls.is_default() {
+            return Ok(info);
+        }
+        let client = redis::Client::build_with_tls(info, self.tls.certificates())?;
+        Ok(client.get_connection_info().clone())
     }
 
     /// host:port (or the socket path): a short name for tables and `-v` lines.
@@ -61,7 +83,11 @@ impl FromStr for ServerUrl {
                 redact_raw(s)
             )
         })?;
-        let shown = ServerUrl { url: url.clone() }.to_string();
+        let shown = ServerUrl {
+            url: url.clone(),
+            tls: Tls::default(),
+        }
+        .to_string();
         match url.scheme() {
             "redis" | "rediss" => {
                 match url.host_str() {
@@ -87,7 +113,7 @@ impl FromStr for ServerUrl {
                 }
             }
             "unix" | "redis+unix" => {
-                if url.path().is_empty() || url.path() == "/" {
+                if !url.path().starts_with('/') || url.path() == "/" {
                     return Err(format!(
                         "'{shown}' has no socket path; expected redis+unix:///path/to/redis.sock"
                     ));
@@ -115,7 +141,10 @@ impl FromStr for ServerUrl {
                 ))
             }
         }
-        Ok(ServerUrl { url })
+        Ok(ServerUrl {
+            url,
+            tls: Tls::default(),
+        })
     }
 }
 

@@ -1,14 +1,26 @@
 //! `redlock completions SHELL`: print a completion script generated from the CLI definition.
+//! The checked-in copies in `completions/` are this output (`tests/generated.rs`).
 
 use anyhow::Result;
 use clap::CommandFactory;
+use clap_complete::{Generator, Shell};
 
 use crate::cli::{Cli, CompletionsArgs};
 use crate::exit;
 
 pub fn execute(args: &CompletionsArgs) -> Result<i32> {
-    let mut out = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "redlock", &mut out);
-    super::print(&String::from_utf8_lossy(&out))?;
+    super::print(&String::from_utf8_lossy(&script(args.shell)))?;
     Ok(exit::OK)
+}
+
+/// The completion script for `shell`, as `redlock completions SHELL` prints it.
+pub fn script(shell: Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "redlock", &mut out);
+    out
+}
+
+/// The name the script is installed under (`redlock.bash`, `_redlock`, `redlock.fish`, …).
+pub fn file_name(shell: Shell) -> String {
+    shell.file_name("redlock")
 }

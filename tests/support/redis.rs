@@ -164,16 +164,11 @@ impl RedisServer {
     /// connect, read and write timeouts, for tests to read and plant keys.
     pub fn conn(&self) -> redis::Connection {
         let url = match self.password() {
-            Some(password) => format!(
-                "redis://:{}@127.0.0.1:{}",
-                percent_encode(password),
-                self.port
-            ),
+            Some(password) => format!("redis://:{}@127.0.0.1:{}", percent_encode(password), self.port),
             None => self.url(),
         };
-        let fail = |what: &str, e: redis::RedisError| -> ! {
-            panic!("{what} {}: {e}\n{}", self.url(), self.log())
-        };
+        let fail =
+            |what: &str, e: redis::RedisError| -> ! { panic!("{what} {}: {e}\n{}", self.url(), self.log()) };
         let client = redis::Client::open(url).unwrap_or_else(|e| fail("bad url for", e));
         let conn = client
             .get_connection_with_timeout(CONN_TIMEOUT)
