@@ -191,9 +191,7 @@ impl Child {
             command.pre_exec(move || in_child_before_exec(parent, handoff));
         }
 
-        let spawned = command
-            .spawn()
-            .map_err(|err| SpawnError::from_io(&name, &err))?;
+        let spawned = command.spawn().map_err(|err| SpawnError::from_io(&name, &err))?;
         // From here on the pid is ours to wait for: std's `Child` is dropped (it holds no
         // pipes, stdio being inherited) and the `Waiter` reaps by pid.
         let pid = libc::pid_t::try_from(spawned.id())
@@ -393,11 +391,7 @@ fn in_child_before_exec(parent: libc::pid_t, terminal: Option<libc::c_int>) -> i
 /// # Safety
 /// `in_forked_child` selects sigprocmask, which is async-signal-safe; the caller must pass
 /// `true` when running between fork and exec.
-unsafe fn tcsetpgrp_quietly(
-    fd: libc::c_int,
-    pgrp: libc::pid_t,
-    in_forked_child: bool,
-) -> io::Result<()> {
+unsafe fn tcsetpgrp_quietly(fd: libc::c_int, pgrp: libc::pid_t, in_forked_child: bool) -> io::Result<()> {
     // SAFETY: the sigset_t values are plain data initialised by sigemptyset before use; the
     // mask calls read and write only those values; tcsetpgrp reads its two integers. The old
     // mask is restored before returning.
@@ -646,8 +640,8 @@ mod tests {
 
     #[test]
     fn missing_program_is_not_found_127() {
-        let err = Child::spawn(&argv(&["redlock-test-no-such-command-xyz"]), &[])
-            .expect_err("must not spawn");
+        let err =
+            Child::spawn(&argv(&["redlock-test-no-such-command-xyz"]), &[]).expect_err("must not spawn");
         assert!(matches!(err, SpawnError::NotFound(_)), "{err:?}");
         assert_eq!(err.exit_code(), 127);
         assert_eq!(
@@ -670,14 +664,10 @@ mod tests {
         let script = dir.path().join("script.sh");
         std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("write script");
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        let err = Child::spawn(&Program::Argv(vec![script.clone().into()]), &[])
-            .expect_err("must not spawn");
+        let err = Child::spawn(&Program::Argv(vec![script.clone().into()]), &[]).expect_err("must not spawn");
         assert!(matches!(err, SpawnError::NotExecutable(_)), "{err:?}");
         assert_eq!(err.exit_code(), 126);
-        assert!(
-            err.to_string().starts_with("command not executable: "),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("command not executable: "), "{err}");
         assert!(err.to_string().contains("not marked executable"), "{err}");
     }
 
@@ -695,8 +685,7 @@ mod tests {
     #[test]
     fn directory_is_126() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let err =
-            Child::spawn(&Program::Argv(vec![dir.path().into()]), &[]).expect_err("must not spawn");
+        let err = Child::spawn(&Program::Argv(vec![dir.path().into()]), &[]).expect_err("must not spawn");
         assert!(matches!(err, SpawnError::NotExecutable(_)), "{err:?}");
         assert_eq!(err.exit_code(), 126);
         assert!(err.to_string().contains("is a directory"), "{err}");
@@ -785,11 +774,7 @@ mod tests {
         let started = Instant::now();
         let kill_at = ladder.start(&child);
         assert!(kill_at >= started + kill_after);
-        assert_eq!(
-            ladder.start(&child),
-            kill_at,
-            "a second start keeps the deadline"
-        );
+        assert_eq!(ladder.start(&child), kill_at, "a second start keeps the deadline");
 
         // The event loop: wait for an exit until the deadline, then escalate.
         let mut code = None;
@@ -837,10 +822,7 @@ mod tests {
                 let _ = tx.send(code);
             })
             .expect("waiter thread");
-        let code = rx
-            .recv_timeout(BOUND)
-            .expect("killed in time")
-            .expect("wait");
+        let code = rx.recv_timeout(BOUND).expect("killed in time").expect("wait");
         assert_eq!(code, 137);
     }
 

@@ -24,6 +24,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod exit;
+pub mod heartbeat;
 pub mod holder;
 pub mod instance;
 pub mod lock;

@@ -1,10 +1,411 @@
-//! `redlock run`: hold the lock for exactly as long as a command runs.
+//! `redlock run`: hold the lock for exactly as long as a command runs (CONTRACT.md, "redlock run").
+//!
+//! Shape: acquire (a signal aborts the wait), spawn the command from the main thread, then one
+//! event loop on one channel fed by three sources: the waiter thread (the command exited), the
+//! signal watch (a signal to forward) and the heartbeat (renewed, failing, lost). The two timers,
+//! `--timeout` and the SIGKILL rung of the terminate ladder, are the loop's receive timeout.
+//! Each event has one handler. The lock lives in a [`Holding`], whose release stops the
+//! heartbeat and then releases on every instance; it runs on every way out, the early ones
+//! included (by `Drop`), and always after the command has exited or been killed.
 
-use anyhow::{bail, Result};
+use std::ffi::OsString;
+use std::io;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::{self, Scope};
+use std::time::{Duration, Instant};
 
-use super::Context;
+use anyhow::{anyhow, Context as _, Result};
+
+use super::{new_token, Context};
+use crate::child::{Child, Ladder, Program, SpawnError};
 use crate::cli::RunArgs;
+use crate::config::{LockSettings, Verbosity};
+use crate::exit::Failure;
+use crate::heartbeat::{Beat, Heartbeat, Timing};
+use crate::holder::{human, HolderMeta};
+use crate::lock::{Lease, Request};
+use crate::signals::SignalWatch;
+use crate::wait::{self, Wakeup};
 
-pub fn execute(_ctx: &Context, _args: &RunArgs) -> Result<i32> {
-    bail!("run is not implemented yet")
+/// How long the loop sleeps when no timer is set (it wakes for events long before).
+const IDLE: Duration = Duration::from_secs(3600);
+
+/// Everything the event loop hears.
+enum Event {
+    /// The command exited (its code as `run` passes it through), or waiting for it failed.
+    Exited(io::Result<i32>),
+    /// SIGINT, SIGTERM, SIGHUP or SIGQUIT reached `redlock`.
+    Signal(i32),
+    Beat(Beat),
+}
+
+/// Why the command is being stopped.
+enum Ending {
+    Lost,
+    TimedOut(Duration),
+}
+
+pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
+    let lock = LockSettings::from_args(&args.lock);
+    let program = match &args.shell {
+        Some(script) => Program::Shell(script.clone()),
+        None => Program::Argv(args.command.clone()),
+    };
+    let req = Request {
+        resource: lock.resource.clone(),
+        token: lock.token.clone().unwrap_or_else(new_token),
+        ttl: lock.ttl,
+        meta: HolderMeta::new(std::process::id(), &command_line(&program)),
+    };
+
+    let (events, inbox) = mpsc::channel::<Event>();
+    // One watch for the whole run: signal-hook leaves the four signals ignored once a watch
+    // stops, so a second watch for the command phase could miss one. While waiting, a signal
+    // interrupts the wait (130/143, no partial hold); once the command runs, the same signal
+    // is an event for the loop, which forwards it.
+    let wakeup = Arc::new(Wakeup::new());
+    let (interrupt, signals) = (Arc::clone(&wakeup), events.clone());
+    let _watch = SignalWatch::start(move |sig| {
+        interrupt.interrupt(sig);
+        let _ = signals.send(Event::Signal(sig));
+    })
+    .context("cannot install signal handlers")?;
+
+    let lease = wait::acquire(
+        &ctx.locker,
+        &req,
+        lock.wait,
+        lock.conflict_exit_code,
+        &wakeup,
+        &mut |busy| ctx.notice(&format!("waiting: {}", busy.describe(&req.resource))),
+    )?;
+    if let Some(signal) = wakeup.interrupted() {
+        // It came during the attempt that succeeded: the user asked to stop before the
+        // command started. (A signal after this check is forwarded to the command.)
+        ctx.locker.release(&lease.resource, &lease.token, Duration::ZERO);
+        return Err(Failure::Interrupted { signal }.into());
+    }
+    let keep_until = args.min_hold.and_then(|d| Instant::now().checked_add(d));
+    thread::scope(|scope| {
+        let mut holding = Holding {
+            ctx,
+            lease,
+            keep_until,
+            heartbeat: None,
+            released: false,
+        };
+        let outcome = hold(scope, &mut holding, args, &program, events, &inbox);
+        holding.release(holding.keep());
+        outcome
+    })
+}
+
+/// Run the command under the lock `holding` has; returns its exit code, or the failure. The
+/// caller releases when this returns (after the command has exited, or been killed).
+fn hold<'scope, 'env>(
+    scope: &'scope Scope<'scope, 'env>,
+    holding: &mut Holding<'env, 'scope>,
+    args: &RunArgs,
+    program: &Program,
+    events: Sender<Event>,
+    inbox: &Receiver<Event>,
+) -> Result<i32> {
+    let ctx = holding.ctx;
+    let lease = holding.lease.clone();
+    // A re-entered run (a nested `redlock run` inside the holder's command) leaves renewing to
+    // the outer holder, whose heartbeat covers the whole command, nested runs included; its
+    // own renewals would reset the lease to *its* ttl, which may be shorter than the outer's.
+    if !lease.reentered {
+        let tx = events.clone();
+        let timing = Timing::new(lease.ttl, &ctx.settings);
+        let heartbeat = Heartbeat::start(scope, &ctx.locker, lease.clone(), timing, move |beat| {
+            let _ = tx.send(Event::Beat(beat));
+        })
+        .context("cannot start the heartbeat thread (the lock was released)")?;
+        holding.heartbeat = Some(heartbeat);
+    }
+
+    let env = [
+        ("REDLOCK_RESOURCE".to_string(), lease.resource.clone()),
+        ("REDLOCK_TOKEN".to_string(), lease.token.clone()),
+        ("REDLOCK_FENCE".to_string(), lease.fence.to_string()),
+    ];
+    // The main thread spawns (the parent-death signal follows the spawning thread); child.rs
+    // explains the process group and terminal choices at its spawn site.
+    let child = match Child::spawn(program, &env) {
+        Ok(child) => child,
+        Err(err) => {
+            holding.release(Duration::ZERO);
+            return Err(spawn_failure(&err, &lease.resource).into());
+        }
+    };
+    let tx = events.clone();
+    if let Err(err) = child.spawn_waiter(move |code| {
+        let _ = tx.send(Event::Exited(code));
+    }) {
+        // Without a waiter the loop would never learn of the exit: end the command now.
+        child.signal_group(libc::SIGKILL);
+        child.restore_terminal();
+        return Err(err).context("cannot start a thread to wait for the command (it was killed)");
+    }
+    drop(events);
+
+    let mut running = Running {
+        ctx,
+        resource: &lease.resource,
+        timeout: args
+            .timeout
+            .and_then(|d| Some((d, Instant::now().checked_add(d)?))),
+        ladder: Ladder::new(args.kill_after),
+        kill_after: args.kill_after,
+        child,
+        ending: None,
+    };
+    running.event_loop(inbox)
+}
+
+/// The command phase: the command, its ladder and timers, and why it is being stopped.
+struct Running<'a> {
+    ctx: &'a Context,
+    resource: &'a str,
+    child: Child,
+    ladder: Ladder,
+    kill_after: Duration,
+    /// `--timeout` and when it fires; `None` once it has fired.
+    timeout: Option<(Duration, Instant)>,
+    ending: Option<Ending>,
+}
+
+impl Running<'_> {
+    fn event_loop(&mut self, inbox: &Receiver<Event>) -> Result<i32> {
+        loop {
+            let wait = self
+                .next_timer()
+                .map_or(IDLE, |at| at.saturating_duration_since(Instant::now()));
+            match inbox.recv_timeout(wait) {
+                Ok(Event::Exited(code)) => return self.on_exit(code),
+                Ok(Event::Signal(sig)) => self.on_signal(sig),
+                Ok(Event::Beat(beat)) => self.on_beat(beat),
+                Err(RecvTimeoutError::Timeout) => self.on_timer(Instant::now()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.child.signal_group(libc::SIGKILL);
+                    return Err(anyhow!(
+                        "lost track of the command (its waiter thread ended); it was killed"
+                    ));
+                }
+            }
+        }
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        let timeout = self.timeout.map(|(_, at)| at);
+        match (timeout, self.ladder.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The command is gone: its code, or why it was stopped.
+    fn on_exit(&mut self, code: io::Result<i32>) -> Result<i32> {
+        let code = match code {
+            Ok(code) => code,
+            Err(err) => {
+                self.child.signal_group(libc::SIGKILL);
+                self.child.restore_terminal();
+                return Err(err).context("cannot wait for the command (it was killed)");
+            }
+        };
+        self.debug(&format!("command exited: status {code}"));
+        let resource = self.resource;
+        match self.ending.take() {
+            None => Ok(code),
+            // The reason was printed when the loss was found; this line is the outcome.
+            Some(Ending::Lost) => Err(Failure::LockLost(format!(
+                "lock '{resource}' was lost while the command ran; the command was stopped (exit \
+                 status {code}); check the servers with `redlock inspect -r {resource}` before running \
+                 it again"
+            ))
+            .into()),
+            Some(Ending::TimedOut(limit)) => Err(Failure::TimedOut(format!(
+                "the command was still running after --timeout {}; it was stopped (exit status {code}) \
+                 and lock '{resource}' released; give it a longer --timeout if it needs more time",
+                human(limit)
+            ))
+            .into()),
+        }
+    }
+
+    /// SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to `redlock` go to the command's group, once
+    /// each; then we wait for it to exit as usual. (A Ctrl-C typed at a terminal goes to the
+    /// command's group directly and never reaches `redlock`: see child.rs.)
+    fn on_signal(&mut self, sig: i32) {
+        self.debug(&format!("forwarding signal {sig} to the command"));
+        self.child.signal_group(sig);
+    }
+
+    fn on_beat(&mut self, beat: Beat) {
+        match beat {
+            Beat::Renewed {
+                valid_until,
+                renewed,
+                restored,
+                recovered,
+            } => {
+                self.debug(&format!(
+                    "heartbeat: renewed on {renewed} instance(s), took back {restored}; valid for {}",
+                    human(valid_until.saturating_duration_since(Instant::now()))
+                ));
+                if recovered {
+                    self.ctx
+                        .notice(&format!("lock '{}' renewed again", self.resource));
+                }
+            }
+            Beat::Failing { error, give_up_at } => self.ctx.notice(&format!(
+                "cannot renew lock '{}' ({error}); retrying for {} before stopping the command",
+                self.resource,
+                human(give_up_at.saturating_duration_since(Instant::now()))
+            )),
+            Beat::Lost { reason } => {
+                // Said at once, whatever the verbosity (lock loss is never silent), so it is in
+                // the log next to what the command prints while it stops; the exit line gives
+                // the outcome.
+                eprintln!(
+                    "redlock: lock '{}' lost: {reason}; stopping the command (SIGTERM now, SIGKILL after {})",
+                    self.resource,
+                    human(self.kill_after)
+                );
+                self.ending.get_or_insert(Ending::Lost);
+                self.ladder.start(&self.child);
+            }
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant) {
+        if let Some((limit, at)) = self.timeout {
+            if now >= at {
+                self.timeout = None;
+                self.debug(&format!(
+                    "--timeout {} ran out: stopping the command",
+                    human(limit)
+                ));
+                self.ending.get_or_insert(Ending::TimedOut(limit));
+                self.ladder.start(&self.child);
+            }
+        }
+        if self.ladder.escalate_if_due(&self.child, now) {
+            self.ctx.notice(&format!(
+                "the command is still running {} after SIGTERM: sent SIGKILL",
+                human(self.kill_after)
+            ));
+        }
+    }
+
+    fn debug(&self, line: &str) {
+        if self.ctx.settings.verbosity == Verbosity::Verbose {
+            eprintln!("redlock: debug: {line}");
+        }
+    }
+}
+
+/// The lock while `run` holds it. Its release stops the heartbeat (so that no renewal, and no
+/// restore of an instance, can land after it) and releases on every instance; `Drop` releases
+/// on the early ways out.
+struct Holding<'a, 'scope> {
+    ctx: &'a Context,
+    lease: Lease,
+    /// `--min-hold`: the lock stays taken until then.
+    keep_until: Option<Instant>,
+    heartbeat: Option<Heartbeat<'scope>>,
+    released: bool,
+}
+
+impl Holding<'_, '_> {
+    /// What is left of `--min-hold`.
+    fn keep(&self) -> Duration {
+        self.keep_until.map_or(Duration::ZERO, |until| {
+            until.saturating_duration_since(Instant::now())
+        })
+    }
+
+    fn release(&mut self, keep: Duration) {
+        if std::mem::replace(&mut self.released, true) {
+            return;
+        }
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.stop();
+        }
+        let lease = &self.lease;
+        let released = self.ctx.locker.release(&lease.resource, &lease.token, keep);
+        if !released.failed.is_empty() {
+            self.ctx.notice(&format!(
+                "could not release lock '{}' on {} server(s) ({}); it expires there within its ttl ({})",
+                lease.resource,
+                released.failed.len(),
+                released.failed.join("; "),
+                humantime::format_duration(lease.ttl)
+            ));
+        }
+    }
+}
+
+impl Drop for Holding<'_, '_> {
+    fn drop(&mut self) {
+        self.release(Duration::ZERO);
+    }
+}
+
+/// The 126 / 127 failure for a command that could not be started, with the next step.
+fn spawn_failure(err: &SpawnError, resource: &str) -> Failure {
+    let hint = match err {
+        SpawnError::NotFound(_) => "check its name and PATH",
+        SpawnError::NotExecutable(_) => "check that it is a program or a script with a #! line, and chmod +x",
+        SpawnError::Other(_) => "check the command line and the system's limits",
+    };
+    Failure::Spawn {
+        message: format!("{err}; {hint} (lock '{resource}' was released)"),
+        code: err.exit_code(),
+    }
+}
+
+/// What the holder metadata shows as the command: argv joined by spaces, or the `-c` string.
+fn command_line(program: &Program) -> String {
+    match program {
+        Program::Shell(script) => script.clone(),
+        Program::Argv(argv) => argv
+            .iter()
+            .map(OsString::as_os_str)
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_argv_joined_or_the_shell_string() {
+        let argv = Program::Argv(vec!["./deploy.sh".into(), "--env".into(), "prod".into()]);
+        assert_eq!(command_line(&argv), "./deploy.sh --env prod");
+        assert_eq!(
+            command_line(&Program::Shell("make && make install".into())),
+            "make && make install"
+        );
+    }
+
+    #[test]
+    fn spawn_failures_keep_their_exit_codes_and_say_what_next() {
+        let f = spawn_failure(&SpawnError::NotFound("foo".into()), "x");
+        assert_eq!(f.code(), 127);
+        assert_eq!(
+            f.message(),
+            Some("command not found: foo; check its name and PATH (lock 'x' was released)")
+        );
+        assert_eq!(
+            spawn_failure(&SpawnError::NotExecutable("./a (is a directory)".into()), "x").code(),
+            126
+        );
+    }
 }

@@ -1,0 +1,354 @@
+//! Signals and `redlock run` (CONTRACT.md, `run` point 5): a signal sent to redlock reaches the
+//! command once; one while waiting ends the wait with 130/143 and no partial hold; a Ctrl-C
+//! typed at a terminal reaches the command once, and the command can read the terminal.
+
+mod support;
+
+use std::fs::File;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::engine::{holder_token, plant};
+use support::procs::{self, redlock, run};
+use support::redis::Cluster;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A redlock process in the background with its stdout and stderr in files.
+struct Bg {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Bg {
+    fn start(cmd: &mut Command, dir: &Path) -> Bg {
+        let stderr = dir.join("redlock.stderr");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(File::create(dir.join("redlock.stdout")).expect("stdout file"))
+            .stderr(File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("spawn redlock");
+        Bg { child, stderr }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// The exit code, within LIMIT.
+    fn code(&mut self) -> i32 {
+        let Some(status) = procs::wait_timeout(&mut self.child, LIMIT) else {
+            panic!("redlock still running after {LIMIT:?}; stderr: {}", self.stderr());
+        };
+        status
+            .code()
+            .unwrap_or_else(|| panic!("redlock died of a signal: {status:?}; {}", self.stderr()))
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn sigterm_reaches_the_command_once_and_frees_the_lock_at_once() {
+    let cluster = Cluster::start(3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, ready) = (dir.path().join("log"), dir.path().join("ready"));
+    // The trap records the signal, then the shell dies of it, so redlock passes 143 through.
+    let script =
+        r#"trap 'echo TERM >> "$LOG"; trap - TERM; kill -TERM $$' TERM; : > "$READY"; sleep 60 & wait"#;
+    let mut bg = Bg::start(
+        redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .env("LOG", &log)
+            .env("READY", &ready)
+            .args(["run", "-r", "term", "-c", script]),
+        dir.path(),
+    );
+    procs::wait_until("the command is ready", LIMIT, || ready.exists());
+    procs::signal(bg.child.id(), libc::SIGTERM);
+    assert_eq!(bg.code(), 143, "{}", bg.stderr());
+    assert_eq!(lines(&log), ["TERM"], "the command saw SIGTERM exactly once");
+    let after = run(
+        redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .args(["acquire", "-n", "-r", "term"]),
+        LIMIT,
+    );
+    assert_eq!(after.code, Some(0), "the lock is free right after: {after:?}");
+}
+
+#[test]
+fn sighup_and_sigquit_are_forwarded_too() {
+    let cluster = Cluster::start(1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, ready) = (dir.path().join("log"), dir.path().join("ready"));
+    let script = r#"trap 'echo HUP >> "$LOG"' HUP; trap 'echo QUIT >> "$LOG"; exit 5' QUIT; : > "$READY"; while :; do sleep 0.05; done"#;
+    let mut bg = Bg::start(
+        redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .env("LOG", &log)
+            .env("READY", &ready)
+            .args(["run", "-r", "hup", "-c", script]),
+        dir.path(),
+    );
+    procs::wait_until("the command is ready", LIMIT, || ready.exists());
+    procs::signal(bg.child.id(), libc::SIGHUP);
+    procs::wait_until("the command saw SIGHUP", LIMIT, || !lines(&log).is_empty());
+    procs::signal(bg.child.id(), libc::SIGQUIT);
+    assert_eq!(
+        bg.code(),
+        5,
+        "the command's own status after its trap: {}",
+        bg.stderr()
+    );
+    assert_eq!(lines(&log), ["HUP", "QUIT"]);
+}
+
+#[test]
+fn a_signal_while_waiting_exits_130_or_143_with_no_partial_hold() {
+    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let cluster = Cluster::start(3);
+        // Held by another token on two instances: every attempt of ours takes the third and
+        // must give it back.
+        for server in &cluster.servers[..2] {
+            plant(&mut server.conn(), "queue", "other", 30_000);
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut bg = Bg::start(
+            redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args([
+                "run",
+                "-r",
+                "queue",
+                "--token",
+                "mine",
+                "--",
+                "echo",
+                "must not run",
+            ]),
+            dir.path(),
+        );
+        procs::wait_until("the waiting notice", LIMIT, || {
+            bg.stderr().contains("redlock: waiting: ")
+        });
+        let sent = Instant::now();
+        procs::signal(bg.child.id(), sig);
+        assert_eq!(bg.code(), code, "{}", bg.stderr());
+        assert!(
+            sent.elapsed() < Duration::from_secs(2),
+            "ended the wait at once: {:?}",
+            sent.elapsed()
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("redlock.stdout")).expect("stdout"),
+            ""
+        );
+        for (i, server) in cluster.servers.iter().enumerate() {
+            let expected = (i < 2).then(|| "other".to_string());
+            assert_eq!(
+                holder_token(&mut server.conn(), "queue"),
+                expected,
+                "instance {i}"
+            );
+        }
+    }
+}
+
+/// A pseudo-terminal whose slave end becomes redlock's controlling terminal and stdio, as in an
+/// interactive shell. Built from posix_openpt directly, so no `script`, python or tmux is needed.
+/// Everything the terminal showed so far.
+struct Screen(Arc<Mutex<Vec<u8>>>);
+
+impl Screen {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+struct Pty {
+    master: File,
+    slave: OwnedFd,
+}
+
+impl Pty {
+    fn open() -> Pty {
+        // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r/open take integer flags and write
+        // only into the buffer we pass with its length; every returned fd is checked and owned.
+        unsafe {
+            let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+            assert!(master >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+            let master = File::from_raw_fd(master);
+            use std::os::fd::AsRawFd;
+            assert_eq!(libc::grantpt(master.as_raw_fd()), 0, "grantpt");
+            assert_eq!(libc::unlockpt(master.as_raw_fd()), 0, "unlockpt");
+            let mut name = [0 as libc::c_char; 128];
+            assert_eq!(
+                libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()),
+                0,
+                "ptsname_r"
+            );
+            let slave = libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
+            assert!(slave >= 0, "open pty slave: {}", std::io::Error::last_os_error());
+            Pty {
+                master,
+                slave: OwnedFd::from_raw_fd(slave),
+            }
+        }
+    }
+
+    /// Run `cmd` in a new session whose controlling terminal is the slave (redlock is then the
+    /// terminal's foreground process group, as a job started from a shell prompt).
+    fn spawn(&self, cmd: &mut Command) -> Child {
+        let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup pty slave"));
+        cmd.stdin(stdio(&self.slave))
+            .stdout(stdio(&self.slave))
+            .stderr(stdio(&self.slave));
+        // SAFETY: setsid and ioctl(TIOCSCTTY) are async-signal-safe syscalls on integers; they
+        // run in the forked child before exec, where stdin is already the pty slave.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd.spawn().expect("spawn redlock on a pty")
+    }
+
+    /// Drain the master on a thread (so the terminal's echo never blocks anyone) into a
+    /// buffer that can be read while it fills; the thread ends at EIO, once every slave fd is
+    /// closed.
+    fn screen(&self) -> Screen {
+        let mut reader = self.master.try_clone().expect("dup pty master");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        thread::spawn(move || {
+            use std::io::Read;
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = reader.read(&mut chunk) {
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(&chunk[..n]);
+            }
+        });
+        Screen(seen)
+    }
+
+    /// What a user types.
+    fn type_bytes(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(bytes).expect("write to the pty");
+    }
+}
+
+#[test]
+fn ctrl_c_at_a_terminal_reaches_the_command_exactly_once_and_it_can_read_the_terminal() {
+    let cluster = Cluster::start(3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name);
+    let (log, ready, got, stop) = (path("log"), path("ready"), path("got"), path("stop"));
+    // Reads a line from the terminal (a background job would be stopped by SIGTTIN instead),
+    // then counts SIGINTs until told to stop.
+    let script = r#"trap 'echo INT >> "$LOG"' INT; : > "$READY"; read line; echo "$line" > "$GOT"
+                    while [ ! -e "$STOP" ]; do sleep 0.05; done"#;
+    let mut pty = Pty::open();
+    let mut child = pty.spawn(
+        redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .env("LOG", &log)
+            .env("READY", &ready)
+            .env("GOT", &got)
+            .env("STOP", &stop)
+            // -v: redlock reports each signal it forwards; it must have none to forward.
+            .args(["-v", "run", "-r", "tty", "-c", script]),
+    );
+    let screen = pty.screen();
+    let bounded = |what: &str, cond: &dyn Fn() -> bool| procs::wait_until(what, LIMIT, cond);
+    bounded("the command is ready", &|| ready.exists());
+    pty.type_bytes(b"hello\n");
+    bounded("the command read the terminal", &|| {
+        std::fs::read_to_string(&got).is_ok_and(|s| s == "hello\n")
+    });
+    pty.type_bytes(&[0x03]); // Ctrl-C (VINTR)
+    bounded("the command saw SIGINT", &|| !lines(&log).is_empty());
+    thread::sleep(Duration::from_millis(500)); // room for a second delivery, if there were one
+    std::fs::write(&stop, "").expect("stop file");
+    let status = procs::wait_timeout(&mut child, LIMIT);
+    let status = status.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("redlock on the pty did not exit");
+    });
+    let echoed = screen.text();
+    assert_eq!(status.code(), Some(0), "the command's status, not 130: {echoed}");
+    assert_eq!(lines(&log), ["INT"], "exactly one SIGINT; terminal: {echoed}");
+    // Two deliveries a millisecond apart can merge into one trap run, so also check the
+    // mechanism: the terminal sent Ctrl-C to the command's group only, not to redlock.
+    assert!(
+        echoed.contains("redlock: debug: "),
+        "-v lines reach the terminal: {echoed}"
+    );
+    assert!(
+        !echoed.contains("forwarding signal"),
+        "redlock saw the Ctrl-C too: {echoed}"
+    );
+    let after = run(
+        redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .args(["acquire", "-n", "-r", "tty"]),
+        LIMIT,
+    );
+    assert_eq!(after.code, Some(0), "{after:?}");
+}
+
+#[test]
+fn ctrl_c_at_a_terminal_while_waiting_exits_130() {
+    let cluster = Cluster::start(1);
+    plant(&mut cluster.servers[0].conn(), "tty-wait", "other", 30_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut pty = Pty::open();
+    let mut child = pty.spawn(redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args([
+        "run",
+        "-r",
+        "tty-wait",
+        "--",
+        "touch",
+        dir.path().join("ran").to_str().expect("utf-8"),
+    ]));
+    let screen = pty.screen();
+    procs::wait_until("the waiting notice", LIMIT, || {
+        screen.text().contains("redlock: waiting: ")
+    });
+    pty.type_bytes(&[0x03]);
+    let status = procs::wait_timeout(&mut child, LIMIT).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("redlock did not exit after Ctrl-C");
+    });
+    let shown = screen.text();
+    assert_eq!(status.code(), Some(130), "{shown}");
+    assert!(
+        shown.contains("redlock: waiting: lock 'tty-wait' is held by"),
+        "{shown}"
+    );
+    assert!(!dir.path().join("ran").exists(), "the command must not run");
+}
