@@ -115,7 +115,7 @@ impl Quorum {
     }
 
     /// Send `op` to every instance, and stop waiting as soon as `wins` replies reached the
-    /// quorum or so many did not that the quorum is out of reach. Replies still in flight
+    /// quorum or so many *answered* otherwise that the quorum is out of reach. Replies still in flight
     /// then show as timeouts; their requests still run, in order, on their instance.
     pub fn round_until_decided<T, F>(&self, what: &str, op: F, wins: impl Fn(&T) -> bool) -> Round<T>
     where
@@ -128,9 +128,11 @@ impl Quorum {
                 .iter()
                 .filter(|r| matches!(r, Some(Ok(v)) if wins(v)))
                 .count();
+            // Only answers decide a loss early: an error waits for the rest, so that a round
+            // short of a quorum can tell "held elsewhere" (busy) from "unreachable" (69).
             let lost = replies
                 .iter()
-                .filter(|r| matches!(r, Some(r) if !matches!(r, Ok(v) if wins(v))))
+                .filter(|r| matches!(r, Some(Ok(v)) if !wins(v)))
                 .count();
             won >= q || lost > n - q
         })

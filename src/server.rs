@@ -194,6 +194,48 @@ fn redact_raw(s: &str) -> String {
     }
 }
 
+/// Hide every URL password in free text (a usage error that quotes what was typed, say):
+/// `scheme://user:secret@host` becomes `scheme://user:***@host`, and `pass=secret` becomes
+/// `pass=***`.
+pub fn redact_text(text: &str) -> String {
+    let stop = |c: char| c.is_whitespace() || matches!(c, '\'' | '"' | ',' | '`');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail.find(stop).unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.find(':') {
+                    Some(colon) => out.push_str(&format!("{}:***", &userinfo[..colon])),
+                    None => out.push_str("***"),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    // Unix socket URLs carry the password as a query parameter.
+    let mut redacted = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find("pass=") {
+        redacted.push_str(&rest[..i + 5]);
+        let tail = &rest[i + 5..];
+        let end = tail.find(|c: char| stop(c) || c == '&').unwrap_or(tail.len());
+        if end > 0 {
+            redacted.push_str("***");
+        }
+        rest = &tail[end..];
+    }
+    redacted.push_str(rest);
+    redacted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +252,16 @@ mod tests {
         assert!(!u.to_string().contains("s3cret"));
         let u = parse("redis+unix:///tmp/r.sock?db=1&pass=s3cret").unwrap();
         assert!(!u.to_string().contains("s3cret"), "{u}");
+    }
+
+    #[test]
+    fn free_text_loses_its_passwords() {
+        let t = "error: invalid value 'redis://bob:hunter2@h:99999,rediss://:pw@x' for '--server <URL>'";
+        let r = redact_text(t);
+        assert!(!r.contains("hunter2") && !r.contains(":pw@"), "{r}");
+        assert!(r.contains("redis://bob:***@h:99999") && r.contains("rediss://:***@x"), "{r}");
+        assert_eq!(redact_text("unix:///s?db=1&pass=hunter2 x"), "unix:///s?db=1&pass=*** x");
+        assert_eq!(redact_text("no urls here"), "no urls here");
     }
 
     #[test]

@@ -113,10 +113,10 @@ fn hold<'scope, 'env>(
 ) -> Result<i32> {
     let ctx = holding.ctx;
     let lease = holding.lease.clone();
-    // A re-entered run (a nested `redlock run` inside the holder's command) leaves renewing to
-    // the outer holder, whose heartbeat covers the whole command, nested runs included; its
-    // own renewals would reset the lease to *its* ttl, which may be shorter than the outer's.
-    if !lease.reentered {
+    // A re-entered run renews too: its holder may be a script's `acquire`, with nobody else
+    // renewing, and its command must be stopped if the lease is lost. A renewal never
+    // shortens the lease (extend.lua), so a shorter inner ttl cannot cut the outer's.
+    {
         let tx = events.clone();
         let timing = Timing::new(lease.ttl, &ctx.settings);
         let heartbeat = Heartbeat::start(scope, &ctx.locker, lease.clone(), timing, move |beat| {

@@ -5,7 +5,13 @@
 -- -> {2, count, fence}     re-entered: already ours, hold count now `count`
 -- -> {0, holder...}        held by another token
 local current = redis.call('HGET', KEYS[1], 'token')
+-- Our token with fence 0 is no hold of ours: an attempt that never finished (its undo was
+-- overtaken on another connection, say). Take it afresh rather than call it a re-entry.
+if current == ARGV[1] and (tonumber(redis.call('HGET', KEYS[1], 'fence') or '0') or 0) == 0 then
+  current = false
+end
 if not current then
+  redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'token', ARGV[1], 'count', 1, 'host', ARGV[3], 'pid', ARGV[4],
              'cmd', ARGV[5], 'since', ARGV[6], 'ttl', ARGV[2], 'fence', 0)
   redis.call('PEXPIRE', KEYS[1], ARGV[2])

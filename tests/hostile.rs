@@ -1,0 +1,267 @@
+//! Hostile servers (issue 7, part 3): an instance that accepts connections and never answers,
+//! one that closes every connection at once, and one that errors EVALSHA (NOSCRIPT after a
+//! SCRIPT FLUSH, or always). Each is handled within the timeouts, with the contract's exit
+//! code, one `redlock: ` line, and no hold left behind on the real instances.
+
+mod fake;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake::{Behaviour, FakeServer};
+use support::engine::holder_token;
+use support::procs::{redlock, run, wait_until, Out};
+use support::redis::{Cluster, RedisServer};
+
+const LIMIT: Duration = Duration::from_secs(20);
+/// A round costs at most connect + op timeout (250 ms + 250 ms by default); an attempt and
+/// its undo are two rounds. Anything near this bound would be a hang, not a slow server.
+const WITHIN_TIMEOUTS: Duration = Duration::from_secs(3);
+
+fn rl(servers: &str, args: &[&str]) -> Out {
+    run(redlock().env("REDLOCK_SERVERS", servers).args(args), LIMIT)
+}
+
+/// Exit `code`, one `redlock: ` line saying `says`, no panic, within the timeouts.
+fn assert_fails(out: &Out, code: i32, says: &str) {
+    assert_eq!(out.code, Some(code), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(out.stderr.starts_with("redlock: "), "{out:?}");
+    assert!(out.stderr.contains(says), "expected {says:?}: {out:?}");
+    assert!(!out.stderr.contains("panicked"), "{out:?}");
+    assert!(out.elapsed < WITHIN_TIMEOUTS, "took {:?}: {out:?}", out.elapsed);
+}
+
+fn assert_ok(out: &Out) -> String {
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.elapsed < WITHIN_TIMEOUTS, "took {:?}: {out:?}", out.elapsed);
+    out.stdout.trim().to_string()
+}
+
+fn join(urls: &[String]) -> String {
+    urls.join(",")
+}
+
+/// Every command of redlock's against `servers` (a quorum of which is hostile) exits 69.
+/// (`extend` has its own test below: it exits 1 when one instance answered "free".)
+fn every_command_exits_69(servers: &str, says: &str) {
+    for args in [
+        &["acquire", "-r", "h"][..],
+        &["acquire", "-r", "h", "--wait", "1h"],
+        &["acquire", "-r", "h", "-n"],
+        &["release", "-r", "h", "--token", "t"],
+        &["release", "-r", "h", "--force"],
+    ] {
+        let out = rl(servers, args);
+        assert_fails(&out, 69, says);
+    }
+}
+
+#[test]
+fn a_server_that_accepts_and_never_answers_exits_69_within_the_timeouts() {
+    let silent = FakeServer::start(Behaviour::Silent);
+    every_command_exits_69(&silent.url(), "timed out");
+    assert!(
+        silent.accepted() >= 6,
+        "the connections were accepted: {}",
+        silent.accepted()
+    );
+    // Shorter timeouts are honoured too.
+    let out = rl(
+        &silent.url(),
+        &[
+            "acquire",
+            "-r",
+            "h",
+            "--connect-timeout",
+            "50ms",
+            "--op-timeout",
+            "50ms",
+        ],
+    );
+    assert_fails(&out, 69, "timed out");
+    assert!(out.elapsed < Duration::from_secs(1), "{:?}", out.elapsed);
+}
+
+#[test]
+fn one_silent_instance_of_three_does_not_stop_acquire_extend_or_release() {
+    let cluster = Cluster::start(2);
+    let silent = FakeServer::start(Behaviour::Silent);
+    let servers = join(&[cluster.urls()[0].clone(), silent.url(), cluster.urls()[1].clone()]);
+    let token = assert_ok(&rl(&servers, &["acquire", "-r", "one-silent"]));
+    assert_ok(&rl(&servers, &["extend", "-r", "one-silent", "--token", &token]));
+    // Release talks to all three and reports the silent one, but two of three is a quorum.
+    assert_ok(&rl(&servers, &["release", "-r", "one-silent", "--token", &token]));
+    for s in &cluster.servers {
+        assert_eq!(holder_token(&mut s.conn(), "one-silent"), None);
+    }
+}
+
+#[test]
+fn two_silent_instances_of_three_exit_69_and_the_real_one_is_left_free() {
+    let real = RedisServer::start();
+    let (a, b) = (
+        FakeServer::start(Behaviour::Silent),
+        FakeServer::start(Behaviour::Silent),
+    );
+    let servers = join(&[a.url(), real.url(), b.url()]);
+    every_command_exits_69(&servers, "timed out");
+    assert_eq!(
+        holder_token(&mut real.conn(), "h"),
+        None,
+        "the partial hold was undone"
+    );
+}
+
+#[test]
+fn a_server_that_closes_every_connection_exits_69_at_once() {
+    let closer = FakeServer::start(Behaviour::CloseAtOnce);
+    every_command_exits_69(&closer.url(), "unexpected end of file");
+    let out = rl(&closer.url(), &["acquire", "-r", "h", "--wait", "1h"]);
+    // A closed connection is an answer, not a silence: no timeout is spent on it.
+    assert!(out.elapsed < Duration::from_millis(500), "{:?}", out.elapsed);
+}
+
+#[test]
+fn closing_servers_count_against_the_quorum_but_one_of_three_is_tolerated() {
+    let cluster = Cluster::start(2);
+    let closer = FakeServer::start(Behaviour::CloseAtOnce);
+    let servers = join(&[closer.url(), cluster.urls()[0].clone(), cluster.urls()[1].clone()]);
+    let token = assert_ok(&rl(&servers, &["acquire", "-r", "closing"]));
+    assert_ok(&rl(&servers, &["release", "-r", "closing", "--token", &token]));
+
+    let real = RedisServer::start();
+    let other = FakeServer::start(Behaviour::CloseAtOnce);
+    let servers = join(&[closer.url(), real.url(), other.url()]);
+    every_command_exits_69(&servers, "unexpected end of file");
+    assert_eq!(
+        holder_token(&mut real.conn(), "h"),
+        None,
+        "the partial hold was undone"
+    );
+}
+
+/// `INFO commandstats` calls of `cmd` (lower case) on a server.
+fn calls(server: &RedisServer, cmd: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut server.conn())
+        .expect("INFO");
+    let prefix = format!("cmdstat_{cmd}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn script_flush(cluster: &Cluster) {
+    for s in &cluster.servers {
+        redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query::<()>(&mut s.conn())
+            .expect("SCRIPT FLUSH");
+    }
+}
+
+#[test]
+fn after_script_flush_every_command_recovers_by_sending_the_script_body() {
+    let cluster = Cluster::start(3);
+    let servers = cluster.servers_arg();
+    let token = assert_ok(&rl(&servers, &["acquire", "-r", "flushed"]));
+    for (what, args) in [
+        ("extend", vec!["extend", "-r", "flushed", "--token", &token]),
+        ("re-entry", vec!["acquire", "-r", "flushed", "--token", &token]),
+        ("release", vec!["release", "-r", "flushed", "--token", &token]),
+        ("release", vec!["release", "-r", "flushed", "--token", &token]),
+        ("acquire", vec!["acquire", "-r", "flushed", "-n"]),
+        ("force release", vec!["release", "-r", "flushed", "--force"]),
+    ] {
+        script_flush(&cluster);
+        let evals: Vec<u64> = cluster.servers.iter().map(|s| calls(s, "eval")).collect();
+        assert_ok(&rl(&servers, &args));
+        // A quorum of instances answered NOSCRIPT for the cached SHA and then got the body
+        // with EVAL. (A round ends at a quorum and the process exits, so the third
+        // instance's request may never have been sent.)
+        wait_until(
+            &format!("{what}: EVAL on a quorum"),
+            Duration::from_secs(2),
+            || {
+                cluster
+                    .servers
+                    .iter()
+                    .zip(&evals)
+                    .filter(|(s, before)| calls(s, "eval") > **before)
+                    .count()
+                    >= 2
+            },
+        );
+    }
+    for s in &cluster.servers {
+        assert_eq!(holder_token(&mut s.conn(), "flushed"), None);
+    }
+}
+
+/// EVALSHA always NOSCRIPT, EVAL refused: a proxy or a managed Redis with scripting disabled.
+fn no_scripting() -> FakeServer {
+    FakeServer::start(Behaviour::Resp(Arc::new(|cmd: &[Vec<u8>]| {
+        let name = cmd.first().map(|n| n.to_ascii_uppercase()).unwrap_or_default();
+        match name.as_slice() {
+            b"EVALSHA" => b"-NOSCRIPT No matching script. Please use EVAL.\r\n".to_vec(),
+            b"EVAL" => b"-ERR scripting is disabled on this server\r\n".to_vec(),
+            b"PING" => b"+PONG\r\n".to_vec(),
+            _ => b"-ERR unknown command\r\n".to_vec(),
+        }
+    })))
+}
+
+#[test]
+fn a_server_that_errors_evalsha_and_eval_exits_69_after_one_fallback() {
+    let server = no_scripting();
+    let out = rl(&server.url(), &["acquire", "-r", "h", "--wait", "1h"]);
+    assert_fails(&out, 69, "scripting is disabled");
+    // One EVALSHA, one EVAL with the body, then nothing: the fallback does not loop, and a
+    // refused script took nothing, so there is nothing to undo.
+    assert_eq!(server.command_names(), ["EVALSHA", "EVAL"]);
+    every_command_exits_69(&server.url(), "scripting is disabled");
+}
+
+#[test]
+fn one_server_without_scripting_of_three_is_tolerated() {
+    let cluster = Cluster::start(2);
+    let server = no_scripting();
+    let servers = join(&[cluster.urls()[0].clone(), server.url(), cluster.urls()[1].clone()]);
+    let token = assert_ok(&rl(&servers, &["acquire", "-r", "partial"]));
+    assert_ok(&rl(&servers, &["release", "-r", "partial", "--token", &token]));
+}
+
+#[test]
+fn a_server_that_answers_ok_to_everything_is_never_counted_as_a_grant() {
+    let real = RedisServer::start();
+    let yes = || FakeServer::start(Behaviour::Resp(Arc::new(|_: &[Vec<u8>]| b"+OK\r\n".to_vec())));
+    let (a, b) = (yes(), yes());
+    let servers = join(&[a.url(), real.url(), b.url()]);
+    every_command_exits_69(&servers, "unexpected reply");
+    assert_eq!(
+        holder_token(&mut real.conn(), "h"),
+        None,
+        "the partial hold was undone"
+    );
+}
+
+/// Contract: when a quorum cannot be reached, every command exits 69. `extend` decides its
+/// round as soon as the quorum is out of reach, stops waiting for the last instance, and then
+/// counts only one failure, so an answer of "free" from the one live instance makes it report
+/// "not held by that token" (exit 1) although two of three instances never answered.
+#[test]
+fn extend_with_two_of_three_unreachable_exits_69() {
+    let real = RedisServer::start();
+    let (a, b) = (
+        FakeServer::start(Behaviour::CloseAtOnce),
+        FakeServer::start(Behaviour::Silent),
+    );
+    let servers = join(&[a.url(), real.url(), b.url()]);
+    let out = rl(&servers, &["extend", "-r", "h", "--token", "t"]);
+    assert_fails(&out, 69, "2 of 3");
+}
