@@ -124,7 +124,8 @@ pub const RUN_EXAMPLES: &str = "Examples:\n  \
     redlock run -w 20m -r deploy-prod -c './deploy.sh prod'  # CI: queue for up to 20 minutes";
 
 pub const ACQUIRE_EXAMPLES: &str = "Examples:\n  \
-    export REDLOCK_TOKEN=$(redlock acquire -r migrate -t 5m)\n  \
+    REDLOCK_TOKEN=$(redlock acquire -r migrate -t 5m) || exit  # not `export X=$(...)`:\n  \
+    export REDLOCK_TOKEN                                        # that hides a failure\n  \
     redlock extend -r migrate -t 5m     # before the lease runs out\n  \
     redlock release -r migrate";
 
