@@ -29,6 +29,7 @@ pub mod holder;
 pub mod instance;
 pub mod lock;
 pub mod man;
+pub mod notify;
 pub mod output;
 pub mod quorum;
 pub mod scripts;

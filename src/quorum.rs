@@ -139,18 +139,38 @@ impl Quorum {
     }
 
     /// Send `op` to every instance, and stop waiting once `decided` says so (it sees the
-    /// replies so far, in server order) or the round's time is up. `lock` uses it for rounds
-    /// that only some instances take part in (the others answer at once without I/O).
+    /// replies so far, in server order) or the round's time is up.
     pub fn round<T, F>(&self, what: &str, op: F, decided: impl Fn(&[Option<Reply<T>>]) -> bool) -> Round<T>
     where
         T: Send + 'static,
         F: Fn(usize, &mut Session) -> Reply<T> + Send + Sync + 'static,
     {
+        self.round_on(what, &vec![true; self.n()], None, op, decided)
+    }
+
+    /// The same on the instances marked in `targets` only: the others are not asked, not
+    /// traced, and their replies read "not asked" (`lock` asks a resource's decider alone).
+    /// With `wait`, stop waiting after that long (at most the round's time): the requests
+    /// still run, in order, when each worker gets to them within the round's time.
+    pub fn round_on<T, F>(
+        &self,
+        what: &str,
+        targets: &[bool],
+        wait: Option<Duration>,
+        op: F,
+        decided: impl Fn(&[Option<Reply<T>>]) -> bool,
+    ) -> Round<T>
+    where
+        T: Send + 'static,
+        F: Fn(usize, &mut Session) -> Reply<T> + Send + Sync + 'static,
+    {
+        let asked = |i: usize| targets.get(i).copied().unwrap_or(false);
         let started = Instant::now();
         let deadline = started + self.round_limit;
+        let wait_until = started + wait.map_or(self.round_limit, |w| w.min(self.round_limit));
         let op = Arc::new(op);
         let (tx, rx) = mpsc::channel::<(usize, Reply<T>)>();
-        for (i, instance) in self.instances.iter().enumerate() {
+        for (i, instance) in self.instances.iter().enumerate().filter(|(i, _)| asked(*i)) {
             let (op, tx_ok, tx_late) = (Arc::clone(&op), tx.clone(), tx.clone());
             instance.submit(
                 deadline,
@@ -171,9 +191,9 @@ impl Quorum {
         drop(tx);
 
         let mut replies: Vec<Option<Reply<T>>> = (0..self.n()).map(|_| None).collect();
-        let mut pending = self.n();
+        let mut pending = (0..self.n()).filter(|i| asked(*i)).count();
         while pending > 0 && !decided(&replies) {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = wait_until.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok((i, reply)) => {
                     if self.trace.is_some() {
@@ -195,15 +215,21 @@ impl Quorum {
             }
         }
         let elapsed = started.elapsed();
-        let timed_out = Instant::now() >= deadline;
+        let timed_out = Instant::now() >= wait_until;
         let replies = replies
             .into_iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(i, r)| {
                 r.unwrap_or_else(|| {
-                    Err(if timed_out {
+                    Err(if !asked(i) {
+                        InstanceError::new(ErrorClass::NotAwaited, "not asked")
+                    } else if timed_out {
                         InstanceError::new(
                             ErrorClass::Timeout,
-                            format!("no answer within {}ms", self.round_limit.as_millis()),
+                            format!(
+                                "no answer within {}ms",
+                                wait_until.duration_since(started).as_millis()
+                            ),
                         )
                     } else {
                         InstanceError::new(ErrorClass::NotAwaited, "not waited for")

@@ -40,11 +40,14 @@ impl ServerUrl {
 
     /// What the redis crate connects to, TLS settings included: anything that opens a
     /// connection (`redis::Client::open(info)`) starts here. We skip `CLIENT SETINFO` so a
-    /// fresh connection costs no extra request before the first script runs.
+    /// fresh connection costs no extra request before the first script runs, and set
+    /// TCP_NODELAY.
     pub fn connection_info(&self) -> redis::RedisResult<redis::ConnectionInfo> {
         let info = self.url.clone().into_connection_info()?;
         let redis = info.redis_settings().clone().set_skip_set_lib_name();
-        let info = info.set_redis_settings(redis);
+        // Every request is a small write awaiting its reply: never hold one back (Nagle).
+        let tcp = info.tcp_settings().clone().set_nodelay(true);
+        let info = info.set_redis_settings(redis).set_tcp_settings(tcp);
         if !self.is_tls() {
             return Ok(info);
         }
@@ -259,8 +262,14 @@ mod tests {
         let t = "error: invalid value 'redis://bob:hunter2@h:99999,rediss://:pw@x' for '--server <URL>'";
         let r = redact_text(t);
         assert!(!r.contains("hunter2") && !r.contains(":pw@"), "{r}");
-        assert!(r.contains("redis://bob:***@h:99999") && r.contains("rediss://:***@x"), "{r}");
-        assert_eq!(redact_text("unix:///s?db=1&pass=hunter2 x"), "unix:///s?db=1&pass=*** x");
+        assert!(
+            r.contains("redis://bob:***@h:99999") && r.contains("rediss://:***@x"),
+            "{r}"
+        );
+        assert_eq!(
+            redact_text("unix:///s?db=1&pass=hunter2 x"),
+            "unix:///s?db=1&pass=*** x"
+        );
         assert_eq!(redact_text("no urls here"), "no urls here");
     }
 

@@ -395,7 +395,10 @@ fn a_signal_while_waiting_exits_130_or_143_and_leaves_no_hold() {
         assert_eq!(status.code(), Some(code));
     }
     for s in &cluster.servers {
-        assert_eq!(holder_token(&mut s.conn(), "held").as_deref(), Some(holder.as_str()));
+        assert_eq!(
+            holder_token(&mut s.conn(), "held").as_deref(),
+            Some(holder.as_str())
+        );
     }
 }
 
@@ -408,7 +411,10 @@ fn verbose_prints_each_instance_with_timings() {
     let reported = cluster
         .urls()
         .iter()
-        .filter(|url| out.stderr.contains(&format!("redlock: debug: acquire: {url} ok after ")))
+        .filter(|url| {
+            out.stderr
+                .contains(&format!("redlock: debug: acquire: {url} ok after "))
+        })
         .count();
     assert!(reported >= 2, "{}", out.stderr);
     assert!(out.stderr.contains("round done in"), "{}", out.stderr);

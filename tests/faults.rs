@@ -708,7 +708,6 @@ fn sigstop_two_of_three_stops_the_holder_and_nobody_enters_until_the_majority_is
 /// (0.5 to 3 s in the fault suite). Same root as hostile.rs's extend case (src/lock.rs,
 /// `busy_or_unavailable` and `extend`, with `Quorum::round_until_decided`).
 #[test]
-#[ignore = "known bug, reported: a waiter keeps waiting with 2 of 3 stopped (src/lock.rs)"]
 fn a_waiter_exits_69_within_the_timeouts_when_a_majority_stops() {
     let _serial = lock(&SERIAL);
     let cluster = Cluster::start(3);

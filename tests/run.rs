@@ -391,20 +391,32 @@ fn a_run_that_reenters_a_scripts_acquire_keeps_the_lease_alive() {
     let cluster = Cluster::start(3);
     // A script took the lock with a short lease, then runs a long command under its token:
     // nobody else renews it, so the nested run must.
-    let tok = rl(&cluster, &["acquire", "-r", "script", "--ttl", "1s"]).stdout.trim().to_string();
+    let tok = rl(&cluster, &["acquire", "-r", "script", "--ttl", "1s"])
+        .stdout
+        .trim()
+        .to_string();
     let mut inner = redlock()
         .env("REDLOCK_SERVERS", cluster.servers_arg())
-        .args(["run", "-r", "script", "--token", &tok, "--ttl", "1s", "--", "sleep", "3"])
+        .args([
+            "run", "-r", "script", "--token", &tok, "--ttl", "1s", "--", "sleep", "3",
+        ])
         .spawn()
         .expect("spawn");
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_millis(2500) {
-        assert_eq!(stranger_gets(&cluster, "script"), 75, "the lease lapsed under the nested run");
+        assert_eq!(
+            stranger_gets(&cluster, "script"),
+            75,
+            "the lease lapsed under the nested run"
+        );
         thread::sleep(Duration::from_millis(200));
     }
     let status = procs::wait_timeout(&mut inner, LIMIT).expect("the nested run exits");
     assert_eq!(status.code(), Some(0));
     // The nested run dropped its own hold; the script's hold is still there.
     assert_eq!(stranger_gets(&cluster, "script"), 75);
-    assert_eq!(rl(&cluster, &["release", "-r", "script", "--token", &tok]).code, Some(0));
+    assert_eq!(
+        rl(&cluster, &["release", "-r", "script", "--token", &tok]).code,
+        Some(0)
+    );
 }

@@ -18,12 +18,8 @@ fn ping(conn: &mut redis::Connection) -> redis::RedisResult<String> {
 /// A raw connection with short timeouts, for probing the proxy below the client library.
 fn raw(port: u16, timeout: Duration) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting to the proxy");
-    stream
-        .set_read_timeout(Some(timeout))
-        .expect("read timeout");
-    stream
-        .set_write_timeout(Some(timeout))
-        .expect("write timeout");
+    stream.set_read_timeout(Some(timeout)).expect("read timeout");
+    stream.set_write_timeout(Some(timeout)).expect("write timeout");
     stream
 }
 
@@ -51,11 +47,7 @@ fn cluster_servers_store_and_return_keys() {
     for (i, server) in cluster.servers.iter().enumerate() {
         assert_eq!(server.url(), format!("redis://127.0.0.1:{}", server.port()));
         let mut conn = server.conn();
-        let _: () = redis::cmd("SET")
-            .arg("k")
-            .arg(i)
-            .query(&mut conn)
-            .expect("SET");
+        let _: () = redis::cmd("SET").arg("k").arg(i).query(&mut conn).expect("SET");
         let got: usize = redis::cmd("GET").arg("k").query(&mut conn).expect("GET");
         assert_eq!(got, i, "{}", cluster.logs());
     }
@@ -95,10 +87,7 @@ fn restart_keeps_the_port_and_comes_back_empty() {
     assert!(server.is_running());
     assert_eq!(server.port(), port);
     assert_ne!(server.pid(), old_pid);
-    let got: Option<String> = redis::cmd("GET")
-        .arg("k")
-        .query(&mut server.conn())
-        .expect("GET");
+    let got: Option<String> = redis::cmd("GET").arg("k").query(&mut server.conn()).expect("GET");
     assert_eq!(got, None, "restarted server must be empty");
     // Restarting a running (and even a paused) server works too.
     server.pause();
@@ -168,12 +157,8 @@ fn proxy_forwards_and_passes_half_close() {
     assert_eq!(ping(&mut conn).expect("PING"), "PONG");
     // Pipelined requests come back in order.
     let mut stream = raw(proxy.port(), Duration::from_secs(2));
-    stream
-        .write_all(b"PING\r\nECHO a\r\nECHO b\r\n")
-        .expect("write");
-    stream
-        .shutdown(std::net::Shutdown::Write)
-        .expect("half-close");
+    stream.write_all(b"PING\r\nECHO a\r\nECHO b\r\n").expect("write");
+    stream.shutdown(std::net::Shutdown::Write).expect("half-close");
     let mut all = Vec::new();
     stream.read_to_end(&mut all).expect("read to EOF");
     assert_eq!(all, b"+PONG\r\n$1\r\na\r\n$1\r\nb\r\n");
@@ -227,10 +212,7 @@ fn proxy_blackhole_drops_traffic_and_heals_for_new_connections() {
     raw_ping(&mut during).expect_err("new connection must go silent");
     proxy.blackhole(false);
     let mut after = raw(proxy.port(), Duration::from_secs(2));
-    assert_eq!(
-        raw_ping(&mut after).expect("PING after healing"),
-        b"+PONG\r\n"
-    );
+    assert_eq!(raw_ping(&mut after).expect("PING after healing"), b"+PONG\r\n");
 }
 
 #[test]
@@ -268,11 +250,7 @@ fn proxy_drop_is_prompt_with_open_connections() {
     };
     let start = Instant::now();
     drop(proxy);
-    assert!(
-        start.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
     let mut buf = [0u8; 16];
     assert!(matches!(open.read(&mut buf), Ok(0) | Err(_)));
 }
@@ -332,9 +310,7 @@ fn wait_until_polls_and_times_out() {
     procs::wait_until("a short time", Duration::from_secs(2), || {
         start.elapsed() > Duration::from_millis(20)
     });
-    let r = std::panic::catch_unwind(|| {
-        procs::wait_until("never", Duration::from_millis(50), || false)
-    });
+    let r = std::panic::catch_unwind(|| procs::wait_until("never", Duration::from_millis(50), || false));
     let msg = r.expect_err("must time out");
     let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.starts_with("timed out waiting for never"), "{msg}");
