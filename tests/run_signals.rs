@@ -7,59 +7,17 @@ mod support;
 use std::fs::File;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use support::engine::{holder_token, plant};
-use support::procs::{self, redlock, run};
+use support::procs::{self, redlock, run, Bg};
 use support::redis::Cluster;
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// A redlock process in the background with its stdout and stderr in files.
-struct Bg {
-    child: Child,
-    stderr: PathBuf,
-}
-
-impl Bg {
-    fn start(cmd: &mut Command, dir: &Path) -> Bg {
-        let stderr = dir.join("redlock.stderr");
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(File::create(dir.join("redlock.stdout")).expect("stdout file"))
-            .stderr(File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .expect("spawn redlock");
-        Bg { child, stderr }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// The exit code, within LIMIT.
-    fn code(&mut self) -> i32 {
-        let Some(status) = procs::wait_timeout(&mut self.child, LIMIT) else {
-            panic!("redlock still running after {LIMIT:?}; stderr: {}", self.stderr());
-        };
-        status
-            .code()
-            .unwrap_or_else(|| panic!("redlock died of a signal: {status:?}; {}", self.stderr()))
-    }
-}
-
-impl Drop for Bg {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -87,7 +45,7 @@ fn sigterm_reaches_the_command_once_and_frees_the_lock_at_once() {
     );
     procs::wait_until("the command is ready", LIMIT, || ready.exists());
     procs::signal(bg.child.id(), libc::SIGTERM);
-    assert_eq!(bg.code(), 143, "{}", bg.stderr());
+    assert_eq!(bg.code(LIMIT), 143, "{}", bg.stderr());
     assert_eq!(lines(&log), ["TERM"], "the command saw SIGTERM exactly once");
     let after = run(
         redlock()
@@ -117,7 +75,7 @@ fn sighup_and_sigquit_are_forwarded_too() {
     procs::wait_until("the command saw SIGHUP", LIMIT, || !lines(&log).is_empty());
     procs::signal(bg.child.id(), libc::SIGQUIT);
     assert_eq!(
-        bg.code(),
+        bg.code(LIMIT),
         5,
         "the command's own status after its trap: {}",
         bg.stderr()
@@ -153,7 +111,7 @@ fn a_signal_while_waiting_exits_130_or_143_with_no_partial_hold() {
         });
         let sent = Instant::now();
         procs::signal(bg.child.id(), sig);
-        assert_eq!(bg.code(), code, "{}", bg.stderr());
+        assert_eq!(bg.code(LIMIT), code, "{}", bg.stderr());
         assert!(
             sent.elapsed() < Duration::from_secs(2),
             "ended the wait at once: {:?}",

@@ -11,7 +11,7 @@ use crate::exit;
 use crate::holder::HolderMeta;
 use crate::lock::Request;
 use crate::signals::SignalWatch;
-use crate::wait::{self, Wakeup};
+use crate::wait::Wakeup;
 
 pub fn execute(ctx: &Context, args: &AcquireArgs) -> Result<i32> {
     let lock = LockSettings::from_args(&args.lock);
@@ -29,14 +29,7 @@ pub fn execute(ctx: &Context, args: &AcquireArgs) -> Result<i32> {
     let wakeup = Arc::new(Wakeup::new());
     let w = Arc::clone(&wakeup);
     let watch = SignalWatch::start(move |sig| w.interrupt(sig)).context("cannot install signal handlers")?;
-    let acquired = wait::acquire(
-        &ctx.locker,
-        &req,
-        lock.wait,
-        lock.conflict_exit_code,
-        &wakeup,
-        &mut |busy| ctx.notice(&format!("waiting: {}", busy.describe(&req.resource))),
-    );
+    let acquired = ctx.acquire_waiting(&req, &lock, &wakeup);
     watch.stop();
     let lease = acquired?;
 

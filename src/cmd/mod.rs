@@ -13,9 +13,10 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
-use crate::config::{Settings, Verbosity};
-use crate::lock::Locker;
+use crate::config::{LockSettings, Settings, Verbosity};
+use crate::lock::{Lease, Locker, Request};
 use crate::quorum::Trace;
+use crate::wait::{self, Wakeup};
 
 /// What every subcommand that talks to the servers starts from.
 pub struct Context {
@@ -29,6 +30,19 @@ impl Context {
             .then(|| Arc::new(|line: &str| eprintln!("redlock: debug: {line}")) as Trace);
         let locker = Locker::new(&settings, trace);
         Context { settings, locker }
+    }
+
+    /// Acquire per `lock` (waiting as it says), telling the user once, after a second, whom
+    /// they are waiting for.
+    pub fn acquire_waiting(&self, req: &Request, lock: &LockSettings, wakeup: &Wakeup) -> Result<Lease> {
+        wait::acquire(
+            &self.locker,
+            req,
+            lock.wait,
+            lock.conflict_exit_code,
+            wakeup,
+            &mut |busy| self.notice(&format!("waiting: {}", busy.describe(&req.resource))),
+        )
     }
 
     /// A notice on stderr, unless --quiet.

@@ -26,7 +26,7 @@ use crate::heartbeat::{Beat, Heartbeat, Timing};
 use crate::holder::{human, HolderMeta};
 use crate::lock::{Lease, Request};
 use crate::signals::SignalWatch;
-use crate::wait::{self, Wakeup};
+use crate::wait::Wakeup;
 
 /// How long the loop sleeps when no timer is set (it wakes for events long before).
 const IDLE: Duration = Duration::from_secs(3600);
@@ -72,14 +72,7 @@ pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
     })
     .context("cannot install signal handlers")?;
 
-    let lease = wait::acquire(
-        &ctx.locker,
-        &req,
-        lock.wait,
-        lock.conflict_exit_code,
-        &wakeup,
-        &mut |busy| ctx.notice(&format!("waiting: {}", busy.describe(&req.resource))),
-    )?;
+    let lease = ctx.acquire_waiting(&req, &lock, &wakeup)?;
     if let Some(signal) = wakeup.interrupted() {
         // It came during the attempt that succeeded: the user asked to stop before the
         // command started. (A signal after this check is forwarded to the command.)

@@ -159,3 +159,47 @@ impl Capture {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 }
+
+/// A `redlock` (or any command) running in the background, its stdout and stderr going to
+/// files in `dir`; killed and reaped on drop if still running.
+pub struct Bg {
+    pub child: Child,
+    stderr: std::path::PathBuf,
+}
+
+impl Bg {
+    pub fn start(cmd: &mut Command, dir: &std::path::Path) -> Bg {
+        let stderr = dir.join("redlock.stderr");
+        let file = |name: &str| std::fs::File::create(dir.join(name)).expect("output file");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(file("redlock.stdout"))
+            .stderr(file("redlock.stderr"))
+            .spawn()
+            .expect("spawn");
+        Bg { child, stderr }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Its exit code, within `limit`; panics if it is still running or died of a signal.
+    pub fn code(&mut self, limit: Duration) -> i32 {
+        let Some(status) = wait_timeout(&mut self.child, limit) else {
+            panic!("still running after {limit:?}; stderr: {}", self.stderr());
+        };
+        status
+            .code()
+            .unwrap_or_else(|| panic!("died of a signal: {status:?}; {}", self.stderr()))
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
