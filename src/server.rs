@@ -144,6 +144,13 @@ impl FromStr for ServerUrl {
                 ))
             }
         }
+        // Whatever else the redis crate refuses (a user name that is not UTF-8 once decoded,
+        // say) is refused here, as a usage error, not at connect time as "unreachable".
+        if let Err(e) = url.clone().into_connection_info() {
+            let text = e.to_string();
+            let why = text.split(" - ").next().unwrap_or(&text).to_lowercase();
+            return Err(format!("'{shown}' cannot be used: {why}"));
+        }
         Ok(ServerUrl {
             url,
             tls: Tls::default(),
@@ -316,6 +323,7 @@ mod tests {
             "redis://h?timeout=1",
             "redis+unix://",
             "unix:///s.sock?nope=1",
+            "redis://%8a@127.0.0.1",
         ] {
             assert!(parse(bad).is_err(), "{bad} was accepted");
         }
