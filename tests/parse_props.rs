@@ -233,7 +233,7 @@ fn config() -> ProptestConfig {
         rng_seed: if soak {
             RngSeed::Random
         } else {
-            RngSeed::Fixed(0x7ed1_0c4)
+            RngSeed::Fixed(0x07ed_10c4)
         },
         ..ProptestConfig::default()
     }
