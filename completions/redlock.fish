@@ -83,7 +83,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s h -l help -d
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s V -l version -d 'Print version'
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -s r -l resource -d 'The lock\'s name' -r
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -l token -d 'The holder\'s token (from `acquire`)' -r
-complete -c redlock -n "__fish_redlock_using_subcommand extend" -s t -l ttl -d 'New lease length, from now' -r
+complete -c redlock -n "__fish_redlock_using_subcommand extend" -s t -l ttl -d 'New lease length, from now; a renewal never shortens a lease that has longer left' -r
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -s s -l server -d 'Redis instance URL; repeat it or give a comma-separated list. Quorum is N/2 + 1. redis://[[user]:password@]host[:port][/db], rediss://… (TLS), redis+unix:///path/to/sock. Put URLs with passwords in REDLOCK_SERVERS, not on the command line' -r
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -l prefix -d 'Namespace of every key redlock writes' -r
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -l connect-timeout -d 'Per-instance connect limit' -r

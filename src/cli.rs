@@ -219,7 +219,7 @@ pub struct ExtendArgs {
           required = true, value_parser = parse_token)]
     pub token: String,
 
-    /// New lease length, from now.
+    /// New lease length, from now; a renewal never shortens a lease that has longer left.
     #[arg(short, long, value_name = "DUR", env = "REDLOCK_TTL", default_value = "30s",
           value_parser = parse_positive_duration)]
     pub ttl: Duration,

@@ -203,13 +203,7 @@ pub fn acquire(
                 "wait: {why}; asking every instance in {}us",
                 pause.as_micros()
             ));
-            let mut until = Instant::now() + pause;
-            if let Some(d) = deadline {
-                until = until.min(d);
-            }
-            if let Woken::Interrupted(signal) = wakeup.pause_until(until) {
-                return Err(Failure::Interrupted { signal }.into());
-            }
+            pause_before_retry(wakeup, pause, deadline)?;
             approach = Approach::Parallel;
             continue;
         }
@@ -297,13 +291,7 @@ pub fn acquire(
                     Instant::now().duration_since(now).as_secs_f64() * 1e3,
                     pause.as_micros()
                 ));
-                let mut until = Instant::now() + pause;
-                if let Some(d) = deadline {
-                    until = until.min(d);
-                }
-                if let Woken::Interrupted(signal) = wakeup.pause_until(until) {
-                    return Err(Failure::Interrupted { signal }.into());
-                }
+                pause_before_retry(wakeup, pause, deadline)?;
                 woken_by_release = true;
                 if ahead == 0 || sub.live() < q {
                     // (Or fewer than a quorum of instances still answer our subscriptions:
@@ -343,6 +331,19 @@ fn recheck_reason(
         return Some("the decider's holder is older than one already seen (a stale hold)");
     }
     None
+}
+
+/// Pause for `pause` before the next attempt (never past the `--wait` deadline); a signal
+/// ends the wait instead.
+fn pause_before_retry(wakeup: &Wakeup, pause: Duration, deadline: Option<Instant>) -> Result<()> {
+    let mut until = Instant::now() + pause;
+    if let Some(d) = deadline {
+        until = until.min(d);
+    }
+    match wakeup.pause_until(until) {
+        Woken::Interrupted(signal) => Err(Failure::Interrupted { signal }.into()),
+        _ => Ok(()),
+    }
 }
 
 /// When to try again if no release wakes us first.

@@ -331,3 +331,25 @@ fn an_acquire_on_five_slow_instances_costs_rounds_not_instances() {
     assert!(took < Duration::from_millis(300), "acquire took {took:?}");
     assert_eq!(lease.fence, 2);
 }
+
+#[test]
+fn a_renewal_never_shortens_a_longer_lease() {
+    // A nested holder (or `extend`) with a shorter ttl must not cut the outer holder's lease.
+    let cluster = Cluster::start(3);
+    let locker = locker(&cluster.urls());
+    acquire(&locker, &request("long", "me", Duration::from_secs(60)));
+    locker
+        .extend("long", "me", Duration::from_secs(2), None)
+        .expect("extend");
+    locker.settle();
+    for s in &cluster.servers {
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg("redlock:lock:long")
+            .query(&mut s.conn())
+            .unwrap();
+        assert!(
+            pttl > 50_000,
+            "the 2s renewal shortened the 60s lease to {pttl}ms"
+        );
+    }
+}
