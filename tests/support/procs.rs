@@ -115,6 +115,19 @@ pub fn signal(pid: u32, sig: i32) {
     }
 }
 
+/// Sends `sig` to every process of group `pgid`, as a terminal's Ctrl-C does; panics if it
+/// cannot be delivered.
+pub fn signal_group(pgid: i32, sig: i32) {
+    // SAFETY: killpg(2) only reads its two integer arguments.
+    let rc = unsafe { libc::killpg(pgid, sig) };
+    if rc != 0 {
+        panic!(
+            "killpg({pgid}, {sig}) failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 /// One output pipe read to the end on its own thread, into a buffer we can take early.
 struct Capture {
     buf: Arc<Mutex<Vec<u8>>>,
