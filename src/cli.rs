@@ -94,21 +94,25 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    // Each usage line is written out: clap's own would list every option the user typed,
+    // `--server <URL>` included, as if it were required (it has a default).
     /// Hold the lock while a command runs, renewing it; release when it exits.
-    #[command(after_help = RUN_EXAMPLES)]
+    #[command(after_help = RUN_EXAMPLES, override_usage = RUN_USAGE)]
     Run(RunArgs),
     /// Acquire the lock and print its token.
-    #[command(after_help = ACQUIRE_EXAMPLES)]
+    #[command(after_help = ACQUIRE_EXAMPLES, override_usage = "redlock acquire [OPTIONS] -r <NAME>")]
     Acquire(AcquireArgs),
     /// Renew the lease of a lock you hold.
+    #[command(override_usage = "redlock extend [OPTIONS] -r <NAME> --token <T>")]
     Extend(ExtendArgs),
     /// Release one hold of a lock (or break it with --force).
+    #[command(override_usage = "redlock release [OPTIONS] -r <NAME> <--token <T>|--force>")]
     Release(ReleaseArgs),
     /// Show who holds a lock, on every instance, or list every lock.
-    #[command(after_help = INSPECT_EXAMPLES)]
+    #[command(after_help = INSPECT_EXAMPLES, override_usage = "redlock inspect [OPTIONS] [-r <NAME>]")]
     Inspect(InspectArgs),
     /// Print a shell completion script.
-    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    #[command(after_help = COMPLETIONS_EXAMPLES, override_usage = "redlock completions <SHELL>")]
     Completions(CompletionsArgs),
 }
 
@@ -118,6 +122,9 @@ pub const MAIN_EXAMPLES: &str = "Examples:\n  \
     redlock inspect -r nightly-report                 # who holds it, on each instance\n\n\
     Exit status: 0 success (or the command's own), 2 usage, 69 servers unavailable, 70 lock lost, \
     75 busy, 124 --timeout; see `man redlock`.";
+
+pub const RUN_USAGE: &str = "redlock run [OPTIONS] -r <NAME> [--] <COMMAND> [ARGS]...\n       \
+    redlock run [OPTIONS] -r <NAME> -c <STRING>";
 
 pub const RUN_EXAMPLES: &str = "Examples:\n  \
     redlock run -n -r nightly-report -- ./report.sh          # cron: run once across hosts\n  \
@@ -192,9 +199,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub min_hold: Option<Duration>,
 
-    /// The command and its arguments, passed as given (no shell).
-    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true,
-          num_args = 1.., value_hint = ValueHint::CommandWithArguments)]
+    /// The command and its arguments, passed as given (no shell). It starts at `--` or at the
+    /// first word not beginning with `-`; every word after that is the command's.
+    // No allow_hyphen_values: a word beginning with `-` before the command is one of our
+    // options, so a typo (`--tiemout 5s`) is a usage error instead of the command to run
+    // (CONTRACT.md, "Arguments: a typo never runs"). trailing_var_arg still gives every word
+    // after the command's first to the command (`run -r x ls -l`).
+    #[arg(value_name = "COMMAND", trailing_var_arg = true, num_args = 1..,
+          value_hint = ValueHint::CommandWithArguments)]
     pub command: Vec<OsString>,
 }
 

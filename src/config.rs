@@ -1,4 +1,5 @@
-//! What the user typed, resolved into validated settings the engine runs on. Pure: no I/O.
+//! What the user typed, resolved into validated settings the engine runs on. No I/O, except
+//! resolving server names to tell two URLs of one instance apart (server::find_alias).
 
 use std::time::Duration;
 
@@ -27,12 +28,8 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_args(args: &GlobalArgs) -> Result<Settings, String> {
-        for (i, a) in args.servers.iter().enumerate() {
-            if args.servers[..i].contains(a) {
-                return Err(format!(
-                    "server {a} is listed twice; each instance counts once toward the quorum"
-                ));
-            }
+        if let Some(alias) = crate::server::find_alias(&args.servers) {
+            return Err(alias);
         }
         let verbosity = if args.quiet {
             Verbosity::Quiet

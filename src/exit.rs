@@ -20,7 +20,7 @@ pub const TIMEOUT: i32 = 124;
 pub const NOT_EXECUTABLE: i32 = 126;
 /// The command was not found.
 pub const NOT_FOUND: i32 = 127;
-/// Interrupted by SIGINT while waiting for the lock.
+/// Interrupted by SIGINT while waiting for the lock (any signal N: 128 + N).
 pub const INTERRUPTED_INT: i32 = 130;
 /// Interrupted by SIGTERM while waiting for the lock.
 pub const INTERRUPTED_TERM: i32 = 143;
@@ -39,8 +39,9 @@ pub enum Failure {
     LockLost(String),
     /// `--timeout` ran out.
     TimedOut(String),
-    /// A signal arrived while waiting; `signal` decides 130 / 143 (128 + N).
-    Interrupted { signal: i32 },
+    /// A signal arrived while waiting (or before the command started); `signal` decides the
+    /// code, 128 + N (130 for SIGINT, 143 for SIGTERM).
+    Interrupted { signal: i32, message: String },
     /// The command could not be started (126 / 127).
     Spawn { message: String, code: i32 },
     /// A command's own exit status, passed through without a message.
@@ -55,7 +56,7 @@ impl Failure {
             Failure::NotHolder(_) => FAILURE,
             Failure::LockLost(_) => LOCK_LOST,
             Failure::TimedOut(_) => TIMEOUT,
-            Failure::Interrupted { signal } => 128 + signal,
+            Failure::Interrupted { signal, .. } => crate::signals::exit_code_for_signal(*signal),
             Failure::Spawn { code, .. } => *code,
             Failure::Exit(code) => *code,
         }
@@ -70,8 +71,9 @@ impl Failure {
             | Failure::NotHolder(message)
             | Failure::LockLost(message)
             | Failure::TimedOut(message)
+            | Failure::Interrupted { message, .. }
             | Failure::Spawn { message, .. } => Some(message),
-            Failure::Interrupted { .. } | Failure::Exit(_) => None,
+            Failure::Exit(_) => None,
         }
     }
 }
@@ -80,10 +82,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.message() {
             Some(m) => f.write_str(m),
-            None => match self {
-                Failure::Interrupted { signal } => write!(f, "interrupted by signal {signal}"),
-                _ => write!(f, "exit status {}", self.code()),
-            },
+            None => write!(f, "exit status {}", self.code()),
         }
     }
 }

@@ -164,18 +164,58 @@ impl Holder {
             .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
     }
 
-    /// `web-3 pid 4121 (./deploy.sh) for 12s more` — who, and for how long.
+    /// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`: who, and how long it has held the
+    /// lock (not the lease's time left, which the holder keeps renewing and people read as
+    /// "free in"). A hold kept only by `--min-hold` after its command ended says so:
+    /// `kept by --min-hold until 03:00:41 after ./report on web-1 finished`.
     pub fn describe(&self) -> String {
-        let mut s = self.who();
+        self.describe_at(SystemTime::now())
+    }
+
+    fn describe_at(&self, now: SystemTime) -> String {
+        if self.count == 0 {
+            // release.lua leaves count 0 when --min-hold keeps the key: nobody holds it.
+            let until = match self.time_left {
+                Some(left) => format!(" until {}", clock_time(now + left)),
+                None => String::new(),
+            };
+            let what = if self.cmd.is_empty() {
+                "its command"
+            } else {
+                &self.cmd
+            };
+            return format!(
+                "kept by --min-hold{until} after {what} on {} finished",
+                self.who()
+            );
+        }
+        let mut s = format!("held by {}", self.who());
         if !self.cmd.is_empty() {
             s.push_str(&format!(" ({})", self.cmd));
         }
-        match self.time_left {
-            Some(left) => s.push_str(&format!(" for {} more", human(left))),
-            None => s.push_str(" with no expiry"),
+        if let Some(held) = self.since().and_then(|t| now.duration_since(t).ok()) {
+            s.push_str(&format!(" for {}", human(held)));
         }
         s
     }
+}
+
+/// `03:00:41`: a wall-clock time of day in the local time zone, as `date` shows it.
+pub fn clock_time(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let Ok(secs) = libc::time_t::try_from(secs) else {
+        return "(far in the future)".into();
+    };
+    // SAFETY: localtime_r reads `secs` and writes only into `tm`, which we own; it is the
+    // thread-safe variant (no shared static buffer). An all-zero `tm` is a valid value.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&secs, &mut tm).is_null() {
+            return humantime::format_rfc3339_seconds(t).to_string();
+        }
+        tm
+    };
+    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
 }
 
 /// A short human duration: `850ms`, `12s`, `3m 20s`.
@@ -217,21 +257,46 @@ mod tests {
         assert_eq!(HolderMeta::new(1, "a\nb").cmd, "a b");
     }
 
-    #[test]
-    fn describes_who_and_how_long() {
-        let h = Holder {
+    fn holder(count: i64, since_unix_ms: Option<u64>) -> Holder {
+        Holder {
             token: "t".into(),
-            count: 1,
+            count,
             host: "web-3".into(),
             pid: Some(4121),
             cmd: "./deploy.sh".into(),
-            since_unix_ms: None,
+            since_unix_ms,
             fence: 7,
             ttl: None,
             time_left: Some(Duration::from_millis(11_600)),
-        };
-        assert_eq!(h.describe(), "web-3 pid 4121 (./deploy.sh) for 12s more");
-        assert_eq!(h.who(), "web-3 pid 4121");
+        }
+    }
+
+    #[test]
+    fn describes_who_and_how_long_it_has_held() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let since = 1_000_000_000 - 252_000;
+        assert_eq!(
+            holder(1, Some(since)).describe_at(now),
+            "held by web-3 pid 4121 (./deploy.sh) for 4m 12s"
+        );
+        // Not the lease's time left: without `since`, no duration at all.
+        assert_eq!(
+            holder(1, None).describe_at(now),
+            "held by web-3 pid 4121 (./deploy.sh)"
+        );
+        assert_eq!(holder(1, None).who(), "web-3 pid 4121");
+    }
+
+    #[test]
+    fn a_min_hold_keep_says_the_command_finished_and_when_the_keep_ends() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let shown = holder(0, Some(1)).describe_at(now);
+        let until = clock_time(now + Duration::from_millis(11_600));
+        assert_eq!(
+            shown,
+            format!("kept by --min-hold until {until} after ./deploy.sh on web-3 pid 4121 finished")
+        );
+        assert_eq!(until.len(), 8, "HH:MM:SS: {until}");
     }
 
     #[test]

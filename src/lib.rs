@@ -49,6 +49,11 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         .and_then(|m| cli::Cli::from_arg_matches(&m));
     let cli = match parsed {
         Ok(cli) => cli,
+        // `redlock run --version` prints what `redlock --version` prints, not `redlock-run …`.
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {
+            print!("{}", cli::Cli::command().render_version());
+            return exit::OK;
+        }
         Err(e) if e.use_stderr() => {
             // clap quotes the refused value, which may be a server URL with its password.
             eprint!("{}", server::redact_text(&e.render().to_string()));
@@ -73,7 +78,11 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Err(err) => {
             let failure = err.downcast_ref::<exit::Failure>();
             let silent = match failure {
-                Some(f @ exit::Failure::Busy { .. }) => quiet || f.message().is_none(),
+                // The codes redlock decides because of what others do (busy, a signal while
+                // waiting) are expected outcomes: --quiet silences their line.
+                Some(f @ (exit::Failure::Busy { .. } | exit::Failure::Interrupted { .. })) => {
+                    quiet || f.message().is_none()
+                }
                 Some(f) => f.message().is_none(),
                 None => false,
             };

@@ -64,6 +64,10 @@ pub struct Lease {
     pub valid_until: Instant,
     pub meta: HolderMeta,
     pub since_unix_ms: u64,
+    /// Per instance: whether something of ours may be there (granted, or a request that may
+    /// have run). Instances never reached hold nothing of ours, so a failed release there is
+    /// nothing to warn about.
+    pub maybe_held: Vec<bool>,
 }
 
 impl Lease {
@@ -87,11 +91,16 @@ pub struct Busy {
 }
 
 impl Busy {
-    /// `lock 'deploy' is held by web-3 pid 4121 (./deploy.sh) for 12s more`
+    /// `lock 'deploy' is held by web-3 pid 4121 (./deploy.sh) for 4m 12s`
     pub fn describe(&self, resource: &str) -> String {
+        format!("lock '{resource}' is {}", self.state())
+    }
+
+    /// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`, or why nobody does.
+    pub fn state(&self) -> String {
         match &self.holder {
-            Some(h) => format!("lock '{resource}' is held by {}", h.describe()),
-            None => format!("lock '{resource}' is contended: no holder has a quorum right now"),
+            Some(h) => h.describe(),
+            None => "contended: no holder has a quorum right now".to_string(),
         }
     }
 }
@@ -121,7 +130,8 @@ pub struct Released {
     pub free: usize,
     /// Other tokens' holds that were left untouched.
     pub others: Vec<Holder>,
-    pub failed: Vec<String>,
+    /// Instances that did not confirm the release: their index and "server: error".
+    pub failed: Vec<(usize, String)>,
 }
 
 /// The outcome of a force release.
@@ -634,6 +644,7 @@ impl Locker {
             valid_until: Instant::now() + left,
             meta: req.meta.clone(),
             since_unix_ms: crate::holder::now_unix_ms(),
+            maybe_held: maybe_ours.to_vec(),
         }))
     }
 
@@ -785,7 +796,7 @@ impl Locker {
                 .collect();
             let busy = busy_from(&holders.iter().collect::<Vec<_>>(), self.quorum.n());
             let whose = match &busy.holder {
-                Some(h) => format!("it is held by {}", h.describe()),
+                Some(h) => format!("it is {}", h.describe()),
                 None => "it is free (the lease expired or was released)".to_string(),
             };
             return Err(Failure::NotHolder(format!(
@@ -871,7 +882,16 @@ impl Locker {
                 Err(_) => {}
             }
         }
-        out.failed = round.errors(&self.quorum.servers());
+        let servers = self.quorum.servers();
+        out.failed = round
+            .replies
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match r {
+                Err(e) if e.class != ErrorClass::NotAwaited => Some((i, format!("{}: {e}", servers[i]))),
+                _ => None,
+            })
+            .collect();
         out
     }
 

@@ -59,8 +59,9 @@ const EXIT_STATUS: &[(&str, &str, Applies)] = &[
         Applies::Only(&["run"]),
     ),
     (
-        "130, 143",
-        "Interrupted by SIGINT / SIGTERM while waiting for the lock.",
+        "130, 143, 128 + N",
+        "Interrupted by a signal while waiting for the lock: 130 for SIGINT, 143 for SIGTERM, \
+         128 + N for signal N; nothing is held.",
         Applies::Only(&["run", "acquire"]),
     ),
 ];

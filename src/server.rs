@@ -1,6 +1,8 @@
 //! Server URLs: parsing and validation, and a Display that never shows a password.
 
 use std::fmt;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use redis::IntoConnectionInfo;
@@ -16,6 +18,9 @@ pub struct ServerUrl {
     /// How a `rediss://` server is verified and what we present to it (`--tls-*`).
     tls: Tls,
 }
+
+/// Redis's port, where a URL names none.
+const DEFAULT_PORT: u16 = 6379;
 
 /// Query parameters the redis crate understands for unix sockets (`?db=N&user=U&pass=P`);
 /// anything else is a typo we refuse rather than ignore.
@@ -65,8 +70,93 @@ impl ServerUrl {
             return self.url.path().to_string();
         }
         let host = self.url.host_str().unwrap_or("");
-        format!("{host}:{}", self.url.port().unwrap_or(6379))
+        format!("{host}:{}", self.url.port().unwrap_or(DEFAULT_PORT))
     }
+}
+
+/// Where a server listens, to tell two URLs that reach one server process apart from two
+/// servers: TCP by port and resolved addresses (the db does not count: two dbs of one server
+/// fail together), a unix socket by its canonical path.
+#[derive(Debug)]
+enum Place {
+    Tcp {
+        name: String,
+        addrs: Vec<IpAddr>,
+        port: u16,
+    },
+    Unix(PathBuf),
+}
+
+impl Place {
+    fn of(server: &ServerUrl) -> Place {
+        if server.is_unix() {
+            let path = PathBuf::from(server.url.path());
+            return Place::Unix(std::fs::canonicalize(&path).unwrap_or(path));
+        }
+        let port = server.url.port().unwrap_or(DEFAULT_PORT);
+        let (name, addrs) = match server.url.host() {
+            Some(url::Host::Ipv4(ip)) => (ip.to_string(), vec![IpAddr::V4(ip)]),
+            Some(url::Host::Ipv6(ip)) => (ip.to_string(), vec![IpAddr::V6(ip)]),
+            Some(url::Host::Domain(name)) => {
+                // A name that does not resolve now is compared by name alone; connecting to
+                // it will say what is wrong.
+                let addrs = (name, port)
+                    .to_socket_addrs()
+                    .map(|found| found.map(|a| a.ip()).collect())
+                    .unwrap_or_default();
+                (name.to_ascii_lowercase(), addrs)
+            }
+            None => (String::new(), vec![]),
+        };
+        Place::Tcp { name, addrs, port }
+    }
+
+    /// The address both reach, as people write it (`127.0.0.1:7401`), if they are one.
+    fn shared_with(&self, other: &Place) -> Option<String> {
+        match (self, other) {
+            (Place::Unix(a), Place::Unix(b)) => (a == b).then(|| a.display().to_string()),
+            (
+                Place::Tcp {
+                    name: n1,
+                    addrs: a1,
+                    port: p1,
+                },
+                Place::Tcp {
+                    name: n2,
+                    addrs: a2,
+                    port: p2,
+                },
+            ) if p1 == p2 => {
+                if let Some(ip) = a1.iter().find(|ip| a2.contains(ip)) {
+                    return Some(SocketAddr::new(*ip, *p1).to_string());
+                }
+                (n1 == n2).then(|| format!("{n1}:{p1}"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Two servers of `servers` that reach the same server process, which would count twice
+/// toward N (CONTRACT.md, "Servers: one instance counts once"), as a usage error to print.
+/// Resolves host names, so it is the one place before connecting that may wait on DNS.
+pub fn find_alias(servers: &[ServerUrl]) -> Option<String> {
+    if servers.len() < 2 {
+        return None;
+    }
+    let places: Vec<Place> = servers.iter().map(Place::of).collect();
+    for (j, pj) in places.iter().enumerate() {
+        for (i, pi) in places[..j].iter().enumerate() {
+            if let Some(at) = pi.shared_with(pj) {
+                return Some(format!(
+                    "servers {} and {} are the same instance ({at}); each instance counts once \
+                     toward the quorum, so list it once (two dbs of one server fail together)",
+                    servers[i], servers[j]
+                ));
+            }
+        }
+    }
+    None
 }
 
 impl FromStr for ServerUrl {

@@ -1,22 +1,109 @@
-//! Which signal arrived, as an event: SIGINT, SIGTERM, SIGHUP and SIGQUIT become calls on a
-//! background thread. No policy lives here; `run` decides what a signal means (CONTRACT.md,
-//! `redlock run` point 5).
+//! Which signal arrived, as an event: every signal that would end `redlock` becomes a call on
+//! a background thread. No policy lives here; `run` decides what a signal means (CONTRACT.md,
+//! `redlock run` point 5 and "Signals: none leaves the lock held").
 //!
 //! The handlers come from `signal_hook::iterator::Signals`: the real handler only writes a byte
 //! to a self-pipe, and an ordinary thread reads the pipe and calls back, so the callback may do
-//! anything (send on a channel, take a lock) without async-signal-safety worries.
+//! anything (send on a channel, take a lock) without async-signal-safety worries. (This is why
+//! signal-hook and not the `ctrlc` crate: its one handler cannot tell which signal arrived, and
+//! forwarding needs that.)
 
 use std::io;
 use std::thread::{self, JoinHandle};
 
 use signal_hook::iterator::{Handle, Signals};
 
-/// The signals `redlock` catches and hands to the command (CONTRACT.md, `run` point 5).
+/// What a service manager, a terminal or a person sends: handed to the command once.
 /// SIGTSTP/SIGTTIN/SIGTTOU are left alone: job control stays the terminal's business.
-pub const FORWARDED: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+pub const FORWARDED: [i32; 7] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
 
-/// A running watch over [`FORWARDED`]. While it lives, those signals no longer terminate
-/// `redlock`; each arrival becomes one call of the callback given to [`SignalWatch::start`].
+/// Every other catchable signal whose default action would end `redlock` while it holds the
+/// lock: caught, so that the lock is always released. They mean nothing to the command.
+/// Not here: SIGKILL and SIGSTOP (cannot be caught); SIGSEGV, SIGBUS, SIGILL and SIGFPE (a
+/// fault in redlock itself: a handler that returns would re-run the faulting instruction);
+/// SIGPIPE, which Rust programs ignore from the start (a closed pipe gives EPIPE instead), and
+/// an ignored signal ends nothing. Real-time signals are added by [`caught`].
+const ALSO_CAUGHT: [i32; 11] = [
+    libc::SIGALRM,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGIO,
+    libc::SIGPWR,
+    libc::SIGSTKFLT,
+    libc::SIGSYS,
+    libc::SIGTRAP,
+    libc::SIGABRT,
+];
+
+/// Whether `sig` is one the command is sent when it reaches `redlock` (see [`FORWARDED`]).
+pub fn is_forwarded(sig: i32) -> bool {
+    FORWARDED.contains(&sig)
+}
+
+/// Whether `sig`, arriving while `redlock` waits for the lock, ends the wait. A terminal's
+/// resize (SIGWINCH) does not.
+pub fn aborts_wait(sig: i32) -> bool {
+    sig != libc::SIGWINCH
+}
+
+/// Every signal a watch catches: [`FORWARDED`], [`ALSO_CAUGHT`] and the real-time signals.
+fn caught() -> Vec<i32> {
+    let realtime = libc::SIGRTMIN()..=libc::SIGRTMAX();
+    FORWARDED
+        .iter()
+        .chain(&ALSO_CAUGHT)
+        .copied()
+        .chain(realtime)
+        .filter(|sig| !signal_hook::consts::FORBIDDEN.contains(sig))
+        .collect()
+}
+
+/// `SIGINT`, `SIGUSR1`, `SIGRTMIN+3`: a signal's name as people write it.
+pub fn name(sig: i32) -> String {
+    let known = [
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGWINCH, "SIGWINCH"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGVTALRM, "SIGVTALRM"),
+        (libc::SIGPROF, "SIGPROF"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGXFSZ, "SIGXFSZ"),
+        (libc::SIGIO, "SIGIO"),
+        (libc::SIGPWR, "SIGPWR"),
+        (libc::SIGSTKFLT, "SIGSTKFLT"),
+        (libc::SIGSYS, "SIGSYS"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGPIPE, "SIGPIPE"),
+    ];
+    if let Some((_, n)) = known.iter().find(|(s, _)| *s == sig) {
+        return (*n).to_string();
+    }
+    if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&sig) {
+        return format!("SIGRTMIN+{}", sig - libc::SIGRTMIN());
+    }
+    format!("signal {sig}")
+}
+
+/// A running watch over every signal that would end `redlock` ([`FORWARDED`] and the others).
+/// While it lives, those signals no longer terminate `redlock`; each arrival becomes one call
+/// of the callback given to [`SignalWatch::start`].
 #[derive(Debug)]
 pub struct SignalWatch {
     handle: Handle,
@@ -24,7 +111,7 @@ pub struct SignalWatch {
 }
 
 impl SignalWatch {
-    /// Install handlers for [`FORWARDED`] (replacing the default action, termination) and call
+    /// Install handlers for every caught signal (replacing the default action, termination) and call
     /// `on_signal(signo)` for each arrival, from a background thread named `redlock-signals`.
     /// The caller maps the number into its own event type, e.g.
     /// `SignalWatch::start(move |sig| { let _ = tx.send(Event::Signal(sig)); })`.
@@ -37,7 +124,7 @@ impl SignalWatch {
     where
         F: Fn(i32) + Send + 'static,
     {
-        let mut signals = Signals::new(FORWARDED)?;
+        let mut signals = Signals::new(caught())?;
         let handle = signals.handle();
         let spawned = thread::Builder::new()
             .name("redlock-signals".into())
@@ -62,7 +149,7 @@ impl SignalWatch {
     /// Stop delivering and join the thread. Dropping the watch does the same.
     ///
     /// Note: signal-hook does not restore the default action when its handlers are removed,
-    /// so after `stop` the four signals are *ignored* until the process exits. Keep one watch
+    /// so after `stop` the caught signals are *ignored* until the process exits. Keep one watch
     /// for the whole life of a command and stop it on the way out (or start a new one).
     pub fn stop(mut self) {
         self.shutdown();
@@ -121,6 +208,18 @@ mod tests {
             rx.recv_timeout(BOUND),
             Err(mpsc::RecvTimeoutError::Disconnected)
         ));
+    }
+
+    #[test]
+    fn every_signal_that_would_end_redlock_is_caught() {
+        let caught = caught();
+        for sig in [libc::SIGUSR1, libc::SIGALRM, libc::SIGWINCH, libc::SIGRTMIN()] {
+            assert!(caught.contains(&sig), "{}", name(sig));
+        }
+        assert!(!caught.contains(&libc::SIGSEGV));
+        assert_eq!(name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
+        assert!(is_forwarded(libc::SIGUSR2) && !is_forwarded(libc::SIGALRM));
+        assert!(aborts_wait(libc::SIGALRM) && !aborts_wait(libc::SIGWINCH));
     }
 
     #[test]

@@ -181,7 +181,7 @@ pub fn acquire(
     let mut rechecks = 0u32;
     loop {
         if let Some(signal) = wakeup.interrupted() {
-            return Err(Failure::Interrupted { signal }.into());
+            return Err(interrupted(signal, &req.resource));
         }
         wakeup.clear_notified();
         let busy = match locker.attempt(req, approach)? {
@@ -203,7 +203,7 @@ pub fn acquire(
                 "wait: {why}; asking every instance in {}us",
                 pause.as_micros()
             ));
-            pause_before_retry(wakeup, pause, deadline)?;
+            pause_before_retry(req, wakeup, pause, deadline)?;
             approach = Approach::Parallel;
             continue;
         }
@@ -280,7 +280,7 @@ pub fn acquire(
             }
         ));
         match wakeup.sleep_until(next) {
-            Woken::Interrupted(signal) => return Err(Failure::Interrupted { signal }.into()),
+            Woken::Interrupted(signal) => return Err(interrupted(signal, &req.resource)),
             Woken::Notified => {
                 for i in sub.take_heard() {
                     locker.trust(i);
@@ -291,7 +291,7 @@ pub fn acquire(
                     Instant::now().duration_since(now).as_secs_f64() * 1e3,
                     pause.as_micros()
                 ));
-                pause_before_retry(wakeup, pause, deadline)?;
+                pause_before_retry(req, wakeup, pause, deadline)?;
                 woken_by_release = true;
                 if ahead == 0 || sub.live() < q {
                     // (Or fewer than a quorum of instances still answer our subscriptions:
@@ -333,15 +333,32 @@ fn recheck_reason(
     None
 }
 
+/// A signal ended the wait: every attempt undoes itself, so nothing is held.
+fn interrupted(signal: i32, resource: &str) -> anyhow::Error {
+    Failure::Interrupted {
+        signal,
+        message: format!(
+            "interrupted by {} while waiting for lock '{resource}'; nothing is held",
+            crate::signals::name(signal)
+        ),
+    }
+    .into()
+}
+
 /// Pause for `pause` before the next attempt (never past the `--wait` deadline); a signal
 /// ends the wait instead.
-fn pause_before_retry(wakeup: &Wakeup, pause: Duration, deadline: Option<Instant>) -> Result<()> {
+fn pause_before_retry(
+    req: &Request,
+    wakeup: &Wakeup,
+    pause: Duration,
+    deadline: Option<Instant>,
+) -> Result<()> {
     let mut until = Instant::now() + pause;
     if let Some(d) = deadline {
         until = until.min(d);
     }
     match wakeup.pause_until(until) {
-        Woken::Interrupted(signal) => Err(Failure::Interrupted { signal }.into()),
+        Woken::Interrupted(signal) => Err(interrupted(signal, &req.resource)),
         _ => Ok(()),
     }
 }

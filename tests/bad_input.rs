@@ -357,7 +357,7 @@ fn every_bad_input_exits_2_in_clap_form_without_touching_a_server() {
             "listed twice",
             &["acquire", "-r", "x", "-s", "redis://a:1,redis://a:1"],
             2,
-            "listed twice",
+            "are the same instance",
         ),
         with_env(
             case(
@@ -766,4 +766,133 @@ fn a_refused_url_never_echoes_its_password() {
 
 fn url_port(url: &str) -> String {
     url.rsplit(':').next().unwrap_or_default().to_string()
+}
+
+/// A misspelled `run` option is a usage error naming it, wherever it stands and however the
+/// command is given (CONTRACT.md, "Arguments: a typo never runs"): never taken for the
+/// command, never after the lock was taken.
+#[test]
+fn a_typo_in_a_run_option_exits_2_naming_it_and_never_runs() {
+    let cluster = Cluster::start(3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let typos: [(&[&str], &str); 6] = [
+        (&["--tiemout", "5s"], "'--tiemout'"),
+        (&["--frobnicate"], "'--frobnicate'"),
+        (&["-x"], "'-x'"),
+        (&["--wiat", "5s"], "'--wiat'"),
+        (&["--tiemout=5s"], "'--tiemout'"),
+        (&["--no-wiat"], "'--no-wiat'"),
+    ];
+    let mut probes: Vec<redis::Connection> = cluster.servers.iter().map(RedisServer::conn).collect();
+    let before: Vec<u64> = probes.iter_mut().map(connections).collect();
+    let mut checked = 0;
+    for (typo, named) in typos {
+        let forms: [Vec<&str>; 4] = [
+            [&["run", "-r", "x"], typo, &["--", "touch", "ran"]].concat(),
+            [&["run", "-r", "x"], typo, &["touch", "ran"]].concat(),
+            [&["run", "-r", "x"], typo, &["-c", "touch ran"]].concat(),
+            [&["run"], typo, &["-r", "x", "--", "touch", "ran"]].concat(),
+        ];
+        for args in forms {
+            let out = check(&case("typo", &args, 2, named), &cluster.servers_arg(), dir.path());
+            assert!(
+                !out.stderr.contains("required arguments were not provided"),
+                "the typo, not a missing --resource, is what is reported: {args:?}\n{out:?}"
+            );
+            checked += 1;
+        }
+    }
+    // The tip that makes a typo obvious.
+    let out = check(
+        &case(
+            "tip",
+            &["run", "-r", "x", "--tiemout", "5s", "--", "true"],
+            2,
+            "'--timeout'",
+        ),
+        &cluster.servers_arg(),
+        dir.path(),
+    );
+    assert!(out.stderr.contains("a similar argument exists"), "{out:?}");
+
+    let after: Vec<u64> = probes.iter_mut().map(connections).collect();
+    assert_eq!(before, after, "a typo opened a connection to a server");
+    assert!(!dir.path().join("ran").exists(), "a typo started the command");
+    for s in &cluster.servers {
+        assert_eq!(lock_keys(s), Vec::<String>::new());
+    }
+    eprintln!("typos: {checked} invocations refused with exit 2, nothing run or contacted");
+}
+
+/// Words after the command's first word are the command's, dashes and all.
+#[test]
+fn words_after_the_command_belong_to_it() {
+    let cluster = Cluster::start(1);
+    for args in [
+        &["run", "-r", "x", "echo", "-n", "--frobnicate", "-x"][..],
+        &["run", "-r", "x", "--", "echo", "-n", "--frobnicate", "-x"][..],
+    ] {
+        let out = run(
+            redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args(args),
+            LIMIT,
+        );
+        assert_eq!(out.code, Some(0), "{args:?}: {out:?}");
+        assert_eq!(out.stdout, "--frobnicate -x", "{args:?}");
+    }
+}
+
+/// Two URLs that reach one server process would count twice toward N: refused, naming both
+/// (CONTRACT.md, "Servers: one instance counts once").
+#[test]
+fn two_urls_of_one_instance_exit_2_naming_both() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = dir.path().join("redis.sock");
+    std::fs::write(&sock, "").expect("a stand-in socket file");
+    let link = dir.path().join("link.sock");
+    std::os::unix::fs::symlink(&sock, &link).expect("symlink");
+    let (sock, link) = (sock.display().to_string(), link.display().to_string());
+    let pairs: Vec<(String, String)> = vec![
+        ("redis://127.0.0.1:7401".into(), "redis://localhost:7401".into()),
+        ("redis://127.0.0.1:7401".into(), "redis://127.0.0.1:7401/0".into()),
+        (
+            "redis://127.0.0.1:7401/".into(),
+            "redis://127.0.0.1:7401/0".into(),
+        ),
+        ("redis://127.0.0.1".into(), "redis://127.0.0.1:6379".into()),
+        (
+            "redis://127.0.0.1:7401/0".into(),
+            "redis://127.0.0.1:7401/1".into(),
+        ),
+        ("redis://127.0.0.1:7401".into(), "rediss://localhost:7401".into()),
+        ("redis://LocalHost:7401".into(), "redis://localhost:7401".into()),
+        (format!("redis+unix://{sock}"), format!("unix://{link}")),
+        (
+            format!("redis+unix://{sock}?db=1"),
+            format!("redis+unix://{sock}"),
+        ),
+    ];
+    for (a, b) in &pairs {
+        let list = format!("{a},{b},redis://127.0.0.1:7402");
+        let out = run(redlock().args(["acquire", "-r", "x", "-s", &list]), LIMIT);
+        let ctx = format!("{a} ~ {b}: {out:?}");
+        assert_eq!(out.code, Some(2), "{ctx}");
+        assert!(out.stderr.contains("are the same instance"), "{ctx}");
+        let shown_a = a.split('?').next().unwrap_or(a);
+        assert!(out.stderr.contains(shown_a), "names the first: {ctx}");
+        let shown_b = b.split('?').next().unwrap_or(b);
+        assert!(out.stderr.contains(shown_b), "names the second: {ctx}");
+    }
+    // Different ports, or different sockets, are different instances (each unreachable: 69).
+    let out = run(
+        redlock().args([
+            "acquire",
+            "-r",
+            "x",
+            "-n",
+            "-s",
+            "redis://127.0.0.1:1,redis://localhost:2,redis://127.0.0.1:3",
+        ]),
+        LIMIT,
+    );
+    assert_eq!(out.code, Some(69), "{out:?}");
 }

@@ -419,3 +419,38 @@ fn verbose_prints_each_instance_with_timings() {
     assert!(reported >= 2, "{}", out.stderr);
     assert!(out.stderr.contains("round done in"), "{}", out.stderr);
 }
+
+#[test]
+fn every_subcommand_prints_the_same_version_as_redlock() {
+    let top = run(redlock().arg("--version"), Duration::from_secs(10));
+    assert_eq!(top.code, Some(0), "{top:?}");
+    assert!(top.stdout.starts_with("redlock "), "{top:?}");
+    for sub in ["run", "acquire", "extend", "release", "inspect", "completions"] {
+        for flag in ["--version", "-V"] {
+            let out = run(redlock().args([sub, flag]), Duration::from_secs(10));
+            assert_eq!(out.code, Some(0), "{sub} {flag}: {out:?}");
+            assert_eq!(out.stdout, top.stdout, "{sub} {flag}");
+        }
+    }
+}
+
+#[test]
+fn usage_lines_show_server_as_optional() {
+    for args in [
+        &["-s", "redis://127.0.0.1:1", "run", "-r", "x"][..],
+        &["run", "-s", "redis://127.0.0.1:1", "--frobnicate"][..],
+        &["acquire", "-s", "redis://127.0.0.1:1"][..],
+        &["release", "-s", "redis://127.0.0.1:1", "-r", "x"][..],
+        &["extend", "-s", "redis://127.0.0.1:1", "-r", "x"][..],
+    ] {
+        let out = run(redlock().args(args), Duration::from_secs(10));
+        assert_eq!(out.code, Some(2), "{args:?}: {out:?}");
+        let usage = out
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("Usage: "))
+            .unwrap_or_else(|| panic!("a usage line: {out:?}"));
+        assert!(!usage.contains("--server"), "{args:?}: {usage}");
+        assert!(usage.contains("[OPTIONS]"), "{args:?}: {usage}");
+    }
+}

@@ -264,10 +264,52 @@ fn min_hold_keeps_the_lock_after_a_short_command() {
     sleep_until(started + Duration::from_secs(1));
     let early = rl(&cluster, &["run", "-n", "-r", "cron", "--", "true"]);
     assert_eq!(early.code, Some(75), "{early:?}");
-    assert!(early.stderr.contains("lock 'cron' is held by"), "{early:?}");
+    // The busy line says the command is over and when the keep ends, not "held by".
+    let kept = "redlock: lock 'cron' is kept by --min-hold until ";
+    assert!(early.stderr.starts_with(kept), "{early:?}");
+    let finished = format!(" after true on {} pid ", gethostname());
+    assert!(early.stderr.contains(&finished), "{early:?}");
+    assert!(early.stderr.contains(" finished; use --wait"), "{early:?}");
     sleep_until(started + Duration::from_millis(3500));
     let late = rl(&cluster, &["run", "-n", "-r", "cron", "--", "true"]);
     assert_eq!(late.code, Some(0), "{late:?}");
+}
+
+#[test]
+fn a_server_down_all_along_gets_no_release_warning() {
+    let mut cluster = Cluster::start(3);
+    cluster.servers[2].kill();
+    let out = rl(&cluster, &["run", "-r", "down", "--", "true"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stderr, "", "nothing of ours was ever there: {out:?}");
+}
+
+#[test]
+fn a_timeout_under_min_hold_says_the_lock_is_kept_not_released() {
+    let cluster = Cluster::start(1);
+    let out = rl(
+        &cluster,
+        &[
+            "run",
+            "-r",
+            "mh",
+            "--min-hold",
+            "4s",
+            "--timeout",
+            "500ms",
+            "--",
+            "sleep",
+            "10",
+        ],
+    );
+    assert_eq!(out.code, Some(124), "{out:?}");
+    assert!(
+        out.stderr.contains("and lock 'mh' kept by --min-hold until "),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("released"), "{out:?}");
+    let early = rl(&cluster, &["run", "-n", "-r", "mh", "--", "true"]);
+    assert_eq!(early.code, Some(75), "still kept: {early:?}");
 }
 
 fn sleep_until(at: Instant) {
@@ -329,15 +371,23 @@ fn waiting_prints_one_notice_naming_the_holder() {
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 2, "one notice, one busy line: {out:?}");
     let host = gethostname();
-    let who = format!(
-        "lock 'busy' is held by {host} pid {} (cargo test) for ",
-        std::process::id()
-    );
+    let who = format!("held by {host} pid {} (cargo test) for ", std::process::id());
     assert!(
-        lines[0].starts_with(&format!("redlock: waiting: {who}")),
+        lines[0].starts_with(&format!("redlock: waiting for lock 'busy': {who}")),
         "{out:?}"
     );
-    assert!(lines[1].starts_with(&format!("redlock: {who}")), "{out:?}");
+    assert!(
+        lines[1].starts_with(&format!("redlock: lock 'busy' is {who}")),
+        "{out:?}"
+    );
+    // How long it has been held (about a second or two), not the lease's 30 s left.
+    for line in &lines {
+        let held = line.split(") for ").nth(1).unwrap_or_default();
+        assert!(
+            held.starts_with("1s") || held.starts_with("2s") || held.starts_with("3s"),
+            "held for about 2 s, not the lease's time left: {line}"
+        );
+    }
 }
 
 #[test]
@@ -372,7 +422,7 @@ fn a_short_wait_gets_the_lock_once_the_holder_releases() {
     assert_eq!(
         out.stderr
             .lines()
-            .filter(|l| l.starts_with("redlock: waiting: "))
+            .filter(|l| l.starts_with("redlock: waiting for lock 'handoff': "))
             .count(),
         1,
         "{out:?}"

@@ -1,5 +1,6 @@
-//! Signals and `redlock run` (CONTRACT.md, `run` point 5): a signal sent to redlock reaches the
-//! command once; one while waiting ends the wait with 130/143 and no partial hold; a Ctrl-C
+//! Signals and `redlock run` (CONTRACT.md, `run` point 5 and "Signals: none leaves the lock
+//! held"): a signal sent to redlock reaches the command once; any other that would end redlock
+//! is caught; one while waiting ends the wait with 128 + N, one line and no partial hold; a Ctrl-C
 //! typed at a terminal reaches the command once, and the command can read the terminal.
 
 mod support;
@@ -84,8 +85,88 @@ fn sighup_and_sigquit_are_forwarded_too() {
 }
 
 #[test]
-fn a_signal_while_waiting_exits_130_or_143_with_no_partial_hold() {
-    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+fn usr1_and_usr2_reach_the_command_once_and_redlock_keeps_running() {
+    let cluster = Cluster::start(1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, ready, done) = (
+        dir.path().join("log"),
+        dir.path().join("ready"),
+        dir.path().join("done"),
+    );
+    let script = r#"trap 'echo USR1 >> "$LOG"' USR1; trap 'echo USR2 >> "$LOG"' USR2; : > "$READY"; while [ ! -e "$DONE" ]; do sleep 0.05; done; exit 7"#;
+    let mut bg = Bg::start(
+        redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .env("LOG", &log)
+            .env("READY", &ready)
+            .env("DONE", &done)
+            .args(["run", "-r", "usr", "-c", script]),
+        dir.path(),
+    );
+    procs::wait_until("the command is ready", LIMIT, || ready.exists());
+    procs::signal(bg.child.id(), libc::SIGUSR1);
+    procs::wait_until("the command saw SIGUSR1", LIMIT, || lines(&log).len() == 1);
+    procs::signal(bg.child.id(), libc::SIGUSR2);
+    procs::wait_until("the command saw SIGUSR2", LIMIT, || lines(&log).len() == 2);
+    assert!(
+        matches!(bg.child.try_wait(), Ok(None)),
+        "redlock keeps running after USR1/USR2: {}",
+        bg.stderr()
+    );
+    std::fs::write(&done, "").expect("done marker");
+    assert_eq!(
+        bg.code(LIMIT),
+        7,
+        "the command's status passes through: {}",
+        bg.stderr()
+    );
+    assert_eq!(lines(&log), ["USR1", "USR2"], "each exactly once");
+}
+
+#[test]
+fn sigalrm_does_not_end_redlock_and_leaves_no_lock_held() {
+    let cluster = Cluster::start(3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ready, done) = (dir.path().join("ready"), dir.path().join("done"));
+    let script = r#": > "$READY"; while [ ! -e "$DONE" ]; do sleep 0.05; done"#;
+    let mut bg = Bg::start(
+        redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .env("READY", &ready)
+            .env("DONE", &done)
+            .args(["run", "-r", "alarm", "-c", script]),
+        dir.path(),
+    );
+    procs::wait_until("the command is ready", LIMIT, || ready.exists());
+    for sig in [libc::SIGALRM, libc::SIGVTALRM, libc::SIGRTMIN()] {
+        procs::signal(bg.child.id(), sig);
+    }
+    thread::sleep(Duration::from_millis(200));
+    assert!(
+        matches!(bg.child.try_wait(), Ok(None)),
+        "redlock survives SIGALRM and the like: {}",
+        bg.stderr()
+    );
+    std::fs::write(&done, "").expect("done marker");
+    assert_eq!(bg.code(LIMIT), 0, "{}", bg.stderr());
+    for (i, server) in cluster.servers.iter().enumerate() {
+        assert_eq!(
+            holder_token(&mut server.conn(), "alarm"),
+            None,
+            "instance {i} is free"
+        );
+    }
+}
+
+#[test]
+fn a_signal_while_waiting_exits_128_plus_n_with_one_line_and_no_partial_hold() {
+    let cases = [
+        (libc::SIGINT, "SIGINT", 130),
+        (libc::SIGTERM, "SIGTERM", 143),
+        (libc::SIGUSR1, "SIGUSR1", 128 + libc::SIGUSR1),
+        (libc::SIGALRM, "SIGALRM", 128 + libc::SIGALRM),
+    ];
+    for (sig, name, code) in cases {
         let cluster = Cluster::start(3);
         // Held by another token on two instances: every attempt of ours takes the third and
         // must give it back.
@@ -107,11 +188,24 @@ fn a_signal_while_waiting_exits_130_or_143_with_no_partial_hold() {
             dir.path(),
         );
         procs::wait_until("the waiting notice", LIMIT, || {
-            bg.stderr().contains("redlock: waiting: ")
+            bg.stderr().contains("redlock: waiting for lock 'queue': ")
         });
         let sent = Instant::now();
         procs::signal(bg.child.id(), sig);
         assert_eq!(bg.code(LIMIT), code, "{}", bg.stderr());
+        let said: Vec<String> = bg
+            .stderr()
+            .lines()
+            .filter(|l| !l.starts_with("redlock: waiting for lock "))
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            said,
+            [format!(
+                "redlock: interrupted by {name} while waiting for lock 'queue'; nothing is held"
+            )],
+            "one line saying why"
+        );
         assert!(
             sent.elapsed() < Duration::from_secs(2),
             "ended the wait at once: {:?}",
@@ -295,7 +389,7 @@ fn ctrl_c_at_a_terminal_while_waiting_exits_130() {
     ]));
     let screen = pty.screen();
     procs::wait_until("the waiting notice", LIMIT, || {
-        screen.text().contains("redlock: waiting: ")
+        screen.text().contains("redlock: waiting for lock ")
     });
     pty.type_bytes(&[0x03]);
     let status = procs::wait_timeout(&mut child, LIMIT).unwrap_or_else(|| {
@@ -305,7 +399,7 @@ fn ctrl_c_at_a_terminal_while_waiting_exits_130() {
     let shown = screen.text();
     assert_eq!(status.code(), Some(130), "{shown}");
     assert!(
-        shown.contains("redlock: waiting: lock 'tty-wait' is held by"),
+        shown.contains("redlock: waiting for lock 'tty-wait': held by"),
         "{shown}"
     );
     assert!(!dir.path().join("ran").exists(), "the command must not run");

@@ -476,7 +476,8 @@ fn a_signal_interrupts_the_wait_and_leaves_no_hold() {
     assert_eq!(
         err.downcast_ref::<Failure>(),
         Some(&Failure::Interrupted {
-            signal: libc::SIGTERM
+            signal: libc::SIGTERM,
+            message: "interrupted by SIGTERM while waiting for lock 'sig'; nothing is held".into(),
         })
     );
     assert_eq!(exit::code_of(&err), 143);

@@ -25,10 +25,15 @@ pub fn execute(ctx: &Context, args: &AcquireArgs) -> Result<i32> {
         meta: HolderMeta::new(parent, &command_line_of(parent)),
     };
 
-    // A signal while waiting ends the wait with 130/143; the attempt in flight undoes itself.
+    // A signal while waiting ends the wait with 128 + N; the attempt in flight undoes itself.
     let wakeup = Arc::new(Wakeup::new());
     let w = Arc::clone(&wakeup);
-    let watch = SignalWatch::start(move |sig| w.interrupt(sig)).context("cannot install signal handlers")?;
+    let watch = SignalWatch::start(move |sig| {
+        if crate::signals::aborts_wait(sig) {
+            w.interrupt(sig);
+        }
+    })
+    .context("cannot install signal handlers")?;
     let acquired = ctx.acquire_waiting(&req, &lock, &wakeup);
     watch.stop();
     let lease = acquired?;

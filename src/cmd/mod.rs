@@ -41,7 +41,7 @@ impl Context {
             lock.wait,
             lock.conflict_exit_code,
             wakeup,
-            &mut |busy| self.notice(&format!("waiting: {}", busy.describe(&req.resource))),
+            &mut |busy| self.notice(&format!("waiting for lock '{}': {}", req.resource, busy.state())),
         )
     }
 

@@ -27,7 +27,7 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
             if !seen.contains(&h.token.as_str()) {
                 seen.push(&h.token);
                 text.push_str(&format!(
-                    "broke lock '{resource}' held by {} (token {})\n",
+                    "broke lock '{resource}' {} (token {})\n",
                     h.describe(),
                     h.token
                 ));
@@ -46,7 +46,12 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
             "released lock '{resource}' on {} of {n} instances; the others did not answer ({}): \
              it stays held there until its lease runs out",
             released.released,
-            released.failed.join("; ")
+            released
+                .failed
+                .iter()
+                .map(|(_, e)| e.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
         ))
         .into());
     }
@@ -61,7 +66,7 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
     }
     let message = match released.others.first() {
         Some(h) => format!(
-            "lock '{resource}' is held by {}, not by that token; nothing released (use --force to break it)",
+            "lock '{resource}' is {}, not by that token; nothing released (use --force to break it)",
             h.describe()
         ),
         None => format!(

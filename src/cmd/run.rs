@@ -13,7 +13,7 @@ use std::io;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::{self, Scope};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, Context as _, Result};
 
@@ -23,7 +23,7 @@ use crate::cli::RunArgs;
 use crate::config::{LockSettings, Verbosity};
 use crate::exit::Failure;
 use crate::heartbeat::{Beat, Heartbeat, Timing};
-use crate::holder::{human, HolderMeta};
+use crate::holder::{clock_time, human, HolderMeta};
 use crate::lock::{Lease, Request};
 use crate::signals::SignalWatch;
 use crate::wait::Wakeup;
@@ -67,7 +67,9 @@ pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let wakeup = Arc::new(Wakeup::new());
     let (interrupt, signals) = (Arc::clone(&wakeup), events.clone());
     let _watch = SignalWatch::start(move |sig| {
-        interrupt.interrupt(sig);
+        if crate::signals::aborts_wait(sig) {
+            interrupt.interrupt(sig);
+        }
         let _ = signals.send(Event::Signal(sig));
     })
     .context("cannot install signal handlers")?;
@@ -77,7 +79,15 @@ pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
         // It came during the attempt that succeeded: the user asked to stop before the
         // command started. (A signal after this check is forwarded to the command.)
         ctx.locker.release(&lease.resource, &lease.token, Duration::ZERO);
-        return Err(Failure::Interrupted { signal }.into());
+        return Err(Failure::Interrupted {
+            signal,
+            message: format!(
+                "interrupted by {} before the command started; lock '{}' was released",
+                crate::signals::name(signal),
+                lease.resource
+            ),
+        }
+        .into());
     }
     let keep_until = args.min_hold.and_then(|d| Instant::now().checked_add(d));
     thread::scope(|scope| {
@@ -152,6 +162,7 @@ fn hold<'scope, 'env>(
             .and_then(|d| Some((d, Instant::now().checked_add(d)?))),
         ladder: Ladder::new(args.kill_after),
         kill_after: args.kill_after,
+        keep_until: holding.keep_until,
         child,
         ending: None,
     };
@@ -165,6 +176,8 @@ struct Running<'a> {
     child: Child,
     ladder: Ladder,
     kill_after: Duration,
+    /// `--min-hold`: the release only shortens the lease to this.
+    keep_until: Option<Instant>,
     /// `--timeout` and when it fires; `None` once it has fired.
     timeout: Option<(Duration, Instant)>,
     ending: Option<Ending>,
@@ -222,19 +235,27 @@ impl Running<'_> {
             .into()),
             Some(Ending::TimedOut(limit)) => Err(Failure::TimedOut(format!(
                 "the command was still running after --timeout {}; it was stopped (exit status {code}) \
-                 and lock '{resource}' released; give it a longer --timeout if it needs more time",
-                human(limit)
+                 and lock '{resource}' {}; give it a longer --timeout if it needs more time",
+                human(limit),
+                released_or_kept(self.keep_until)
             ))
             .into()),
         }
     }
 
-    /// SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to `redlock` go to the command's group, once
-    /// each; then we wait for it to exit as usual. (A Ctrl-C typed at a terminal goes to the
-    /// command's group directly and never reaches `redlock`: see child.rs.)
+    /// HUP, INT, QUIT, TERM, USR1, USR2 and WINCH sent to `redlock` go to the command's group,
+    /// once each; then we wait for it to exit as usual. (A Ctrl-C typed at a terminal, or a
+    /// resize, goes to the command's group directly and never reaches `redlock`: see child.rs.)
+    /// Any other signal was caught only so that it cannot end `redlock` while it holds the
+    /// lock: the command runs on, and the lock is released when it exits.
     fn on_signal(&mut self, sig: i32) {
-        self.debug(&format!("forwarding signal {sig} to the command"));
-        self.child.signal_group(sig);
+        let name = crate::signals::name(sig);
+        if crate::signals::is_forwarded(sig) {
+            self.debug(&format!("forwarding {name} to the command"));
+            self.child.signal_group(sig);
+        } else {
+            self.debug(&format!("ignoring {name}: the command runs on under the lock"));
+        }
     }
 
     fn on_beat(&mut self, beat: Beat) {
@@ -330,12 +351,21 @@ impl Holding<'_, '_> {
         }
         let lease = &self.lease;
         let released = self.ctx.locker.release(&lease.resource, &lease.token, keep);
-        if !released.failed.is_empty() {
+        // Only where something of ours may be held: an instance that was down all along has
+        // nothing to release, and a warning about it would only alarm (CONTRACT.md, "Releases
+        // are prompt, and always arrive").
+        let unreleased: Vec<&str> = released
+            .failed
+            .iter()
+            .filter(|(i, _)| lease.maybe_held.get(*i).copied().unwrap_or(true))
+            .map(|(_, e)| e.as_str())
+            .collect();
+        if !unreleased.is_empty() {
             self.ctx.notice(&format!(
                 "could not release lock '{}' on {} server(s) ({}); it expires there within its ttl ({})",
                 lease.resource,
-                released.failed.len(),
-                released.failed.join("; "),
+                unreleased.len(),
+                unreleased.join("; "),
                 humantime::format_duration(lease.ttl)
             ));
         }
@@ -346,6 +376,20 @@ impl Drop for Holding<'_, '_> {
     fn drop(&mut self) {
         self.release(Duration::ZERO);
     }
+}
+
+/// What the release at the end does: `released`, or `kept by --min-hold until 03:00:41`.
+fn released_or_kept(keep_until: Option<Instant>) -> String {
+    let left = keep_until.map_or(Duration::ZERO, |until| {
+        until.saturating_duration_since(Instant::now())
+    });
+    if left.is_zero() {
+        return "released".into();
+    }
+    format!(
+        "kept by --min-hold until {}",
+        clock_time(SystemTime::now() + left)
+    )
 }
 
 /// The 126 / 127 failure for a command that could not be started, with the next step.
