@@ -778,14 +778,14 @@ fn handoff_figures(env: &Env, table: &mut Table, k: usize) {
 fn fault(env: &Env, table: &mut Table) {
     // Stop the instance that decides for this resource: the worst one to lose.
     let resource = "handoff-fault";
-    let settings = redlock::config::Settings {
+    let settings = redlock::engine::settings::Settings {
         servers: env.servers(3).split(',').filter_map(|u| u.parse().ok()).collect(),
         prefix: "redlock:".into(),
         connect_timeout: Duration::from_millis(250),
         op_timeout: Duration::from_millis(250),
-        verbosity: redlock::config::Verbosity::Quiet,
+        verbosity: redlock::engine::settings::Verbosity::Quiet,
     };
-    let decider = redlock::lock::Locker::new(&settings, None).order(resource)[0];
+    let decider = redlock::engine::lock::Locker::new(&settings, None).order(resource)[0];
     let fault = Fault {
         pid: env.pids[decider],
         at: Duration::from_millis(1500),
@@ -873,24 +873,24 @@ fn fanout(env: &Env, table: &mut Table) {
         }
     }
     // The same through the library with warm connections: rounds only, no process start.
-    let settings = redlock::config::Settings {
+    let settings = redlock::engine::settings::Settings {
         servers: servers.split(',').filter_map(|u| u.parse().ok()).collect(),
         prefix: "redlock:".into(),
         connect_timeout: Duration::from_millis(250),
         op_timeout: Duration::from_millis(250),
-        verbosity: redlock::config::Verbosity::Quiet,
+        verbosity: redlock::engine::settings::Verbosity::Quiet,
     };
-    let locker = redlock::lock::Locker::new(&settings, None);
+    let locker = redlock::engine::lock::Locker::new(&settings, None);
     let mut lib = vec![];
     for i in 0..8 {
-        let req = redlock::lock::Request {
+        let req = redlock::engine::lock::Request {
             resource: "fanout-lib".into(),
             token: format!("bench-{i}"),
             ttl: Duration::from_secs(10),
-            meta: redlock::holder::HolderMeta::new(std::process::id(), "bench"),
+            meta: redlock::engine::holder::HolderMeta::new(std::process::id(), "bench"),
         };
         let t0 = Instant::now();
-        if let Ok(redlock::lock::Attempt::Acquired(lease)) = locker.try_acquire(&req) {
+        if let Ok(redlock::engine::lock::Attempt::Acquired(lease)) = locker.try_acquire(&req) {
             let took = t0.elapsed().as_secs_f64() * 1e3;
             if i > 0 {
                 lib.push(took);

@@ -129,7 +129,7 @@ fn checked_in_completions_match_the_binary_for_every_shell() {
 #[test]
 fn checked_in_man_pages_match_the_cli_definition() {
     let dir = root().join("man");
-    let pages = redlock::man::pages();
+    let pages = redlock::cli::man::pages();
     let names: Vec<String> = pages.iter().map(|(name, _)| name.clone()).collect();
     for expected in [
         "redlock.1",

@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use redlock::holder::HolderMeta;
-use redlock::lock::{Attempt, Locker, Request};
+use redlock::engine::holder::HolderMeta;
+use redlock::engine::lock::{Attempt, Locker, Request};
 use serde_json::Value;
 use support::engine::{holder_token, locker};
 use support::procs::{self, redlock, run, scrubbed, Out};

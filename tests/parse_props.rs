@@ -10,12 +10,11 @@ use std::time::Duration;
 use clap::Parser;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-use redlock::cli::{
+use redlock::cli::args::{
     parse_duration, parse_positive_duration, parse_prefix, parse_resource, parse_server, parse_token, Cli,
     MAX_PREFIX_BYTES, MAX_RESOURCE_BYTES, MAX_TOKEN_BYTES,
 };
-use redlock::config::Settings;
-use redlock::server::ServerUrl;
+use redlock::engine::server::ServerUrl;
 
 /// The documented ceiling: 10 years of 365 days.
 const TEN_YEARS: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -213,7 +212,7 @@ proptest! {
         let mut argv = vec![OsString::from("redlock")];
         argv.extend(args);
         if let Ok(cli) = Cli::try_parse_from(&argv) {
-            if let Ok(settings) = Settings::from_args(&cli.global) {
+            if let Ok(settings) = redlock::cli::config::settings(&cli.global) {
                 prop_assert!(!settings.servers.is_empty());
                 prop_assert!(settings.quorum() > settings.servers.len() / 2);
             }

@@ -13,7 +13,7 @@ use support::engine::{holder_token, locker, request};
 use support::procs::{self, redlock, run, scrubbed, Bg};
 use support::redis::Cluster;
 
-use redlock::lock::Attempt;
+use redlock::engine::lock::Attempt;
 
 const LIMIT: Duration = Duration::from_secs(30);
 const BIN: &str = env!("CARGO_BIN_EXE_redlock");

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redlock::config::Wait;
-use redlock::exit::{self, Failure};
-use redlock::lock::Attempt;
-use redlock::wait::{self, Wakeup};
+use redlock::cli::exit;
+use redlock::engine::error::LockError;
+use redlock::engine::lock::Attempt;
+use redlock::engine::settings::Wait;
+use redlock::engine::wait::{self, Wakeup};
 use support::engine::{acquire, holder_token, locker, plant, request};
 use support::proxy::Proxy;
 use support::redis::{Cluster, RedisServer};
@@ -44,7 +45,6 @@ fn eight_threads_never_overlap_and_lose_no_increment() {
                         &locker,
                         &req,
                         Wait::For(Duration::from_secs(60)),
-                        75,
                         &wakeup,
                         &mut |_| {},
                     )
@@ -126,8 +126,10 @@ fn a_ttl_shorter_than_the_acquisition_is_a_failure_not_a_success() {
         Ok(Attempt::Busy(b)) => panic!("busy: {}", b.describe("short")),
         Err(e) => e,
     };
-    assert!(err.to_string().contains("use a longer --ttl"), "{err}");
     assert_eq!(exit::code_of(&err), exit::FAILURE);
+    // The engine states the fact; the CLI's message names the flag to change.
+    let err = redlock::cli::messages::explain(err);
+    assert!(err.to_string().contains("use a longer --ttl"), "{err}");
     assert_eq!(
         holder_token(&mut server.conn(), "short"),
         None,
@@ -147,7 +149,7 @@ fn release_and_extend_with_a_wrong_token_change_nothing() {
         .extend("guard", "wrong", Duration::from_secs(60), None)
         .expect_err("not the holder");
     assert!(
-        matches!(err.downcast_ref::<Failure>(), Some(Failure::NotHolder(_))),
+        matches!(err.downcast_ref::<LockError>(), Some(LockError::NotHolder { .. })),
         "{err}"
     );
     for s in &cluster.servers {

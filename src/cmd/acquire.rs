@@ -5,16 +5,15 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 
 use super::{new_token, print, Context};
-use crate::cli::AcquireArgs;
-use crate::config::LockSettings;
-use crate::exit;
-use crate::holder::HolderMeta;
-use crate::lock::Request;
-use crate::signals::SignalWatch;
-use crate::wait::Wakeup;
+use crate::cli::args::AcquireArgs;
+use crate::cli::exit;
+use crate::engine::holder::HolderMeta;
+use crate::engine::lock::Request;
+use crate::engine::wait::Wakeup;
+use crate::process::signals::SignalWatch;
 
 pub fn execute(ctx: &Context, args: &AcquireArgs) -> Result<i32> {
-    let lock = LockSettings::from_args(&args.lock);
+    let lock = crate::cli::config::lock_settings(&args.lock);
     // `acquire` exits at once; the process that holds the lock for the user is the shell
     // (or script) that called it, so that is the pid and command an operator is shown.
     let parent = std::os::unix::process::parent_id();
@@ -29,7 +28,7 @@ pub fn execute(ctx: &Context, args: &AcquireArgs) -> Result<i32> {
     let wakeup = Arc::new(Wakeup::new());
     let w = Arc::clone(&wakeup);
     let watch = SignalWatch::start(move |sig| {
-        if crate::signals::aborts_wait(sig) {
+        if crate::process::signals::aborts_wait(sig) {
             w.interrupt(sig);
         }
     })

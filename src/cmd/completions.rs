@@ -5,8 +5,8 @@ use anyhow::Result;
 use clap::CommandFactory;
 use clap_complete::{Generator, Shell};
 
-use crate::cli::{Cli, CompletionsArgs};
-use crate::exit;
+use crate::cli::args::{Cli, CompletionsArgs};
+use crate::cli::exit;
 
 pub fn execute(args: &CompletionsArgs) -> Result<i32> {
     super::print(&String::from_utf8_lossy(&script(args.shell)))?;

@@ -3,8 +3,8 @@
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::ExtendArgs;
-use crate::exit;
+use crate::cli::args::ExtendArgs;
+use crate::cli::exit;
 
 pub fn execute(ctx: &Context, args: &ExtendArgs) -> Result<i32> {
     ctx.locker.extend(&args.resource, &args.token, args.ttl, None)?;

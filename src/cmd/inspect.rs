@@ -4,10 +4,10 @@
 use anyhow::Result;
 
 use super::{print, Context};
-use crate::cli::InspectArgs;
-use crate::exit::{self, Failure};
-use crate::output::{self, Style};
-use crate::state::{self, Verdict};
+use crate::cli::args::InspectArgs;
+use crate::cli::exit::{self, Failure};
+use crate::cli::output::{self, Style};
+use crate::engine::state::{self, Verdict};
 
 pub fn execute(ctx: &Context, args: &InspectArgs) -> Result<i32> {
     let style = Style::detect();

@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command};
-use crate::config::{LockSettings, Settings, Verbosity};
-use crate::lock::{Lease, Locker, Request};
-use crate::quorum::Trace;
-use crate::wait::{self, Wakeup};
+use crate::cli::args::{Cli, Command};
+use crate::engine::error::LockError;
+use crate::engine::lock::{Lease, Locker, Request};
+use crate::engine::quorum::Trace;
+use crate::engine::settings::{LockSettings, Settings, Verbosity};
+use crate::engine::wait::{self, Wakeup};
 
 /// What every subcommand that talks to the servers starts from.
 pub struct Context {
@@ -35,14 +36,13 @@ impl Context {
     /// Acquire per `lock` (waiting as it says), telling the user once, after a second, whom
     /// they are waiting for.
     pub fn acquire_waiting(&self, req: &Request, lock: &LockSettings, wakeup: &Wakeup) -> Result<Lease> {
-        wait::acquire(
-            &self.locker,
-            req,
-            lock.wait,
-            lock.conflict_exit_code,
-            wakeup,
-            &mut |busy| self.notice(&format!("waiting for lock '{}': {}", req.resource, busy.state())),
-        )
+        wait::acquire(&self.locker, req, lock.wait, wakeup, &mut |busy| {
+            self.notice(&format!("waiting for lock '{}': {}", req.resource, busy.state()))
+        })
+        .map_err(|err| match err.downcast::<LockError>() {
+            Ok(e) => crate::cli::messages::failure(&e, lock.conflict_exit_code).into(),
+            Err(other) => other,
+        })
     }
 
     /// A notice on stderr, unless --quiet.

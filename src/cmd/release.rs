@@ -5,8 +5,8 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::{print, Context};
-use crate::cli::ReleaseArgs;
-use crate::exit::{self, Failure};
+use crate::cli::args::ReleaseArgs;
+use crate::cli::exit::{self, Failure};
 
 pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
     let quorum = ctx.locker.quorum();

@@ -18,15 +18,15 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{anyhow, Context as _, Result};
 
 use super::{new_token, Context};
-use crate::child::{Child, Ladder, Program, SpawnError};
-use crate::cli::RunArgs;
-use crate::config::{LockSettings, Verbosity};
-use crate::exit::Failure;
-use crate::heartbeat::{Beat, Heartbeat, Timing};
-use crate::holder::{clock_time, human, HolderMeta};
-use crate::lock::{Lease, Request};
-use crate::signals::SignalWatch;
-use crate::wait::Wakeup;
+use crate::cli::args::RunArgs;
+use crate::cli::exit::Failure;
+use crate::engine::heartbeat::{Beat, Heartbeat, Timing};
+use crate::engine::holder::{clock_time, human, HolderMeta};
+use crate::engine::lock::{Lease, Request};
+use crate::engine::settings::Verbosity;
+use crate::engine::wait::Wakeup;
+use crate::process::child::{Child, Ladder, Program, SpawnError};
+use crate::process::signals::SignalWatch;
 
 /// How long the loop sleeps when no timer is set (it wakes for events long before).
 const IDLE: Duration = Duration::from_secs(3600);
@@ -47,7 +47,7 @@ enum Ending {
 }
 
 pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
-    let lock = LockSettings::from_args(&args.lock);
+    let lock = crate::cli::config::lock_settings(&args.lock);
     let program = match &args.shell {
         Some(script) => Program::Shell(script.clone()),
         None => Program::Argv(args.command.clone()),
@@ -67,7 +67,7 @@ pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let wakeup = Arc::new(Wakeup::new());
     let (interrupt, signals) = (Arc::clone(&wakeup), events.clone());
     let _watch = SignalWatch::start(move |sig| {
-        if crate::signals::aborts_wait(sig) {
+        if crate::process::signals::aborts_wait(sig) {
             interrupt.interrupt(sig);
         }
         let _ = signals.send(Event::Signal(sig));
@@ -83,7 +83,7 @@ pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
             signal,
             message: format!(
                 "interrupted by {} before the command started; lock '{}' was released",
-                crate::signals::name(signal),
+                crate::process::signals::name(signal),
                 lease.resource
             ),
         }
@@ -249,8 +249,8 @@ impl Running<'_> {
     /// Any other signal was caught only so that it cannot end `redlock` while it holds the
     /// lock: the command runs on, and the lock is released when it exits.
     fn on_signal(&mut self, sig: i32) {
-        let name = crate::signals::name(sig);
-        if crate::signals::is_forwarded(sig) {
+        let name = crate::process::signals::name(sig);
+        if crate::process::signals::is_forwarded(sig) {
             self.debug(&format!("forwarding {name} to the command"));
             self.child.signal_group(sig);
         } else {

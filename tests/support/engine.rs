@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use redlock::config::{Settings, Verbosity};
-use redlock::holder::HolderMeta;
-use redlock::lock::{Attempt, Lease, Locker, Request};
+use redlock::engine::holder::HolderMeta;
+use redlock::engine::lock::{Attempt, Lease, Locker, Request};
+use redlock::engine::settings::{Settings, Verbosity};
 
 /// Settings for these server URLs with the contract's default timeouts.
 pub fn settings(urls: &[String]) -> Settings {

@@ -1,7 +1,7 @@
 //! Release notifications: while a waiter waits, one thread per instance stays subscribed to the
 //! resource's release channel (`P released:NAME`, published by the release and force scripts)
 //! and wakes the waiter on every message. An instance that is down sends none, and that is all:
-//! the waiter still retries when the holder's lease runs out (see [`crate::wait`]).
+//! the waiter still retries when the holder's lease runs out (see [`crate::engine::wait`]).
 //!
 //! Threads end on their own within [`POLL`] once the subscription is dropped: every read has a
 //! timeout, after which the thread looks at the stop flag. Nobody joins them, so dropping a
@@ -12,9 +12,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::config::Settings;
-use crate::server::ServerUrl;
-use crate::wait::Wakeup;
+use crate::engine::server::ServerUrl;
+use crate::engine::settings::Settings;
+use crate::engine::wait::Wakeup;
 
 /// How often an idle subscriber thread looks at the stop flag.
 const POLL: Duration = Duration::from_millis(20);

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use redis::Value;
 
-use crate::holder::{human, int, string, Holder};
-use crate::instance::{ErrorClass, InstanceError, Session};
-use crate::lock::Locker;
-use crate::quorum::Reply;
-use crate::scripts::scripts;
-use crate::server::ServerUrl;
+use crate::engine::holder::{human, int, string, Holder};
+use crate::engine::instance::{ErrorClass, InstanceError, Session};
+use crate::engine::lock::Locker;
+use crate::engine::quorum::Reply;
+use crate::engine::scripts::scripts;
+use crate::engine::server::ServerUrl;
 
 /// Keys asked of an instance per SCAN step: large enough that a quiet keyspace takes one
 /// step, small enough that a step on a big one stays well inside the op timeout.

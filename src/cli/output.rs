@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::holder::{human, Holder};
-use crate::state::{InstanceView, Listing, LockState, Verdict};
+use crate::engine::holder::{human, Holder};
+use crate::engine::state::{InstanceView, Listing, LockState, Verdict};
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";

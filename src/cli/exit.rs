@@ -44,8 +44,8 @@ pub enum Failure {
     Interrupted { signal: i32, message: String },
     /// The command could not be started (126 / 127).
     Spawn { message: String, code: i32 },
-    /// A command's own exit status, passed through without a message.
-    Exit(i32),
+    /// Any other failure (exit 1), with its message.
+    Other(String),
 }
 
 impl Failure {
@@ -56,9 +56,9 @@ impl Failure {
             Failure::NotHolder(_) => FAILURE,
             Failure::LockLost(_) => LOCK_LOST,
             Failure::TimedOut(_) => TIMEOUT,
-            Failure::Interrupted { signal, .. } => crate::signals::exit_code_for_signal(*signal),
+            Failure::Interrupted { signal, .. } => crate::process::signals::exit_code_for_signal(*signal),
             Failure::Spawn { code, .. } => *code,
-            Failure::Exit(code) => *code,
+            Failure::Other(_) => FAILURE,
         }
     }
 
@@ -72,8 +72,8 @@ impl Failure {
             | Failure::LockLost(message)
             | Failure::TimedOut(message)
             | Failure::Interrupted { message, .. }
+            | Failure::Other(message)
             | Failure::Spawn { message, .. } => Some(message),
-            Failure::Exit(_) => None,
         }
     }
 }
@@ -89,8 +89,11 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// The exit code for any error the engine returns.
+/// The exit code for any error a command returns (an engine error by its failure).
 pub fn code_of(err: &anyhow::Error) -> i32 {
+    if let Some(e) = err.downcast_ref::<crate::engine::error::LockError>() {
+        return crate::cli::messages::failure(e, BUSY).code();
+    }
     match err.downcast_ref::<Failure>() {
         Some(f) => f.code(),
         None => FAILURE,

@@ -3,7 +3,7 @@
 //! for servers: an unreachable quorum ends the wait at once (the attempt's own error).
 //!
 //! A waiter tries once (every instance at once). If the lock is held, it subscribes to the
-//! release channel on every instance ([`crate::notify`]) and, once a quorum confirmed, tries
+//! release channel on every instance ([`crate::engine::notify`]) and, once a quorum confirmed, tries
 //! again at once: a release announced before the subscription was live is seen by that attempt,
 //! and any later one wakes it (the holder's quorum and ours share an instance, where the release
 //! is announced). An uncontended acquisition never subscribes. Then it sleeps until a release
@@ -12,7 +12,7 @@
 //!
 //! A release wakes every waiter. The one first in line (by its own count of the waiters that
 //! were there before it, see [`yield_pause`]) retries at once on every instance; the others let
-//! it go first and then ask the decider alone ([`crate::lock::Approach`]), so one release costs
+//! it go first and then ask the decider alone ([`crate::engine::lock::Approach`]), so one release costs
 //! one command per waiter and nobody splits the vote. A hold that a release never reached (an
 //! instance stopped meanwhile) is recognised and asked past ([`recheck_reason`]).
 
@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::config::Wait;
-use crate::exit::Failure;
-use crate::lock::{Approach, Attempt, Busy, Lease, Locker, Request};
-use crate::notify::{State, Subscription};
+use crate::engine::error::LockError;
+use crate::engine::lock::{Approach, Attempt, Busy, Lease, Locker, Request};
+use crate::engine::notify::{State, Subscription};
+use crate::engine::settings::Wait;
 
 /// After this long still waiting, the caller is told once who holds the lock.
 pub const NOTICE_AFTER: Duration = Duration::from_secs(1);
@@ -155,7 +155,6 @@ pub fn acquire(
     locker: &Locker,
     req: &Request,
     wait: Wait,
-    conflict_exit_code: i32,
     wakeup: &Wakeup,
     notice: &mut dyn FnMut(&Busy),
 ) -> Result<Lease> {
@@ -213,13 +212,10 @@ pub fn acquire(
         approach = Approach::DeciderFirst;
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
-            let hint = match wait {
-                Wait::No => "; use --wait DUR to queue for it",
-                _ => "",
-            };
-            return Err(Failure::Busy {
-                message: format!("{}{hint}", busy.describe(&req.resource)),
-                code: conflict_exit_code,
+            return Err(LockError::Held {
+                resource: req.resource.clone(),
+                busy,
+                waited: wait != Wait::No,
             }
             .into());
         }
@@ -335,12 +331,9 @@ fn recheck_reason(
 
 /// A signal ended the wait: every attempt undoes itself, so nothing is held.
 fn interrupted(signal: i32, resource: &str) -> anyhow::Error {
-    Failure::Interrupted {
+    LockError::Interrupted {
+        resource: resource.to_string(),
         signal,
-        message: format!(
-            "interrupted by {} while waiting for lock '{resource}'; nothing is held",
-            crate::signals::name(signal)
-        ),
     }
     .into()
 }
@@ -402,7 +395,7 @@ pub fn jitter(max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::holder::Holder;
+    use crate::engine::holder::Holder;
 
     fn busy(token: &str, fence: u64, from_decider: bool) -> Busy {
         let holder = Holder {

@@ -10,15 +10,15 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use redis::Value;
 
-use crate::config::Settings;
-use crate::exit::Failure;
-use crate::holder::{int, Holder, HolderMeta};
-use crate::instance::{ErrorClass, InstanceError, Session};
-use crate::quorum::{validity, Quorum, Reply, Round, Trace};
-use crate::scripts::scripts;
+use crate::engine::error::LockError;
+use crate::engine::holder::{int, Holder, HolderMeta};
+use crate::engine::instance::{ErrorClass, InstanceError, Session};
+use crate::engine::quorum::{validity, Quorum, Reply, Round, Trace};
+use crate::engine::scripts::scripts;
+use crate::engine::settings::Settings;
 
 /// The Redis names of one resource's lock.
 #[derive(Debug, Clone)]
@@ -238,7 +238,7 @@ impl Locker {
     }
 
     /// The settings this locker was made with (servers, timeouts): what a release
-    /// subscription ([`crate::notify`]) connects with.
+    /// subscription ([`crate::engine::notify`]) connects with.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
@@ -364,7 +364,7 @@ impl Locker {
                 return;
             }
             // About one round trip: the time their undo or release takes to land.
-            let pause = Duration::from_micros(200) + crate::wait::jitter(Duration::from_micros(300));
+            let pause = Duration::from_micros(200) + crate::engine::wait::jitter(Duration::from_micros(300));
             std::thread::sleep(pause);
             let round = self.ask("acquire again", req, view, &held, true);
             self.merge(view, round);
@@ -389,7 +389,7 @@ impl Locker {
         by_quorum: bool,
     ) -> Round<Option<Granted>> {
         let keys = self.keys(&req.resource);
-        let since = crate::holder::now_unix_ms();
+        let since = crate::engine::holder::now_unix_ms();
         let args = [
             req.token.clone(),
             req.ttl.as_millis().to_string(),
@@ -490,7 +490,7 @@ impl Locker {
                         ErrorClass::Unreachable | ErrorClass::Timeout | ErrorClass::Refused
                     ) =>
                 {
-                    suspects[i] = Some(now + SUSPECT_FOR + crate::wait::jitter(SUSPECT_FOR / 2));
+                    suspects[i] = Some(now + SUSPECT_FOR + crate::engine::wait::jitter(SUSPECT_FOR / 2));
                 }
                 Err(_) => {}
             }
@@ -527,7 +527,7 @@ impl Locker {
     /// it the decider until it does.
     pub fn suspect(&self, i: usize) {
         if let Some(slot) = lock(&self.suspect_until).get_mut(i) {
-            *slot = Some(Instant::now() + SUSPECT_FOR + crate::wait::jitter(SUSPECT_FOR / 2));
+            *slot = Some(Instant::now() + SUSPECT_FOR + crate::engine::wait::jitter(SUSPECT_FOR / 2));
         }
     }
 
@@ -552,9 +552,9 @@ impl Locker {
             (Some(ttl), Some(left)) => ttl.saturating_sub(left),
             _ => Duration::ZERO,
         };
-        let age_ms = h
-            .since_unix_ms
-            .map_or(0, |since| crate::holder::now_unix_ms().saturating_sub(since));
+        let age_ms = h.since_unix_ms.map_or(0, |since| {
+            crate::engine::holder::now_unix_ms().saturating_sub(since)
+        });
         held > limit || Duration::from_millis(age_ms) > limit + Duration::from_secs(1)
     }
 
@@ -624,14 +624,13 @@ impl Locker {
 
         let Some(left) = validity(req.ttl, started, Instant::now()) else {
             self.undo(&req.resource, &req.token, maybe_ours, &view, started);
-            return Err(anyhow!(
-                "lock '{}': the lease of {} ran out before a quorum answered (that took {}ms, \
-                 and {}ms are kept for clock drift); use a longer --ttl",
-                req.resource,
-                humantime::format_duration(req.ttl),
-                started.elapsed().as_millis(),
-                crate::quorum::drift(req.ttl).as_millis()
-            ));
+            return Err(LockError::LeaseTooShort {
+                resource: req.resource.clone(),
+                ttl: req.ttl,
+                elapsed: started.elapsed(),
+                drift: crate::engine::quorum::drift(req.ttl),
+            }
+            .into());
         };
         Ok(Attempt::Acquired(Lease {
             resource: req.resource.clone(),
@@ -643,7 +642,7 @@ impl Locker {
             started,
             valid_until: Instant::now() + left,
             meta: req.meta.clone(),
-            since_unix_ms: crate::holder::now_unix_ms(),
+            since_unix_ms: crate::engine::holder::now_unix_ms(),
             maybe_held: maybe_ours.to_vec(),
         }))
     }
@@ -727,33 +726,25 @@ impl Locker {
         Ok(busy_from(&holders, self.quorum.n()))
     }
 
-    /// `2 of 3 servers unreachable (…); need 2` — the message for exit 69.
-    pub fn unavailable<T>(&self, round: &Round<T>) -> Failure {
-        let servers = self.quorum.servers();
-        let errors = round.errors(&servers);
-        let refused = round
-            .replies
-            .iter()
-            .any(|r| matches!(r, Err(e) if e.class == ErrorClass::Refused));
-        let what = if refused {
-            "unreachable or refused us"
-        } else {
-            "unreachable"
-        };
-        Failure::Unavailable(format!(
-            "{} of {} servers {what} ({}); need {} to answer: check that they are up and \
-             the --server URLs",
-            round.failed(),
-            self.quorum.n(),
-            errors.join("; "),
-            self.quorum.needed()
-        ))
+    /// Too few instances answered `round` (exit 69).
+    pub fn unavailable<T>(&self, round: &Round<T>) -> LockError {
+        LockError::Unavailable {
+            failed: round.failed(),
+            n: self.quorum.n(),
+            needed: self.quorum.needed(),
+            refused: round
+                .replies
+                .iter()
+                .any(|r| matches!(r, Err(e) if e.class == ErrorClass::Refused)),
+            errors: round.errors(&self.quorum.servers()),
+        }
     }
 
     /// Renew `token`'s lease on every instance. With `restore`, an instance that lost the
     /// key and is free is taken back with the lease's metadata, so a restart does not quietly
-    /// shrink the quorum. `Err(Failure::NotHolder)` when the token does not hold it on a
-    /// quorum; `Err(Failure::Unavailable)` when too few instances answered.
+    /// shrink the quorum. `Err(LockError::NotHolder)` when the token does not hold it on a
+    /// quorum (or `LeaseTooShort` when it answered too late); `Unavailable` when too few
+    /// instances answered.
     pub fn extend(
         &self,
         resource: &str,
@@ -795,21 +786,22 @@ impl Locker {
                 })
                 .collect();
             let busy = busy_from(&holders.iter().collect::<Vec<_>>(), self.quorum.n());
-            let whose = match &busy.holder {
-                Some(h) => format!("it is {}", h.describe()),
-                None => "it is free (the lease expired or was released)".to_string(),
-            };
-            return Err(Failure::NotHolder(format!(
-                "lock '{resource}' is not held by that token on a quorum ({renewed} of {}, need {q}): {whose}",
-                self.quorum.n()
-            ))
+            return Err(LockError::NotHolder {
+                resource: resource.to_string(),
+                renewed,
+                n: self.quorum.n(),
+                needed: q,
+                holder: busy.holder,
+            }
             .into());
         }
         let Some(left) = validity(ttl, round.started, Instant::now()) else {
-            return Err(Failure::NotHolder(format!(
-                "lock '{resource}': the renewed lease of {} ran out before a quorum answered; use a longer --ttl",
-                humantime::format_duration(ttl)
-            ))
+            return Err(LockError::LeaseTooShort {
+                resource: resource.to_string(),
+                ttl,
+                elapsed: round.started.elapsed(),
+                drift: crate::engine::quorum::drift(ttl),
+            }
             .into());
         };
         let valid_until = Instant::now() + left;
@@ -1029,7 +1021,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Verbosity;
+    use crate::engine::settings::Verbosity;
 
     fn locker(urls: &[&str]) -> Locker {
         let settings = Settings {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueHint};
 
-use crate::server::ServerUrl;
-use crate::tls::PemFile;
+use crate::engine::server::ServerUrl;
+use crate::engine::tls::PemFile;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -16,9 +16,9 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::config::Settings;
-use crate::exit::Failure;
-use crate::lock::{Lease, Locker};
+use crate::engine::error::LockError;
+use crate::engine::lock::{Lease, Locker};
+use crate::engine::settings::Settings;
 
 /// What the heartbeat tells the event loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,9 +153,11 @@ fn beat(locker: &Locker, lease: &Lease, timing: Timing, stopped: &mpsc::Receiver
         };
         // NotHolder: a quorum answered and it is not ours there. Anything else (too few
         // answers, an unexpected error) may pass: retry while the lease is valid.
-        if let Some(Failure::NotHolder(message)) = err.downcast_ref::<Failure>() {
+        if let Some(e @ (LockError::NotHolder { .. } | LockError::LeaseTooShort { .. })) =
+            err.downcast_ref::<LockError>()
+        {
             report(Beat::Lost {
-                reason: message.clone(),
+                reason: e.to_string(),
             });
             return;
         }
@@ -254,7 +256,7 @@ mod tests {
             prefix: "redlock:".into(),
             connect_timeout: Duration::from_millis(250),
             op_timeout: Duration::from_millis(250),
-            verbosity: crate::config::Verbosity::Quiet,
+            verbosity: crate::engine::settings::Verbosity::Quiet,
         };
         let t = Timing::new(Duration::from_secs(30), &settings);
         assert_eq!(t.period, Duration::from_secs(10));

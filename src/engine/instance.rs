@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use redis::{ErrorKind, ServerErrorKind, Value};
 
-use crate::scripts::Script;
-use crate::server::ServerUrl;
+use crate::engine::scripts::Script;
+use crate::engine::server::ServerUrl;
 
 /// Why an instance gave no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,8 +58,8 @@ impl fmt::Display for InstanceError {
 fn classify(e: &redis::RedisError, connecting: bool) -> InstanceError {
     // rustls verifies lazily, on the first request, so a certificate problem can surface on
     // any job, not only while connecting. It is a refusal, never "unreachable".
-    if let Some(tls) = crate::tls::rustls_error(e) {
-        return InstanceError::new(ErrorClass::Refused, crate::tls::describe(tls));
+    if let Some(tls) = crate::engine::tls::rustls_error(e) {
+        return InstanceError::new(ErrorClass::Refused, crate::engine::tls::describe(tls));
     }
     // A server with requirepass answers a long unauthenticated request (our scripts have
     // more than 10 arguments) with this protocol error instead of NOAUTH, and hangs up.

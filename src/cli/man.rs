@@ -6,7 +6,7 @@
 use clap::CommandFactory;
 use clap_mangen::roff::{bold, italic, roman, Roff};
 
-use crate::cli::Cli;
+use crate::cli::args::Cli;
 
 /// Who each exit code applies to: every page lists only its own command's codes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -246,7 +246,7 @@ fn environment(cmd: &clap::Command, sub: Option<&str>) -> Vec<(String, String)> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exit;
+    use crate::cli::exit;
 
     #[test]
     fn the_exit_table_lists_every_code_in_exit_rs() {

@@ -6,9 +6,9 @@
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::config::Settings;
-use crate::instance::{ErrorClass, Instance, InstanceError, Session};
-use crate::server::ServerUrl;
+use crate::engine::instance::{ErrorClass, Instance, InstanceError, Session};
+use crate::engine::server::ServerUrl;
+use crate::engine::settings::Settings;
 
 pub type Reply<T> = Result<T, InstanceError>;
 

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::signals::exit_code_for_signal;
+use crate::process::signals::exit_code_for_signal;
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]

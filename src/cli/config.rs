@@ -1,0 +1,60 @@
+//! What the user typed, resolved into the validated settings the engine runs on. No I/O,
+//! except resolving server names to tell two URLs of one instance apart
+//! (`server::find_alias`).
+
+use crate::cli::args::{GlobalArgs, LockArgs};
+use crate::engine::server::ServerUrl;
+use crate::engine::settings::{LockSettings, Settings, Verbosity, Wait};
+use crate::engine::tls::Tls;
+
+/// The global options as settings; `Err` is a usage error's message.
+pub fn settings(args: &GlobalArgs) -> Result<Settings, String> {
+    if let Some(alias) = crate::engine::server::find_alias(&args.servers) {
+        return Err(alias);
+    }
+    let verbosity = if args.quiet {
+        Verbosity::Quiet
+    } else if args.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let tls = Tls {
+        ca: args.tls_ca.clone(),
+        client: args.tls_cert.clone().zip(args.tls_key.clone()),
+    };
+    if !tls.is_default() && !args.servers.iter().any(ServerUrl::is_tls) {
+        // Refused rather than ignored: whoever names a CA or a client certificate means to
+        // use TLS, and would otherwise send the password in the clear.
+        return Err(
+            "--tls-ca/--tls-cert/--tls-key are given but no server uses rediss://; \
+                    write rediss://host:port for TLS"
+                .into(),
+        );
+    }
+    tls.check()?;
+    Ok(Settings {
+        servers: args.servers.iter().map(|s| s.clone().with_tls(&tls)).collect(),
+        prefix: args.prefix.clone(),
+        connect_timeout: args.connect_timeout,
+        op_timeout: args.op_timeout,
+        verbosity,
+    })
+}
+
+/// How to take the lock, from `run`'s and `acquire`'s options.
+pub fn lock_settings(args: &LockArgs) -> LockSettings {
+    let wait = match (args.no_wait, args.wait) {
+        (true, _) => Wait::No,
+        (false, Some(d)) if d.is_zero() => Wait::No,
+        (false, Some(d)) => Wait::For(d),
+        (false, None) => Wait::Forever,
+    };
+    LockSettings {
+        resource: args.resource.clone(),
+        ttl: args.ttl,
+        wait,
+        conflict_exit_code: args.conflict_exit_code,
+        token: args.token.clone(),
+    }
+}

@@ -1,0 +1,10 @@
+//! What the user types and sees: the clap definition, its resolution into the engine's
+//! settings, the one table of exit codes, the inspect table and JSON, and the generated man
+//! pages. Nothing here talks to a server.
+
+pub mod args;
+pub mod config;
+pub mod exit;
+pub mod man;
+pub mod messages;
+pub mod output;

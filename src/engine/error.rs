@@ -1,0 +1,106 @@
+//! Why a lock operation failed, as data: the engine's typed errors. `cli::messages` turns them
+//! into what the user reads (with the flag to try next) and `cli::exit` into exit codes; the
+//! `Display` here is the plain fact, for `-v` lines and the heartbeat's reports.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::engine::holder::Holder;
+use crate::engine::lock::Busy;
+
+#[derive(Debug, Clone)]
+pub enum LockError {
+    /// Held elsewhere, and the wait (if any) is over. `waited` is false for a single attempt.
+    Held {
+        resource: String,
+        busy: Busy,
+        waited: bool,
+    },
+    /// Too few instances answered, or they refused us (authentication, TLS).
+    Unavailable {
+        failed: usize,
+        n: usize,
+        needed: usize,
+        refused: bool,
+        /// "server: error" for each instance that did not answer.
+        errors: Vec<String>,
+    },
+    /// A quorum answered, but too late: no validity was left of a lease of `ttl`.
+    LeaseTooShort {
+        resource: String,
+        ttl: Duration,
+        elapsed: Duration,
+        drift: Duration,
+    },
+    /// The token does not hold the lock on a quorum; `holder` is who does, if anyone.
+    NotHolder {
+        resource: String,
+        renewed: usize,
+        n: usize,
+        needed: usize,
+        holder: Option<Holder>,
+    },
+    /// A signal ended the wait; every attempt undid itself, so nothing is held.
+    Interrupted { resource: String, signal: i32 },
+}
+
+impl fmt::Display for LockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockError::Held { resource, busy, .. } => f.write_str(&busy.describe(resource)),
+            LockError::Unavailable {
+                failed,
+                n,
+                needed,
+                refused,
+                errors,
+            } => {
+                let what = if *refused {
+                    "unreachable or refused us"
+                } else {
+                    "unreachable"
+                };
+                write!(
+                    f,
+                    "{failed} of {n} servers {what} ({}); need {needed} to answer",
+                    errors.join("; ")
+                )
+            }
+            LockError::LeaseTooShort {
+                resource,
+                ttl,
+                elapsed,
+                drift,
+            } => write!(
+                f,
+                "lock '{resource}': the lease of {} ran out before a quorum answered (that took {}ms, \
+                 and {}ms are kept for clock drift)",
+                humantime::format_duration(*ttl),
+                elapsed.as_millis(),
+                drift.as_millis()
+            ),
+            LockError::NotHolder {
+                resource,
+                renewed,
+                n,
+                needed,
+                holder,
+            } => {
+                let whose = match holder {
+                    Some(h) => format!("it is {}", h.describe()),
+                    None => "it is free (the lease expired or was released)".to_string(),
+                };
+                write!(
+                    f,
+                    "lock '{resource}' is not held by that token on a quorum ({renewed} of {n}, need {needed}): {whose}"
+                )
+            }
+            LockError::Interrupted { resource, signal } => write!(
+                f,
+                "interrupted by signal {signal} while waiting for lock '{resource}'; nothing is held"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LockError {}

@@ -1,0 +1,16 @@
+//! The engine: talks to the Redis instances and holds locks on a quorum of them. Returns
+//! typed outcomes; never prints, never exits, and never names a flag.
+
+pub mod error;
+pub mod heartbeat;
+pub mod holder;
+pub mod instance;
+pub mod lock;
+pub mod notify;
+pub mod quorum;
+pub mod scripts;
+pub mod server;
+pub mod settings;
+pub mod state;
+pub mod tls;
+pub mod wait;
