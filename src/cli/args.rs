@@ -10,10 +10,14 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueHint};
 use crate::engine::server::ServerUrl;
 use crate::engine::tls::PemFile;
 
+/// What `--version` prints after the name: the crate version and, when built from a git
+/// checkout, the commit (build.rs). Man pages use the plain version (src/man.rs).
+pub const VERSION: &str = env!("REDLOCK_LONG_VERSION");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "redlock",
-    version,
+    version = VERSION,
     about = "Mutual exclusion across machines: a lock held on a quorum of Redis instances",
     long_about = "Mutual exclusion across machines.\n\n\
         redlock holds a lock on a quorum (N/2 + 1) of N independent Redis instances (the Redlock \

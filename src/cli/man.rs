@@ -110,7 +110,8 @@ pub fn pages() -> Vec<(String, Vec<u8>)> {
 /// One page: clap_mangen's rendering of `cmd` without its after-help text (which becomes
 /// EXAMPLES here) and without its VERSION section (the version is in the title line).
 fn page(cmd: &clap::Command, sub: Option<&str>, all_subs: &[String]) -> Vec<u8> {
-    let version = cmd.get_version().unwrap_or_default().to_string();
+    // Not `cmd.get_version()`, which names the commit: the checked-in pages would change with it.
+    let version = env!("CARGO_PKG_VERSION");
     let examples = examples(cmd, sub);
     let env = environment(cmd, sub);
     let stripped = cmd
