@@ -1,6 +1,6 @@
 //! Names the git commit the binary is built from, for `redlock --version`: sets
 //! `REDLOCK_GIT_COMMIT` (12 hex digits, or empty when unknown) and `REDLOCK_LONG_VERSION`
-//! (`0.1.0 (commit 1a2b3c4d5e6f)`, or just `0.1.0`), which src/cli.rs reads with `env!`.
+//! (`0.1.0 (commit 1a2b3c4d5e6f)`, or just `0.1.0`), which src/cli/args.rs reads with `env!`.
 //!
 //! Outside a git checkout (a crates.io download, a source tarball, no `git` installed) the commit
 //! is unknown and the version is the plain crate version. No `-dirty` mark: a build script is

@@ -11,7 +11,7 @@ use crate::engine::server::ServerUrl;
 use crate::engine::tls::PemFile;
 
 /// What `--version` prints after the name: the crate version and, when built from a git
-/// checkout, the commit (build.rs). Man pages use the plain version (src/man.rs).
+/// checkout, the commit (build.rs). Man pages use the plain version (src/cli/man.rs).
 pub const VERSION: &str = env!("REDLOCK_LONG_VERSION");
 
 #[derive(Debug, Parser)]
