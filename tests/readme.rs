@@ -21,8 +21,9 @@
 //! slip in unrun. A command a block calls that is neither a real tool (sh, coreutils,
 //! redis-cli, jq, flock) nor one of the stubs fails that block with 127.
 //!
-//! Two more tests: the README's links (every `(#anchor)` names a heading, every relative file
-//! link exists), and its ```json example has exactly the fields `inspect -r NAME --json` prints.
+//! Two more tests: the links of README.md, CONTRIBUTING.md and docs/*.md (every relative file
+//! link exists, every `#anchor` names a heading of its file), and the ```json examples of
+//! docs/inspect.md, where the JSON schema lives, have exactly the fields `inspect --json` prints.
 
 mod support;
 
@@ -279,10 +280,8 @@ fn slug(heading: &str) -> String {
         .collect()
 }
 
-#[test]
-fn readme_links_point_at_headings_and_files_that_exist() {
-    let (_, text) = readme();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+/// A Markdown file's headings (as anchors) and its text outside code blocks.
+fn headings_and_prose(text: &str) -> (Vec<String>, String) {
     let mut in_code = false;
     let mut anchors = Vec::new();
     let mut prose = String::new();
@@ -300,25 +299,66 @@ fn readme_links_point_at_headings_and_files_that_exist() {
         prose.push_str(line);
         prose.push('\n');
     }
+    (anchors, prose)
+}
 
+/// The broken links of one Markdown file: a relative link to a file that does not exist, or
+/// an `#anchor` (in this file or in another Markdown file) that names no heading.
+fn broken_links(file: &Path) -> Vec<String> {
+    let read =
+        |path: &Path| fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let (anchors, prose) = headings_and_prose(&read(file));
+    let dir = file.parent().expect("a file's directory");
     let mut broken = Vec::new();
     for (at, _) in prose.match_indices("](") {
         let rest = &prose[at + 2..];
         let Some(end) = rest.find(')') else { continue };
         let target = &rest[..end];
-        if let Some(anchor) = target.strip_prefix('#') {
-            if !anchors.iter().any(|a| a == anchor) {
-                broken.push(format!("#{anchor}: no such heading"));
+        if target.contains("://") || target.starts_with("mailto:") {
+            continue;
+        }
+        let (path, anchor) = target.split_once('#').unwrap_or((target, ""));
+        let headings = if path.is_empty() {
+            anchors.clone()
+        } else {
+            let linked = dir.join(path);
+            if !linked.exists() {
+                broken.push(format!("{target}: no such file"));
+                continue;
             }
-        } else if !target.contains("://") && !root.join(target).exists() {
-            broken.push(format!("{target}: no such file"));
+            if anchor.is_empty() || !path.ends_with(".md") {
+                continue;
+            }
+            headings_and_prose(&read(&linked)).0
+        };
+        if !anchor.is_empty() && !headings.iter().any(|a| a == anchor) {
+            broken.push(format!("{target}: no such heading (headings: {headings:?})"));
         }
     }
-    assert!(
-        broken.is_empty(),
-        "broken links in README.md:\n{}\nheadings: {anchors:?}",
-        broken.join("\n")
-    );
+    broken
+}
+
+#[test]
+fn readme_links_point_at_headings_and_files_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md"), root.join("CONTRIBUTING.md")];
+    let mut docs: Vec<PathBuf> = fs::read_dir(root.join("docs"))
+        .expect("reading docs/")
+        .map(|entry| entry.expect("a docs/ entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    let broken: Vec<String> = files
+        .iter()
+        .flat_map(|file| {
+            let name = file.strip_prefix(root).unwrap_or(file).display().to_string();
+            broken_links(file)
+                .into_iter()
+                .map(move |b| format!("{name}: {b}"))
+        })
+        .collect();
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
 /// Every key path of a JSON value: object keys joined by `.`, array elements as `[]`.
@@ -340,24 +380,30 @@ fn key_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>
     }
 }
 
+/// The key paths a JSON text has; panics naming `what` if it does not parse.
+fn key_paths_of(text: &str, what: &str) -> BTreeSet<String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{what} is not JSON: {e}\n{text}"));
+    let mut paths = BTreeSet::new();
+    key_paths(&value, "", &mut paths);
+    paths
+}
+
+/// The JSON schema lives in docs/inspect.md, with one example of each form; the README links
+/// there. Both examples must have exactly the fields the binary prints.
 #[test]
-fn readme_json_example_has_the_fields_of_real_inspect_output() {
-    let (_, text) = readme();
+fn inspect_json_examples_have_the_fields_of_real_output() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/inspect.md");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let examples: Vec<Block> = fenced_blocks(&text)
         .into_iter()
         .filter(|b| b.info == "json")
         .collect();
     assert_eq!(
         examples.len(),
-        1,
-        "README.md should hold one ```json block, the output of `inspect -r NAME --json`"
+        2,
+        "docs/inspect.md should hold two ```json blocks: the output of `inspect -r NAME --json`, then of `inspect --json`"
     );
-    let example: serde_json::Value = serde_json::from_str(&examples[0].body).unwrap_or_else(|e| {
-        panic!(
-            "README.md line {}: the JSON example does not parse: {e}",
-            examples[0].line
-        )
-    });
 
     let cluster = Cluster::start(3);
     let servers = cluster.servers_arg();
@@ -366,26 +412,27 @@ fn readme_json_example_has_the_fields_of_real_inspect_output() {
         Duration::from_secs(10),
     );
     assert_eq!(acquired.code, Some(0), "acquire failed: {acquired:?}");
-    let inspected = procs::run(
-        procs::redlock().args(["-s", &servers, "inspect", "-r", "deploy-prod", "--json"]),
-        Duration::from_secs(10),
-    );
-    assert_eq!(inspected.code, Some(0), "inspect failed: {inspected:?}");
-    let real: serde_json::Value = serde_json::from_str(&inspected.stdout).unwrap_or_else(|e| {
-        panic!(
-            "inspect --json printed something that is not JSON: {e}\n{}",
-            inspected.stdout
-        )
-    });
-
-    let (mut documented, mut printed) = (BTreeSet::new(), BTreeSet::new());
-    key_paths(&example, "", &mut documented);
-    key_paths(&real, "", &mut printed);
-    let only_readme: Vec<&String> = documented.difference(&printed).collect();
-    let only_binary: Vec<&String> = printed.difference(&documented).collect();
-    assert!(
-        only_readme.is_empty() && only_binary.is_empty(),
-        "README.md's JSON example (line {}) and `inspect -r NAME --json` differ:\nonly in the README: {only_readme:?}\nonly in the output: {only_binary:?}",
-        examples[0].line
-    );
+    for (example, args) in examples.iter().zip([
+        &["inspect", "-r", "deploy-prod", "--json"][..],
+        &["inspect", "--json"][..],
+    ]) {
+        let inspected = procs::run(
+            procs::redlock().args(["-s", &servers]).args(args),
+            Duration::from_secs(10),
+        );
+        assert_eq!(inspected.code, Some(0), "{args:?} failed: {inspected:?}");
+        let documented = key_paths_of(
+            &example.body,
+            &format!("docs/inspect.md line {}: the JSON example", example.line),
+        );
+        let printed = key_paths_of(&inspected.stdout, &format!("the output of {args:?}"));
+        let only_docs: Vec<&String> = documented.difference(&printed).collect();
+        let only_binary: Vec<&String> = printed.difference(&documented).collect();
+        assert!(
+            only_docs.is_empty() && only_binary.is_empty(),
+            "docs/inspect.md's JSON example (line {}) and `redlock {}` differ:\nonly in the docs: {only_docs:?}\nonly in the output: {only_binary:?}",
+            example.line,
+            args.join(" ")
+        );
+    }
 }
