@@ -12,7 +12,8 @@ use redlock::cli::exit;
 use redlock::engine::error::LockError;
 use redlock::engine::lock::Attempt;
 use redlock::engine::settings::Wait;
-use redlock::engine::wait::{self, Wakeup};
+use redlock::engine::wait;
+use redlock::engine::wakeup::Wakeup;
 use support::engine::{acquire, holder_token, locker, plant, request};
 use support::proxy::Proxy;
 use support::redis::{Cluster, RedisServer};
@@ -332,6 +333,30 @@ fn an_acquire_on_five_slow_instances_costs_rounds_not_instances() {
     // asking the five one after another would cost ten.
     assert!(took < Duration::from_millis(300), "acquire took {took:?}");
     assert_eq!(lease.fence, 2);
+}
+
+#[test]
+fn a_restore_never_shortens_a_longer_lease_either() {
+    // restore.lua's "already ours" path, run directly: same rule as extend.lua.
+    let server = RedisServer::start();
+    let mut conn = server.conn();
+    let locker = locker(&[server.url()]);
+    acquire(&locker, &request("kept", "me", Duration::from_secs(60)));
+    let restore = &redlock::engine::scripts::scripts().restore;
+    let done: i64 = redis::cmd("EVAL")
+        .arg(&restore.body)
+        .arg(2)
+        .arg("redlock:lock:kept")
+        .arg("redlock:fence:kept")
+        .arg(&["me", "2000", "h", "1", "c", "0", "1", "1"])
+        .query(&mut conn)
+        .expect("restore");
+    assert_eq!(done, 1);
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg("redlock:lock:kept")
+        .query(&mut conn)
+        .unwrap();
+    assert!(pttl > 50_000, "a 2s restore shortened the 60s lease to {pttl}ms");
 }
 
 #[test]

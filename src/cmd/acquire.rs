@@ -9,7 +9,7 @@ use crate::cli::args::AcquireArgs;
 use crate::cli::exit;
 use crate::engine::holder::HolderMeta;
 use crate::engine::lock::Request;
-use crate::engine::wait::Wakeup;
+use crate::engine::wakeup::Wakeup;
 use crate::process::signals::SignalWatch;
 
 pub fn execute(ctx: &Context, args: &AcquireArgs) -> Result<i32> {

@@ -17,7 +17,8 @@ use crate::engine::error::LockError;
 use crate::engine::lock::{Lease, Locker, Request};
 use crate::engine::quorum::Trace;
 use crate::engine::settings::{LockSettings, Settings, Verbosity};
-use crate::engine::wait::{self, Wakeup};
+use crate::engine::wait;
+use crate::engine::wakeup::Wakeup;
 
 /// What every subcommand that talks to the servers starts from.
 pub struct Context {

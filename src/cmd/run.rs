@@ -24,7 +24,7 @@ use crate::engine::heartbeat::{Beat, Heartbeat, Timing};
 use crate::engine::holder::{clock_time, human, HolderMeta};
 use crate::engine::lock::{Lease, Request};
 use crate::engine::settings::Verbosity;
-use crate::engine::wait::Wakeup;
+use crate::engine::wakeup::Wakeup;
 use crate::process::child::{Child, Ladder, Program, SpawnError};
 use crate::process::signals::SignalWatch;
 

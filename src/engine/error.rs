@@ -5,8 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::engine::holder::Holder;
-use crate::engine::lock::Busy;
+use crate::engine::holder::{Busy, Holder};
 
 #[derive(Debug, Clone)]
 pub enum LockError {

@@ -246,6 +246,35 @@ pub fn string(v: &Value) -> String {
     }
 }
 
+/// Why an attempt did not get the lock, while enough instances answered.
+#[derive(Debug, Clone)]
+pub struct Busy {
+    /// The holder seen on the most instances, if any holds it (a lost three-way race leaves
+    /// none with a majority and maybe none at all).
+    pub holder: Option<Holder>,
+    /// On how many instances that holder was seen.
+    pub held_on: usize,
+    pub n: usize,
+    /// The holder was read from the decider alone (a [`Approach::DeciderFirst`] attempt that
+    /// stopped there): it holds the decider, which a stale hold can do too (see `wait`).
+    pub from_decider: bool,
+}
+
+impl Busy {
+    /// `lock 'deploy' is held by web-3 pid 4121 (./deploy.sh) for 4m 12s`
+    pub fn describe(&self, resource: &str) -> String {
+        format!("lock '{resource}' is {}", self.state())
+    }
+
+    /// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`, or why nobody does.
+    pub fn state(&self) -> String {
+        match &self.holder {
+            Some(h) => h.describe(),
+            None => "contended: no holder has a quorum right now".to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

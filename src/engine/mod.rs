@@ -12,5 +12,7 @@ pub mod scripts;
 pub mod server;
 pub mod settings;
 pub mod state;
+pub mod sync;
 pub mod tls;
 pub mod wait;
+pub mod wakeup;

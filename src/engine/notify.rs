@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::Settings;
-use crate::engine::wait::Wakeup;
+use crate::engine::wakeup::Wakeup;
 
 /// How often an idle subscriber thread looks at the stop flag.
 const POLL: Duration = Duration::from_millis(20);

@@ -16,15 +16,18 @@
 //! one command per waiter and nobody splits the vote. A hold that a release never reached (an
 //! instance stopped meanwhile) is recognised and asked past ([`recheck_reason`]).
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use crate::engine::error::LockError;
+use crate::engine::holder::int;
+use crate::engine::instance::Session;
 use crate::engine::lock::{Approach, Attempt, Busy, Lease, Locker, Request};
 use crate::engine::notify::{State, Subscription};
+use crate::engine::quorum::Reply;
 use crate::engine::settings::Wait;
+use crate::engine::wakeup::{jitter, Wakeup, Woken};
 
 /// After this long still waiting, the caller is told once who holds the lock.
 pub const NOTICE_AFTER: Duration = Duration::from_secs(1);
@@ -55,97 +58,6 @@ const EXPIRY_JITTER: Duration = Duration::from_millis(10);
 /// [`yield_pause`]).
 const YIELD_STEP: Duration = Duration::from_micros(1000);
 const MAX_AHEAD: u32 = 8;
-
-/// What ended a sleep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Woken {
-    Interrupted(i32),
-    Notified,
-    TimedOut,
-}
-
-#[derive(Default)]
-struct WakeState {
-    interrupted: Option<i32>,
-    notified: bool,
-}
-
-#[derive(Default)]
-struct Inner {
-    state: Mutex<WakeState>,
-    cv: Condvar,
-}
-
-/// Something a waiting thread sleeps on: a signal interrupts it for good; a release
-/// notification wakes it once. Clones share the same state (the notification threads hold one).
-#[derive(Default, Clone)]
-pub struct Wakeup {
-    inner: Arc<Inner>,
-}
-
-impl Wakeup {
-    pub fn new() -> Wakeup {
-        Wakeup::default()
-    }
-
-    fn state(&self) -> MutexGuard<'_, WakeState> {
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn interrupt(&self, signal: i32) {
-        let mut st = self.state();
-        st.interrupted.get_or_insert(signal);
-        self.inner.cv.notify_all();
-    }
-
-    pub fn notify(&self) {
-        let mut st = self.state();
-        st.notified = true;
-        self.inner.cv.notify_all();
-    }
-
-    /// Forget a notification not yet slept on (the attempt about to start answers it).
-    pub fn clear_notified(&self) {
-        self.state().notified = false;
-    }
-
-    pub fn interrupted(&self) -> Option<i32> {
-        self.state().interrupted
-    }
-
-    /// Sleep until `until`, a notification or a signal, whichever comes first.
-    pub fn sleep_until(&self, until: Instant) -> Woken {
-        self.sleep(until, true)
-    }
-
-    /// Sleep until `until` or a signal; notifications are left for later.
-    pub fn pause_until(&self, until: Instant) -> Woken {
-        self.sleep(until, false)
-    }
-
-    fn sleep(&self, until: Instant, wake_on_notify: bool) -> Woken {
-        let mut st = self.state();
-        loop {
-            if let Some(sig) = st.interrupted {
-                return Woken::Interrupted(sig);
-            }
-            if wake_on_notify && st.notified {
-                st.notified = false;
-                return Woken::Notified;
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Woken::TimedOut;
-            }
-            st = self
-                .inner
-                .cv
-                .wait_timeout(st, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-    }
-}
 
 /// Acquire `req`, waiting per `wait`. `notice` is called at most once, when the lock has
 /// been held by someone else for longer than [`NOTICE_AFTER`]. Ends with
@@ -241,8 +153,7 @@ pub fn acquire(
                 }
             }
             // The subscribers on the decider are the waiters; the others came before us.
-            ahead = locker
-                .subscribers(&req.resource)
+            ahead = subscribers(locker, &req.resource)
                 .map_or(0, |m| m.saturating_sub(1))
                 .min(u64::from(u32::MAX)) as u32;
             subscription = Some(sub);
@@ -338,6 +249,35 @@ fn interrupted(signal: i32, resource: &str) -> anyhow::Error {
     .into()
 }
 
+/// How many clients are subscribed to the resource's release channel on its decider: the
+/// waiters (ourselves included, once subscribed). `None` when the decider does not answer.
+fn subscribers(locker: &Locker, resource: &str) -> Option<u64> {
+    let d = locker.decider(resource)?;
+    let channel = locker.keys(resource).channel;
+    let round = locker.quorum().round_on(
+        "waiters",
+        &crate::engine::lock::single(locker.quorum().n(), d),
+        None,
+        move |i, s: &mut Session| {
+            if i != d {
+                return Ok(None);
+            }
+            let v = s.query(redis::cmd("PUBSUB").arg("NUMSUB").arg(&channel))?;
+            // PUBSUB NUMSUB answers [channel, count].
+            Ok(match v {
+                redis::Value::Array(items) => items.get(1).and_then(int),
+                _ => None,
+            })
+        },
+        move |replies: &[Option<Reply<Option<i64>>>]| replies[d].is_some(),
+    );
+    let count = match round.replies.get(d) {
+        Some(Ok(Some(n))) => u64::try_from(*n).ok(),
+        _ => None,
+    };
+    count
+}
+
 /// Pause for `pause` before the next attempt (never past the `--wait` deadline); a signal
 /// ends the wait instead.
 fn pause_before_retry(
@@ -383,13 +323,6 @@ fn yield_pause(ahead: u32) -> Duration {
         return Duration::ZERO;
     }
     YIELD_STEP * ahead.min(MAX_AHEAD) + jitter(YIELD_STEP / 2)
-}
-
-/// A random duration in [0, max).
-pub fn jitter(max: Duration) -> Duration {
-    let r = uuid::Uuid::new_v4().as_u128() as u64;
-    let max_us = max.as_micros().max(1) as u64;
-    Duration::from_micros(r % max_us)
 }
 
 #[cfg(test)]

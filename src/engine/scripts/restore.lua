@@ -6,7 +6,10 @@
 -- -> 1 restored (or already ours), 0 held by another token
 local current = redis.call('HGET', KEYS[1], 'token')
 if current == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  -- Never shorten, as extend.lua: a longer lease (a nested holder's) stays as it is.
+  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  end
   return 1
 end
 if current then

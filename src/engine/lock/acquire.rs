@@ -1,0 +1,445 @@
+//! One acquisition attempt: ask the instances (the decider first, or all at once), complete
+//! a near-quorum, then conclude: a fenced lease with validity left, or an undo everywhere the
+//! attempt may have landed (safety property 3) and who holds the lock.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::decider::{Approach, SUSPECT_FOR};
+use super::locker::*;
+use super::replies::{busy_from, count_ours, count_ours_replies, maybe_ours, parse_granted, Granted, View};
+use crate::engine::error::LockError;
+use crate::engine::holder::Busy;
+use crate::engine::holder::{int, Holder};
+use crate::engine::instance::{ErrorClass, InstanceError, Session};
+use crate::engine::quorum::{validity, Reply, Round};
+use crate::engine::scripts::scripts;
+use crate::engine::sync::lock;
+
+/// The least an undo waits for its replies (see `undo`).
+const UNDO_GRACE_MIN: Duration = Duration::from_millis(10);
+/// How often a contender holding the decider asks the missing instances again (rule 2).
+const COMPLETE_TRIES: usize = 5;
+
+impl Locker {
+    /// One attempt: take the lock on a quorum with validity left, or undo everything it
+    /// may have taken and say who holds it. `Err` is a failure no waiting cures: a quorum
+    /// unreachable (69), or a ttl too short to ever be valid (1). Asks every instance at once.
+    pub fn try_acquire(&self, req: &Request) -> Result<Attempt> {
+        self.attempt(req, Approach::Parallel)
+    }
+
+    /// One attempt, approaching the instances as `approach` says (see "No split votes").
+    pub fn attempt(&self, req: &Request, approach: Approach) -> Result<Attempt> {
+        let n = self.quorum.n();
+        let mut view: View = (0..n).map(|_| None).collect();
+        let mut started = None;
+        let decider = self.decider(&req.resource);
+        if approach == Approach::DeciderFirst {
+            let order = self.order(&req.resource);
+            let mut next = decider;
+            while let Some(d) = next {
+                let round = self.ask("acquire on the decider", req, &view, &single(n, d), false);
+                started.get_or_insert(round.started);
+                self.merge(&mut view, round);
+                match &view[d] {
+                    Some(Ok(Granted::Held(h))) if h.fence == 0 && self.stuck(h) => {
+                        // A contender that never finished (it died between the decider and the
+                        // rest): pass the decider over while its hold lasts, and ask the rest.
+                        lock(&self.suspect_until)[d] =
+                            Some(Instant::now() + h.time_left.unwrap_or(SUSPECT_FOR));
+                        break;
+                    }
+                    Some(Ok(Granted::Held(h))) => {
+                        return Ok(Attempt::Busy(Busy {
+                            holder: Some(h.clone()),
+                            held_on: 1,
+                            n,
+                            from_decider: true,
+                        }));
+                    }
+                    Some(Err(_)) => {
+                        // Down or slow: the next instance in the order decides, now.
+                        next = order
+                            .iter()
+                            .copied()
+                            .find(|&i| view[i].is_none() && !self.suspected(i));
+                    }
+                    _ => break,
+                }
+            }
+        }
+        let rest: Vec<bool> = view.iter().map(Option::is_none).collect();
+        if rest.contains(&true) {
+            let round = self.ask("acquire", req, &view, &rest, true);
+            started.get_or_insert(round.started);
+            self.merge(&mut view, round);
+        }
+        // Instances not waited for (suspected) can hide a lost majority: when the answers so far
+        // cannot make a quorum, wait for those once, so that "unreachable" (69) is told from
+        // "busy" within about the timeouts, as the contract says.
+        let answered = view.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
+        let unknown: Vec<bool> = view
+            .iter()
+            .map(|r| matches!(r, Some(Err(e)) if e.class == ErrorClass::NotAwaited))
+            .collect();
+        if answered < self.quorum.needed() && unknown.contains(&true) {
+            let round = self.ask("acquire (the rest)", req, &view, &unknown, false);
+            self.merge(&mut view, round);
+        }
+        let started = started.unwrap_or_else(Instant::now);
+        let mut maybe_ours = maybe_ours(&view);
+        if count_ours(&view) < self.quorum.needed() {
+            self.complete(req, decider, &mut view, &mut maybe_ours);
+        }
+        self.conclude(req, view, &maybe_ours, started)
+    }
+
+    /// Rule 2: holding the decider but no quorum, ask again the instances held by others, for
+    /// a few round trips: a contender that has not finished holds no decider, so it is undoing;
+    /// a finished holder is most likely the one whose release woke us, still on its way there.
+    pub(super) fn complete(
+        &self,
+        req: &Request,
+        decider: Option<usize>,
+        view: &mut View,
+        maybe_ours: &mut [bool],
+    ) {
+        let Some(d) = decider else { return };
+        if !matches!(&view[d], Some(Ok(g)) if g.ours()) {
+            return;
+        }
+        let q = self.quorum.needed();
+        for _ in 0..COMPLETE_TRIES {
+            let held: Vec<bool> = view
+                .iter()
+                .map(|r| matches!(r, Some(Ok(Granted::Held(_)))))
+                .collect();
+            if count_ours(view) + held.iter().filter(|h| **h).count() < q {
+                return;
+            }
+            // About one round trip: the time their undo or release takes to land.
+            let pause =
+                Duration::from_micros(200) + crate::engine::wakeup::jitter(Duration::from_micros(300));
+            std::thread::sleep(pause);
+            let round = self.ask("acquire again", req, view, &held, true);
+            self.merge(view, round);
+            for (m, r) in maybe_ours.iter_mut().zip(self::maybe_ours(view)) {
+                *m |= r;
+            }
+            if count_ours(view) >= q {
+                return;
+            }
+        }
+    }
+
+    /// Ask the `targets` instances for the lock; the others answer `None` at once, without
+    /// I/O. The round ends when every target answered, or (`by_quorum`) when the
+    /// attempt's outcome is decided counting what `view` already holds.
+    pub(super) fn ask(
+        &self,
+        what: &str,
+        req: &Request,
+        view: &View,
+        targets: &[bool],
+        by_quorum: bool,
+    ) -> Round<Option<Granted>> {
+        let keys = self.keys(&req.resource);
+        let since = crate::engine::holder::now_unix_ms();
+        let args = [
+            req.token.clone(),
+            req.ttl.as_millis().to_string(),
+            req.meta.host.clone(),
+            req.meta.pid.to_string(),
+            req.meta.cmd.clone(),
+            since.to_string(),
+        ];
+        let (n, q) = (self.quorum.n(), self.quorum.needed());
+        // What the instances not asked this time already said (a request still in flight may
+        // yet be ours, so it counts as neither).
+        let others = view.iter().zip(targets).filter(|(_, t)| !**t).map(|(r, _)| r);
+        let won_before = others
+            .clone()
+            .filter(|r| matches!(r, Some(Ok(g)) if g.ours()))
+            .count();
+        let lost_before = others
+            .filter(|r| match r {
+                Some(Ok(g)) => !g.ours(),
+                Some(Err(e)) => e.class != ErrorClass::NotAwaited,
+                None => false,
+            })
+            .count();
+        let asked = targets.to_vec();
+        let t = targets.to_vec();
+        // An instance that failed us lately is asked all the same, but not waited for: while
+        // its answer would decide nothing the others cannot, waiting for it (the op timeout,
+        // while we may hold the decider) stalls every other waiter. The first attempt of a
+        // process knows of no such instance yet.
+        let suspected: Vec<bool> = (0..n).map(|i| targets[i] && self.suspected(i)).collect();
+        let mut round = self.quorum.round_on(
+            what,
+            targets,
+            None,
+            move |i, s: &mut Session| {
+                if !t[i] {
+                    return Ok(None);
+                }
+                let v = s.eval(
+                    &scripts().acquire,
+                    &[&keys.lock, &keys.fence],
+                    &args.each_ref().map(String::as_str),
+                )?;
+                parse_granted(&v).map(Some)
+            },
+            move |replies: &[Option<Reply<Option<Granted>>>]| {
+                let mine = replies.iter().zip(&asked).filter(|(_, a)| **a);
+                let all = mine.clone().all(|(r, _)| r.is_some());
+                if all || !by_quorum {
+                    return all;
+                }
+                let won = mine
+                    .clone()
+                    .filter(|(r, _)| matches!(r, Some(Ok(Some(g))) if g.ours()))
+                    .count();
+                let lost = mine
+                    .filter(|(r, _)| matches!(r, Some(r) if !matches!(r, Ok(Some(g)) if g.ours())))
+                    .count();
+                let silent_suspects = replies
+                    .iter()
+                    .zip(&suspected)
+                    .filter(|(r, s)| **s && r.is_none())
+                    .count();
+                won_before + won >= q
+                    || lost_before + lost + silent_suspects > n - q
+                    || replies
+                        .iter()
+                        .zip(&asked)
+                        .zip(&suspected)
+                        .all(|((r, a), s)| !*a || *s || r.is_some())
+            },
+        );
+        // Those not asked have nothing to say.
+        for (reply, asked) in round.replies.iter_mut().zip(targets) {
+            if !*asked {
+                *reply = Ok(None);
+            }
+        }
+        round
+    }
+
+    /// Fold a round's replies for the instances it asked into `view`, and learn which
+    /// instances are up.
+    pub(super) fn merge(&self, view: &mut View, round: Round<Option<Granted>>) {
+        let now = Instant::now();
+        let mut suspects = lock(&self.suspect_until);
+        for (i, reply) in round.replies.into_iter().enumerate() {
+            let reply = match reply {
+                Ok(None) => continue,
+                Ok(Some(g)) => Ok(g),
+                Err(e) => Err(e),
+            };
+            match &reply {
+                Ok(_) => suspects[i] = None,
+                Err(e)
+                    if matches!(
+                        e.class,
+                        ErrorClass::Unreachable | ErrorClass::Timeout | ErrorClass::Refused
+                    ) =>
+                {
+                    suspects[i] = Some(now + SUSPECT_FOR + crate::engine::wakeup::jitter(SUSPECT_FOR / 2));
+                }
+                Err(_) => {}
+            }
+            view[i] = Some(reply);
+        }
+    }
+
+    /// The attempt's outcome from what every instance said: a lease (fenced, with validity
+    /// left) on a quorum, or busy / unavailable with every hold undone.
+    pub(super) fn conclude(
+        &self,
+        req: &Request,
+        view: View,
+        maybe_ours: &[bool],
+        started: Instant,
+    ) -> Result<Attempt> {
+        let keys = self.keys(&req.resource);
+        let q = self.quorum.needed();
+        let n = self.quorum.n();
+        let view: Vec<Reply<Granted>> = view
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(InstanceError::new(ErrorClass::NotAwaited, "not asked"))))
+            .collect();
+        if count_ours_replies(&view) < q {
+            self.undo(&req.resource, &req.token, maybe_ours, &view, started);
+            return self.busy_or_unavailable(&view).map(Attempt::Busy);
+        }
+
+        let reentered = view.iter().any(|r| matches!(r, Ok(Granted::Reentered { .. })));
+        let mut count = 1;
+        let mut fence = 0;
+        for g in view.iter().flatten() {
+            match g {
+                Granted::Taken { counter } if !reentered => fence = fence.max(counter + 1),
+                Granted::Reentered { count: c, fence: f } => {
+                    count = count.max(*c);
+                    fence = fence.max(*f);
+                }
+                _ => {}
+            }
+        }
+        // A first acquisition (or an instance that lost the key under a re-entry) records the
+        // fence where we hold it; it must land on a quorum before anyone may use it, so that
+        // the next holder's quorum, which overlaps this one, reads a higher counter.
+        let taken_somewhere = view.iter().any(|r| matches!(r, Ok(Granted::Taken { .. })));
+        if taken_somewhere {
+            let k = keys.clone();
+            let args = [req.token.clone(), fence.to_string()];
+            let recorded = self.quorum.round_until_decided(
+                "fence",
+                move |_, s: &mut Session| {
+                    let v = s.eval(
+                        &scripts().fence,
+                        &[&k.lock, &k.fence],
+                        &args.each_ref().map(String::as_str),
+                    )?;
+                    Ok(int(&v) == Some(1))
+                },
+                |ok| *ok,
+            );
+            if recorded.count(|ok| *ok) < q {
+                self.undo(&req.resource, &req.token, maybe_ours, &view, started);
+                if recorded.failed() > n - q {
+                    return Err(self.unavailable(&recorded).into());
+                }
+                if validity(req.ttl, started, Instant::now()).is_some() {
+                    // Lost to a force release between the two rounds: try again.
+                    return Ok(Attempt::Busy(Busy {
+                        holder: None,
+                        held_on: 0,
+                        n,
+                        from_decider: false,
+                    }));
+                }
+            }
+        }
+
+        let Some(left) = validity(req.ttl, started, Instant::now()) else {
+            self.undo(&req.resource, &req.token, maybe_ours, &view, started);
+            return Err(LockError::LeaseTooShort {
+                resource: req.resource.clone(),
+                ttl: req.ttl,
+                elapsed: started.elapsed(),
+                drift: crate::engine::quorum::drift(req.ttl),
+            }
+            .into());
+        };
+        Ok(Attempt::Acquired(Lease {
+            resource: req.resource.clone(),
+            token: req.token.clone(),
+            ttl: req.ttl,
+            fence,
+            reentered,
+            count,
+            started,
+            valid_until: Instant::now() + left,
+            meta: req.meta.clone(),
+            since_unix_ms: crate::engine::holder::now_unix_ms(),
+            maybe_held: maybe_ours.to_vec(),
+        }))
+    }
+
+    /// Release what a failed attempt may have taken, on every instance where it may have
+    /// landed, all at once (safety property 3). The release script drops only our token's
+    /// hold, so a re-entry's undo gives back just the hold it added. It announces on the
+    /// `undone` channel, which nobody listens to: waiters wake for releases, not retreats.
+    pub(super) fn undo(
+        &self,
+        resource: &str,
+        token: &str,
+        maybe_ours: &[bool],
+        view: &[Reply<Granted>],
+        started: Instant,
+    ) {
+        if !maybe_ours.contains(&true) {
+            return;
+        }
+        // An answering instance's undo lands within about the attempt's own time; one that
+        // does not land by a few times that is on an instance that stopped answering.
+        let grace = (started.elapsed() * 4).max(UNDO_GRACE_MIN);
+        let targets = maybe_ours.to_vec();
+        // Wait for the undo everywhere, except on instances known to be failing us (timed out,
+        // unreachable, suspected): there it is sent all the same and runs after the attempt's
+        // request, in order, whenever the instance answers, but waiting for it (the round's
+        // whole time) would only delay our next attempt.
+        let awaited: Vec<bool> = targets
+            .iter()
+            .zip(view)
+            .enumerate()
+            .map(|(i, (t, r))| {
+                let failing =
+                    matches!(r, Err(e) if matches!(e.class, ErrorClass::Timeout | ErrorClass::Unreachable));
+                *t && !failing && !self.suspected(i)
+            })
+            .collect();
+        let keys = self.keys(resource);
+        let quiet = format!("{}undone:{resource}", self.prefix);
+        let token = token.to_string();
+        self.quorum.round_on(
+            "undo",
+            maybe_ours,
+            Some(grace),
+            move |i, s: &mut Session| {
+                if !targets[i] {
+                    return Ok(());
+                }
+                s.eval(&scripts().release, &[&keys.lock], &[&token, "0", &quiet])
+                    .map(|_| ())
+            },
+            move |replies: &[Option<Reply<()>>]| {
+                replies.iter().zip(&awaited).all(|(r, a)| r.is_some() || !*a)
+            },
+        );
+    }
+
+    pub(super) fn busy_or_unavailable(&self, view: &[Reply<Granted>]) -> Result<Busy> {
+        let failed = view
+            .iter()
+            .filter(|r| matches!(r, Err(e) if e.class != ErrorClass::NotAwaited))
+            .count();
+        if failed > self.quorum.n() - self.quorum.needed() {
+            let round = Round {
+                replies: view
+                    .iter()
+                    .map(|r| r.as_ref().map(|_| ()).map_err(Clone::clone))
+                    .collect(),
+                started: Instant::now(),
+                elapsed: Duration::ZERO,
+            };
+            return Err(self.unavailable(&round).into());
+        }
+        let holders: Vec<&Holder> = view
+            .iter()
+            .filter_map(|r| match r {
+                Ok(Granted::Held(h)) => Some(h),
+                _ => None,
+            })
+            .collect();
+        Ok(busy_from(&holders, self.quorum.n()))
+    }
+
+    /// Too few instances answered `round` (exit 69).
+    pub fn unavailable<T>(&self, round: &Round<T>) -> LockError {
+        LockError::Unavailable {
+            failed: round.failed(),
+            n: self.quorum.n(),
+            needed: self.quorum.needed(),
+            refused: round
+                .replies
+                .iter()
+                .any(|r| matches!(r, Err(e) if e.class == ErrorClass::Refused)),
+            errors: round.errors(&self.quorum.servers()),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The locker and what it hands out: a resource's key names, a request, a lease, an attempt's outcome.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::engine::holder::{Busy, HolderMeta};
+use crate::engine::quorum::{Quorum, Trace};
+use crate::engine::settings::Settings;
+
+/// The Redis names of one resource's lock.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub lock: String,
+    pub fence: String,
+    pub channel: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str, resource: &str) -> Keys {
+        Keys {
+            lock: format!("{prefix}lock:{resource}"),
+            fence: format!("{prefix}fence:{resource}"),
+            channel: format!("{prefix}released:{resource}"),
+        }
+    }
+}
+
+/// What a caller asks for when acquiring.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub resource: String,
+    pub token: String,
+    pub ttl: Duration,
+    pub meta: HolderMeta,
+}
+
+/// A lock we hold on a quorum.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub resource: String,
+    pub token: String,
+    pub ttl: Duration,
+    pub fence: u64,
+    /// This token already held it: this was a re-entry (hold count + 1).
+    pub reentered: bool,
+    /// Our hold count after this acquisition (the largest an instance reported).
+    pub count: i64,
+    /// When the attempt that got it started (validity is counted from here).
+    pub started: Instant,
+    /// The lease is safe to rely on until then: ttl − elapsed − drift.
+    pub valid_until: Instant,
+    pub meta: HolderMeta,
+    pub since_unix_ms: u64,
+    /// Per instance: whether something of ours may be there (granted, or a request that may
+    /// have run). Instances never reached hold nothing of ours, so a failed release there is
+    /// nothing to warn about.
+    pub maybe_held: Vec<bool>,
+}
+
+impl Lease {
+    pub fn validity(&self) -> Duration {
+        self.valid_until.saturating_duration_since(Instant::now())
+    }
+}
+
+pub enum Attempt {
+    Acquired(Lease),
+    Busy(Busy),
+}
+
+pub struct Locker {
+    pub(super) quorum: Quorum,
+    pub(super) prefix: String,
+    pub(super) settings: Settings,
+    /// Per instance: not to be the decider before then (it failed us).
+    pub(super) suspect_until: Mutex<Vec<Option<Instant>>>,
+}
+
+impl Locker {
+    pub fn new(settings: &Settings, trace: Option<Trace>) -> Locker {
+        Locker {
+            quorum: Quorum::new(settings, trace),
+            prefix: settings.prefix.clone(),
+            settings: settings.clone(),
+            suspect_until: Mutex::new(vec![None; settings.servers.len()]),
+        }
+    }
+
+    pub fn quorum(&self) -> &Quorum {
+        &self.quorum
+    }
+
+    /// See [`Quorum::settle`].
+    pub fn settle(&self) {
+        self.quorum.settle();
+    }
+
+    /// The settings this locker was made with (servers, timeouts): what a release
+    /// subscription ([`crate::engine::notify`]) connects with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn keys(&self, resource: &str) -> Keys {
+        Keys::new(&self.prefix, resource)
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+pub(crate) fn single(n: usize, i: usize) -> Vec<bool> {
+    (0..n).map(|j| j == i).collect()
+}

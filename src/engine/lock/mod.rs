@@ -1,0 +1,28 @@
+//! The lock itself: acquire (with fencing, and undo everywhere on failure), extend, release,
+//! force release and read, each one round of one atomic script per instance. One file a job:
+//!
+//! - [`decider`]: the resource's instance order, and which instance decides (no split votes)
+//! - [`acquire`]: one attempt, from asking the instances to a fenced lease or an undo
+//! - [`renew`]: extending a lease, and taking back instances that lost it
+//! - [`release`]: releasing one hold, breaking a lock, reading it
+//! - [`replies`]: what the scripts answer, parsed
+//!
+//! Key layout (all under the prefix P, `redlock:` by default):
+//!   P lock:NAME      hash {token, count, host, pid, cmd, since, ttl, fence}, expires with the lease
+//!   P fence:NAME     the last fence handed out for NAME; never expires
+//!   P released:NAME  pub/sub channel; a release or force release publishes on it
+//!   P undone:NAME    pub/sub channel nobody listens to: where a failed attempt's undo "publishes"
+
+mod acquire;
+mod decider;
+mod locker;
+mod release;
+mod renew;
+mod replies;
+
+pub use crate::engine::holder::Busy;
+pub use decider::Approach;
+pub(crate) use locker::single;
+pub use locker::{Attempt, Keys, Lease, Locker, Request};
+pub use release::{Forced, Released};
+pub use renew::Extended;

@@ -1,0 +1,115 @@
+//! Giving a lock back: one hold of a token, every hold (`--force`), and reading it.
+
+use std::time::Duration;
+
+use super::locker::*;
+use super::replies::{array, parse_status};
+use crate::engine::holder::{int, Holder};
+use crate::engine::instance::{ErrorClass, Session};
+use crate::engine::quorum::Round;
+use crate::engine::scripts::scripts;
+
+/// The outcome of a release round.
+#[derive(Debug)]
+pub struct Released {
+    /// Instances where one hold was dropped.
+    pub released: usize,
+    /// Holds left (0 when the lock is gone, or kept only for --min-hold).
+    pub remaining: i64,
+    /// Instances where it was already free.
+    pub free: usize,
+    /// Other tokens' holds that were left untouched.
+    pub others: Vec<Holder>,
+    /// Instances that did not confirm the release: their index and "server: error".
+    pub failed: Vec<(usize, String)>,
+}
+
+/// The outcome of a force release.
+#[derive(Debug)]
+pub struct Forced {
+    /// Who held it, per instance where it was held.
+    pub holders: Vec<Holder>,
+    pub failed: Vec<String>,
+}
+
+impl Locker {
+    /// Drop one hold of `token` on every instance. `keep` > 0 (--min-hold) leaves the key in
+    /// place for that long instead of deleting it.
+    pub fn release(&self, resource: &str, token: &str, keep: Duration) -> Released {
+        let keys = self.keys(resource);
+        let args = [
+            token.to_string(),
+            keep.as_millis().to_string(),
+            keys.channel.clone(),
+        ];
+        let round = self.quorum.round_all("release", move |_, s: &mut Session| {
+            let v = s.eval(
+                &scripts().release,
+                &[&keys.lock],
+                &args.each_ref().map(String::as_str),
+            )?;
+            parse_status(&v)
+        });
+        let mut out = Released {
+            released: 0,
+            remaining: 0,
+            free: 0,
+            others: vec![],
+            failed: vec![],
+        };
+        for r in &round.replies {
+            match r {
+                Ok((1, rest)) => {
+                    out.released += 1;
+                    out.remaining = out.remaining.max(rest.first().and_then(int).unwrap_or(0));
+                }
+                Ok((2, _)) => out.free += 1,
+                Ok((_, rest)) => out.others.extend(Holder::from_values(rest)),
+                Err(_) => {}
+            }
+        }
+        let servers = self.quorum.servers();
+        out.failed = round
+            .replies
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match r {
+                Err(e) if e.class != ErrorClass::NotAwaited => Some((i, format!("{}: {e}", servers[i]))),
+                _ => None,
+            })
+            .collect();
+        out
+    }
+
+    /// Delete the lock whoever holds it, on every instance.
+    pub fn force_release(&self, resource: &str) -> Forced {
+        let keys = self.keys(resource);
+        let round = self.quorum.round_all("force", move |_, s: &mut Session| {
+            let v = s.eval(&scripts().force, &[&keys.lock], &[&keys.channel])?;
+            parse_status(&v)
+        });
+        let holders = round
+            .replies
+            .iter()
+            .filter_map(|r| match r {
+                Ok((1, rest)) => Holder::from_values(rest),
+                _ => None,
+            })
+            .collect();
+        Forced {
+            holders,
+            failed: round.errors(&self.quorum.servers()),
+        }
+    }
+
+    /// Each instance's view of one lock: its holder (if any) and its fence counter.
+    pub fn read(&self, resource: &str) -> Round<(Option<Holder>, u64)> {
+        let keys = self.keys(resource);
+        self.quorum.round_all("read", move |_, s: &mut Session| {
+            let v = s.eval(&scripts().read, &[&keys.lock, &keys.fence], &[])?;
+            let items = array(&v)?;
+            let counter = items.get(9).and_then(int).unwrap_or(0).max(0) as u64;
+            Ok((Holder::from_values(items), counter))
+        })
+    }
+}

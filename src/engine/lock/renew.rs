@@ -1,0 +1,123 @@
+//! Renewing a lease: extend on a quorum, and take back instances that lost the key.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::locker::*;
+use super::replies::{busy_from, parse_status};
+use crate::engine::error::LockError;
+use crate::engine::holder::{int, Holder};
+use crate::engine::instance::Session;
+use crate::engine::quorum::validity;
+use crate::engine::scripts::scripts;
+
+/// The outcome of an extend round.
+#[derive(Debug)]
+pub struct Extended {
+    pub valid_until: Instant,
+    pub renewed: usize,
+    /// Instances that had lost the key and were taken back.
+    pub restored: usize,
+}
+
+impl Locker {
+    /// Renew `token`'s lease on every instance. With `restore`, an instance that lost the
+    /// key and is free is taken back with the lease's metadata, so a restart does not quietly
+    /// shrink the quorum. `Err(LockError::NotHolder)` when the token does not hold it on a
+    /// quorum (or `LeaseTooShort` when it answered too late); `Unavailable` when too few
+    /// instances answered.
+    pub fn extend(
+        &self,
+        resource: &str,
+        token: &str,
+        ttl: Duration,
+        restore: Option<&Lease>,
+    ) -> Result<Extended> {
+        let keys = self.keys(resource);
+        let args = [token.to_string(), ttl.as_millis().to_string()];
+        let k = keys.clone();
+        let op = move |_, s: &mut Session| {
+            let v = s.eval(
+                &scripts().extend,
+                &[&k.lock],
+                &args.each_ref().map(String::as_str),
+            )?;
+            parse_status(&v)
+        };
+        // With `restore`, hear every instance (within the round's time): a lost key is only seen
+        // where the reply is awaited, and a restarted instance, reconnecting, answers last.
+        let round = match restore {
+            Some(_) => self.quorum.round_all("extend", op),
+            None => self
+                .quorum
+                .round_until_decided("extend", op, |(status, _)| *status == 1),
+        };
+        let q = self.quorum.needed();
+        let renewed = round.count(|(status, _)| *status == 1);
+        if renewed < q {
+            if round.failed() > self.quorum.n() - q {
+                return Err(self.unavailable(&round).into());
+            }
+            let holders: Vec<Holder> = round
+                .replies
+                .iter()
+                .filter_map(|r| match r {
+                    Ok((0, rest)) => Holder::from_values(rest),
+                    _ => None,
+                })
+                .collect();
+            let busy = busy_from(&holders.iter().collect::<Vec<_>>(), self.quorum.n());
+            return Err(LockError::NotHolder {
+                resource: resource.to_string(),
+                renewed,
+                n: self.quorum.n(),
+                needed: q,
+                holder: busy.holder,
+            }
+            .into());
+        }
+        let Some(left) = validity(ttl, round.started, Instant::now()) else {
+            return Err(LockError::LeaseTooShort {
+                resource: resource.to_string(),
+                ttl,
+                elapsed: round.started.elapsed(),
+                drift: crate::engine::quorum::drift(ttl),
+            }
+            .into());
+        };
+        let valid_until = Instant::now() + left;
+
+        let free: Vec<bool> = round.replies.iter().map(|r| matches!(r, Ok((2, _)))).collect();
+        let mut restored = 0;
+        if let (Some(lease), true) = (restore, free.contains(&true)) {
+            let args = [
+                lease.token.clone(),
+                ttl.as_millis().to_string(),
+                lease.meta.host.clone(),
+                lease.meta.pid.to_string(),
+                lease.meta.cmd.clone(),
+                lease.since_unix_ms.to_string(),
+                lease.count.max(1).to_string(),
+                lease.fence.to_string(),
+            ];
+            let back = self.quorum.round_all("restore", move |i, s: &mut Session| {
+                if !free[i] {
+                    return Ok(false);
+                }
+                let v = s.eval(
+                    &scripts().restore,
+                    &[&keys.lock, &keys.fence],
+                    &args.each_ref().map(String::as_str),
+                )?;
+                Ok(int(&v) == Some(1))
+            });
+            restored = back.count(|ok| *ok);
+        }
+        Ok(Extended {
+            valid_until,
+            renewed,
+            restored,
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! What the lock scripts answer, parsed into what an attempt or a round needs.
+
+use redis::Value;
+
+use crate::engine::holder::Busy;
+use crate::engine::holder::{int, Holder};
+use crate::engine::instance::{ErrorClass, InstanceError};
+use crate::engine::quorum::Reply;
+
+/// A round's replies so far: `None` for an instance not asked yet.
+pub(super) type View = Vec<Option<Reply<Granted>>>;
+
+#[derive(Clone)]
+pub(super) enum Granted {
+    Taken { counter: u64 },
+    Reentered { count: i64, fence: u64 },
+    Held(Holder),
+}
+
+impl Granted {
+    pub(super) fn ours(&self) -> bool {
+        !matches!(self, Granted::Held(_))
+    }
+}
+
+/// The holder seen on the most instances.
+pub(super) fn busy_from(holders: &[&Holder], n: usize) -> Busy {
+    let mut best: Option<(&Holder, usize)> = None;
+    for h in holders {
+        let on = holders.iter().filter(|o| o.token == h.token).count();
+        let better = match best {
+            None => true,
+            Some((b, bon)) => on > bon || (on == bon && h.time_left > b.time_left),
+        };
+        if better {
+            best = Some((h, on));
+        }
+    }
+    Busy {
+        holder: best.map(|(h, _)| h.clone()),
+        held_on: best.map_or(0, |(_, on)| on),
+        n,
+        from_decider: false,
+    }
+}
+
+pub(super) fn array(v: &Value) -> Reply<&[Value]> {
+    match v {
+        Value::Array(items) => Ok(items),
+        other => Err(InstanceError::new(
+            ErrorClass::Protocol,
+            format!("unexpected reply {other:?}"),
+        )),
+    }
+}
+
+/// A script's {status, rest...} reply.
+pub(super) fn parse_status(v: &Value) -> Reply<(i64, Vec<Value>)> {
+    let items = array(v)?;
+    let status = items
+        .first()
+        .and_then(int)
+        .ok_or_else(|| InstanceError::new(ErrorClass::Protocol, "reply without a status"))?;
+    Ok((status, items[1..].to_vec()))
+}
+
+pub(super) fn parse_granted(v: &Value) -> Reply<Granted> {
+    let (status, rest) = parse_status(v)?;
+    let num = |i: usize| rest.get(i).and_then(int).unwrap_or(0);
+    match status {
+        1 => Ok(Granted::Taken {
+            counter: num(0).max(0) as u64,
+        }),
+        2 => Ok(Granted::Reentered {
+            count: num(0),
+            fence: num(1).max(0) as u64,
+        }),
+        _ => Holder::from_values(&rest)
+            .map(Granted::Held)
+            .ok_or_else(|| InstanceError::new(ErrorClass::Protocol, "malformed holder in acquire reply")),
+    }
+}
+
+/// The instances where an attempt may hold the lock: granted, or a request that may have run.
+pub(super) fn maybe_ours(view: &View) -> Vec<bool> {
+    view.iter()
+        .map(|r| match r {
+            Some(Ok(g)) => g.ours(),
+            Some(Err(e)) => e.maybe_applied(),
+            None => false,
+        })
+        .collect()
+}
+
+pub(super) fn count_ours(view: &View) -> usize {
+    view.iter()
+        .filter(|r| matches!(r, Some(Ok(g)) if g.ours()))
+        .count()
+}
+
+pub(super) fn count_ours_replies(view: &[Reply<Granted>]) -> usize {
+    view.iter().filter(|r| matches!(r, Ok(g) if g.ours())).count()
+}
