@@ -670,7 +670,7 @@ fn a_server_that_speaks_http_exits_69_in_one_line() {
             "force release on HTTP",
             &["release", "-r", "x", "--force", "-s", &url],
             69,
-            "could not reach a quorum",
+            "to break lock 'x'",
         ),
         case(
             "extend on HTTP",

@@ -20,9 +20,7 @@ pub fn failure(err: &LockError, conflict_exit_code: i32) -> Failure {
                 code: conflict_exit_code,
             }
         }
-        LockError::Unavailable { .. } => {
-            Failure::Unavailable(format!("{err}: check that they are up and the --server URLs"))
-        }
+        LockError::Unavailable { .. } => unavailable(err, "to answer"),
         LockError::LeaseTooShort { .. } => Failure::Other(format!("{err}; use a longer --ttl")),
         LockError::NotHolder { .. } => Failure::NotHolder(err.to_string()),
         LockError::Interrupted { resource, signal } => Failure::Interrupted {
@@ -42,4 +40,17 @@ pub fn explain(err: anyhow::Error) -> anyhow::Error {
         Ok(e) => failure(&e, BUSY).into(),
         Err(other) => other,
     }
+}
+
+/// The one exit-69 message: who did not answer, how many are needed `purpose` ("to tell who
+/// holds what"), and what to check: the servers and URLs, or the credentials when one of them
+/// refused us.
+pub fn unavailable(err: &LockError, purpose: &str) -> Failure {
+    let next = match err {
+        LockError::Unavailable { refused: true, .. } => {
+            "check the passwords, the TLS settings and the --server URLs"
+        }
+        _ => "check that they are up and the --server URLs",
+    };
+    Failure::Unavailable(format!("{err} {purpose}: {next}"))
 }

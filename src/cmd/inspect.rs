@@ -5,9 +5,10 @@ use anyhow::Result;
 
 use super::{print, Context};
 use crate::cli::args::InspectArgs;
-use crate::cli::exit::{self, Failure};
+use crate::cli::exit;
+use crate::cli::messages;
 use crate::cli::output::{self, Style};
-use crate::engine::state::{self, Verdict};
+use crate::engine::state::{self, LockState, Verdict};
 
 pub fn execute(ctx: &Context, args: &InspectArgs) -> Result<i32> {
     let style = Style::detect();
@@ -19,8 +20,7 @@ pub fn execute(ctx: &Context, args: &InspectArgs) -> Result<i32> {
             } else {
                 output::lock_table(&lock, style)
             };
-            let unavailable = matches!(lock.verdict, Verdict::Unknown { .. })
-                .then(|| state::unavailable_message(lock.answered(), lock.n(), lock.quorum, &lock.errors()));
+            let unavailable = matches!(lock.verdict, Verdict::Unknown { .. }).then(|| lock.unavailable());
             (text, unavailable)
         }
         None => {
@@ -37,21 +37,16 @@ pub fn execute(ctx: &Context, args: &InspectArgs) -> Result<i32> {
                 .iter()
                 .find(|l| matches!(l.verdict, Verdict::Unknown { .. }));
             let unavailable = if listing.answered() < listing.quorum {
-                Some(state::unavailable_message(
-                    listing.answered(),
-                    listing.n(),
-                    listing.quorum,
-                    &listing.errors(),
-                ))
+                Some(listing.unavailable())
             } else {
-                unknown.map(|l| state::unavailable_message(l.answered(), l.n(), l.quorum, &l.errors()))
+                unknown.map(LockState::unavailable)
             };
             (text, unavailable)
         }
     };
     print(&text)?;
     match unavailable {
-        Some(message) => Err(Failure::Unavailable(message).into()),
+        Some(err) => Err(messages::unavailable(&err, "to tell who holds what").into()),
         None => Ok(exit::OK),
     }
 }

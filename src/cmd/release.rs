@@ -7,6 +7,9 @@ use anyhow::Result;
 use super::{print, Context};
 use crate::cli::args::ReleaseArgs;
 use crate::cli::exit::{self, Failure};
+use crate::cli::messages;
+use crate::engine::error::LockError;
+use crate::engine::holder::tally;
 
 pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
     let quorum = ctx.locker.quorum();
@@ -15,23 +18,22 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
     let Some(token) = args.token.as_deref().filter(|_| !args.force) else {
         let forced = ctx.locker.force_release(resource);
         if forced.failed.len() > n - q {
-            return Err(Failure::Unavailable(format!(
-                "could not reach a quorum to break lock '{resource}' ({}); need {q} of {n}",
-                forced.failed.join("; ")
-            ))
-            .into());
+            let err = LockError::Unavailable {
+                answered: n - forced.failed.len(),
+                n,
+                needed: q,
+                refused: false,
+                errors: forced.failed,
+            };
+            return Err(messages::unavailable(&err, &format!("to break lock '{resource}'")).into());
         }
-        let mut seen: Vec<&str> = vec![];
         let mut text = String::new();
-        for h in &forced.holders {
-            if !seen.contains(&h.token.as_str()) {
-                seen.push(&h.token);
-                text.push_str(&format!(
-                    "broke lock '{resource}' {} (token {})\n",
-                    h.describe(),
-                    h.token
-                ));
-            }
+        for (h, _) in tally(&forced.holders) {
+            text.push_str(&format!(
+                "broke lock '{resource}' {} (token {})\n",
+                h.describe(),
+                h.token
+            ));
         }
         if text.is_empty() {
             text = format!("lock '{resource}' was not held\n");

@@ -17,7 +17,8 @@ pub enum LockError {
     },
     /// Too few instances answered, or they refused us (authentication, TLS).
     Unavailable {
-        failed: usize,
+        /// Instances that answered (n minus those that failed).
+        answered: usize,
         n: usize,
         needed: usize,
         refused: bool,
@@ -48,23 +49,17 @@ impl fmt::Display for LockError {
         match self {
             LockError::Held { resource, busy, .. } => f.write_str(&busy.describe(resource)),
             LockError::Unavailable {
-                failed,
+                answered,
                 n,
                 needed,
-                refused,
                 errors,
-            } => {
-                let what = if *refused {
-                    "unreachable or refused us"
-                } else {
-                    "unreachable"
-                };
-                write!(
-                    f,
-                    "{failed} of {n} servers {what} ({}); need {needed} to answer",
-                    errors.join("; ")
-                )
-            }
+                ..
+            } => write!(
+                f,
+                "only {answered} of {n} servers answered ({} of {n} servers did not: {}); need {needed}",
+                n - answered,
+                errors.join("; ")
+            ),
             LockError::LeaseTooShort {
                 resource,
                 ttl,

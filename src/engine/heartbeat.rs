@@ -55,8 +55,9 @@ impl Timing {
         Timing {
             period,
             retry: (period / 10).clamp(Duration::from_millis(20), Duration::from_secs(1)),
-            // quorum.rs bounds a round by connect + op timeout + 25ms; a little more here.
-            round_budget: settings.connect_timeout + settings.op_timeout + Duration::from_millis(50),
+            // What a renewal round may take (quorum.rs bounds every round by it), and a little
+            // more for the thread to be scheduled before the lease's last safe moment.
+            round_budget: crate::engine::quorum::round_limit(settings) + Duration::from_millis(25),
             margin: (ttl / 50).clamp(Duration::from_millis(10), Duration::from_millis(250)),
         }
     }

@@ -30,7 +30,7 @@ impl HolderMeta {
 }
 
 fn truncate(cmd: &str) -> String {
-    let one_line: String = redact_passwords(cmd)
+    let one_line: String = crate::engine::server::redact_text(cmd)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
@@ -40,61 +40,6 @@ fn truncate(cmd: &str) -> String {
     let mut cut: String = one_line.chars().take(MAX_CMD_CHARS - 1).collect();
     cut.push('…');
     cut
-}
-
-/// Replace the password of every URL in `text` (`scheme://user:PASSWORD@host`, and a
-/// `pass=PASSWORD` query parameter) with `***`. A holder's command line is stored on the
-/// servers and shown by `inspect`; a `redlock -s redis://:pw@host …` in it must not carry the
-/// password along (contract: passwords are never printed).
-pub fn redact_passwords(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        // The authority ends at the first '/', '?', '#' or whitespace; its userinfo at the last '@'.
-        let end = tail
-            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority
-            .rfind('@')
-            .and_then(|at| authority[..at].find(':').map(|colon| (colon, at)))
-        {
-            Some((colon, at)) => {
-                out.push_str(&authority[..=colon]);
-                out.push_str("***");
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    redact_pass_params(&out)
-}
-
-/// `…?db=1&pass=PASSWORD` → `…?db=1&pass=***` (unix socket URLs carry it there).
-fn redact_pass_params(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("pass=") {
-        let in_query = i > 0 && matches!(rest.as_bytes()[i - 1], b'?' | b'&');
-        let (head, tail) = rest.split_at(i + "pass=".len());
-        out.push_str(head);
-        rest = tail;
-        if in_query {
-            let end = tail
-                .find(|c: char| c == '&' || c == '#' || c.is_whitespace())
-                .unwrap_or(tail.len());
-            if end > 0 {
-                out.push_str("***");
-            }
-            rest = &tail[end..];
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Unix time in milliseconds, as stored in `since`.
@@ -138,7 +83,7 @@ impl Holder {
             count: string(&v[2]).parse().unwrap_or(0),
             host: string(&v[3]),
             pid: string(&v[4]).parse().ok(),
-            cmd: redact_passwords(&string(&v[5])),
+            cmd: crate::engine::server::redact_text(&string(&v[5])),
             since_unix_ms: string(&v[6]).parse().ok(),
             fence: string(&v[7]).parse().unwrap_or(0),
             ttl: string(&v[8]).parse().ok().map(Duration::from_millis),
@@ -275,6 +220,33 @@ impl Busy {
     }
 }
 
+/// Each token with its holder and its number of instances, most first (ties keep the order
+/// of the servers): the one count of holders that busy lines, `inspect` and `release --force`
+/// share. A round ends once a quorum answered, so the last instance may lag behind
+/// (a re-entry, the fence record or a renewal not there yet): the holder is merged from all of
+/// them, with the highest hold count and fence, and the ttl and time left of the instance
+/// renewed last (the longest time left).
+pub fn tally<'a>(holders: impl IntoIterator<Item = &'a Holder>) -> Vec<(Holder, usize)> {
+    let mut tokens: Vec<(Holder, usize)> = vec![];
+    for h in holders {
+        match tokens.iter_mut().find(|(t, _)| t.token == h.token) {
+            Some((merged, on)) => {
+                *on += 1;
+                merged.count = merged.count.max(h.count);
+                merged.fence = merged.fence.max(h.fence);
+                let longest = |l: Option<Duration>| l.unwrap_or(Duration::MAX);
+                if longest(h.time_left) > longest(merged.time_left) {
+                    merged.ttl = h.ttl;
+                    merged.time_left = h.time_left;
+                }
+            }
+            None => tokens.push((h.clone(), 1)),
+        }
+    }
+    tokens.sort_by_key(|(_, on)| std::cmp::Reverse(*on));
+    tokens
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn command_lines_lose_their_passwords() {
+    fn command_lines_lose_their_passwords_as_in_server_redact_text() {
         for (given, shown) in [
             (
                 "redlock -s redis://:s3cret@db:6380 acquire -r x",
@@ -351,7 +323,7 @@ mod tests {
             ("./deploy.sh --pass=keep prod", "./deploy.sh --pass=keep prod"),
             ("redis://host:6379 ://", "redis://host:6379 ://"),
         ] {
-            assert_eq!(redact_passwords(given), shown, "{given}");
+            assert_eq!(crate::engine::server::redact_text(given), shown, "{given}");
         }
         assert!(!HolderMeta::new(1, "redlock -s redis://:s3cret@h acquire")
             .cmd

@@ -113,6 +113,42 @@ fn one_line(s: &str) -> String {
     }
 }
 
+/// A connection to `server` with both timeouts set, ready for requests: the one way every
+/// part of the engine connects (rounds and release subscriptions alike), so every caller gets
+/// the same error classes and the TLS check below.
+pub fn open(
+    server: &ServerUrl,
+    connect_timeout: Duration,
+    op_timeout: Duration,
+) -> Result<redis::Connection, InstanceError> {
+    let info = server
+        .connection_info()
+        .map_err(|e| InstanceError::new(ErrorClass::Refused, one_line(&e.to_string())))?;
+    let conn = redis::Client::open(info)
+        .and_then(|c| c.get_connection_with_timeout(connect_timeout))
+        .map_err(|e| classify(&e, true))?;
+    conn.set_read_timeout(Some(op_timeout))
+        .and_then(|_| conn.set_write_timeout(Some(op_timeout)))
+        .map_err(|e| classify(&e, true))?;
+    let mut conn = conn;
+    if server.is_tls() {
+        // rustls shakes hands on the first request; make that a PING so a TLS problem is
+        // reported as one, not as a failed script. A plain port never answers a ClientHello,
+        // hence the hint on a timeout.
+        redis::cmd("PING").query::<Value>(&mut conn).map_err(|e| {
+            let err = classify(&e, true);
+            match err.class {
+                ErrorClass::Timeout => InstanceError::new(
+                    ErrorClass::Timeout,
+                    "TLS handshake timed out; is this a TLS port? use redis:// for a plain one",
+                ),
+                _ => err,
+            }
+        })?;
+    }
+    Ok(conn)
+}
+
 /// The connection state a worker owns; jobs borrow it.
 pub struct Session {
     server: ServerUrl,
@@ -124,32 +160,7 @@ pub struct Session {
 impl Session {
     fn connection(&mut self) -> Result<&mut redis::Connection, InstanceError> {
         if self.conn.is_none() {
-            let info = self
-                .server
-                .connection_info()
-                .map_err(|e| InstanceError::new(ErrorClass::Refused, one_line(&e.to_string())))?;
-            let conn = redis::Client::open(info)
-                .and_then(|c| c.get_connection_with_timeout(self.connect_timeout))
-                .map_err(|e| classify(&e, true))?;
-            conn.set_read_timeout(Some(self.op_timeout))
-                .and_then(|_| conn.set_write_timeout(Some(self.op_timeout)))
-                .map_err(|e| classify(&e, true))?;
-            let mut conn = conn;
-            if self.server.is_tls() {
-                // rustls shakes hands on the first request; make that a PING so a TLS
-                // problem is reported as one, not as a failed script. A plain port never
-                // answers a ClientHello, hence the hint on a timeout.
-                redis::cmd("PING").query::<Value>(&mut conn).map_err(|e| {
-                    let err = classify(&e, true);
-                    match err.class {
-                        ErrorClass::Timeout => InstanceError::new(
-                            ErrorClass::Timeout,
-                            "TLS handshake timed out; is this a TLS port? use redis:// for a plain one",
-                        ),
-                        _ => err,
-                    }
-                })?;
-            }
+            let conn = open(&self.server, self.connect_timeout, self.op_timeout)?;
             self.conn = Some(conn);
         }
         // Just set above when it was missing.

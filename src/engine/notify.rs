@@ -227,12 +227,8 @@ impl Listener {
         }
     }
 
-    fn connect(&self) -> redis::RedisResult<redis::Connection> {
-        let info = self.server.connection_info()?;
-        let conn = redis::Client::open(info)?.get_connection_with_timeout(self.connect_timeout)?;
-        conn.set_write_timeout(Some(self.op_timeout))?;
-        conn.set_read_timeout(Some(self.op_timeout))?;
-        Ok(conn)
+    fn connect(&self) -> Result<redis::Connection, crate::engine::instance::InstanceError> {
+        crate::engine::instance::open(&self.server, self.connect_timeout, self.op_timeout)
     }
 
     /// Subscribe and pass each message on until the connection fails or we are stopped.

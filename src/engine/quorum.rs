@@ -63,6 +63,11 @@ impl<T> Round<T> {
     }
 }
 
+/// The longest a round waits: a connect plus a request, and a little scheduling slack.
+pub fn round_limit(settings: &Settings) -> Duration {
+    settings.connect_timeout + settings.op_timeout + Duration::from_millis(25)
+}
+
 impl Quorum {
     pub fn new(settings: &Settings, trace: Option<Trace>) -> Quorum {
         let instances = settings
@@ -73,7 +78,7 @@ impl Quorum {
         Quorum {
             instances,
             needed: settings.quorum(),
-            round_limit: settings.connect_timeout + settings.op_timeout + Duration::from_millis(25),
+            round_limit: round_limit(settings),
             trace,
         }
     }

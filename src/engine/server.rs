@@ -294,9 +294,12 @@ fn redact_raw(s: &str) -> String {
     }
 }
 
-/// Hide every URL password in free text (a usage error that quotes what was typed, say):
-/// `scheme://user:secret@host` becomes `scheme://user:***@host`, and `pass=secret` becomes
-/// `pass=***`.
+/// Replace every password in free text with `***`: the userinfo password of each URL
+/// (`scheme://user:PASSWORD@host`, up to the last `@` before a space, quote or comma, so a
+/// malformed URL with `/` or `@` in its password is covered too), and a `pass=PASSWORD` query
+/// parameter (unix socket URLs carry it there). Used for clap's errors, which quote what the
+/// user typed, and for holders' command lines, which `inspect` shows (contract: passwords are
+/// never printed). A URL without a password is left as it is.
 pub fn redact_text(text: &str) -> String {
     let stop = |c: char| c.is_whitespace() || matches!(c, '\'' | '"' | ',' | '`');
     let mut out = String::with_capacity(text.len());
@@ -306,13 +309,13 @@ pub fn redact_text(text: &str) -> String {
         out.push_str(head);
         let end = tail.find(stop).unwrap_or(tail.len());
         let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                match userinfo.find(':') {
-                    Some(colon) => out.push_str(&format!("{}:***", &userinfo[..colon])),
-                    None => out.push_str("***"),
-                }
+        match authority
+            .rfind('@')
+            .and_then(|at| authority[..at].find(':').map(|colon| (colon, at)))
+        {
+            Some((colon, at)) => {
+                out.push_str(&authority[..=colon]);
+                out.push_str("***");
                 out.push_str(&authority[at..]);
             }
             None => out.push_str(authority),
@@ -320,17 +323,22 @@ pub fn redact_text(text: &str) -> String {
         rest = &tail[end..];
     }
     out.push_str(rest);
-    // Unix socket URLs carry the password as a query parameter.
     let mut redacted = String::with_capacity(out.len());
     let mut rest = out.as_str();
     while let Some(i) = rest.find("pass=") {
-        redacted.push_str(&rest[..i + 5]);
-        let tail = &rest[i + 5..];
-        let end = tail.find(|c: char| stop(c) || c == '&').unwrap_or(tail.len());
-        if end > 0 {
-            redacted.push_str("***");
+        let in_query = i > 0 && matches!(rest.as_bytes()[i - 1], b'?' | b'&');
+        let (head, tail) = rest.split_at(i + "pass=".len());
+        redacted.push_str(head);
+        rest = tail;
+        if in_query {
+            let end = tail
+                .find(|c: char| stop(c) || c == '&' || c == '#')
+                .unwrap_or(tail.len());
+            if end > 0 {
+                redacted.push_str("***");
+            }
+            rest = &tail[end..];
         }
-        rest = &tail[end..];
     }
     redacted.push_str(rest);
     redacted

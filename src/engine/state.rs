@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use redis::Value;
 
+use crate::engine::error::LockError;
 use crate::engine::holder::{human, int, string, Holder};
 use crate::engine::instance::{ErrorClass, InstanceError, Session};
 use crate::engine::lock::Locker;
@@ -91,7 +92,7 @@ impl LockState {
 
     /// Every token seen and on how many instances, most first.
     pub fn tokens(&self) -> Vec<(Holder, usize)> {
-        tally(&self.instances)
+        crate::engine::holder::tally(holders(&self.instances))
     }
 
     /// The verdict line: `free`, `held by T (web-3 pid 4121) on 2/3 instances (quorum 2),
@@ -143,6 +144,12 @@ impl LockState {
             .filter_map(|v| v.seen.as_ref().err().map(|e| format!("{}: {e}", v.server)))
             .collect()
     }
+
+    /// Too few instances answered to tell who holds it (exit 69), as the engine's error.
+    pub fn unavailable(&self) -> LockError {
+        let failures = self.instances.iter().filter_map(|v| v.seen.as_ref().err());
+        unavailable(self.answered(), self.n(), self.quorum, failures, self.errors())
+    }
 }
 
 /// What the instances' views add up to (pure: the heart of `inspect`).
@@ -151,7 +158,7 @@ pub fn verdict(views: &[InstanceView], quorum: usize) -> Verdict {
     if answered < quorum {
         return Verdict::Unknown { answered };
     }
-    let tokens = tally(views);
+    let tokens = crate::engine::holder::tally(holders(views));
     let Some((top, held_on)) = tokens.first().cloned() else {
         return Verdict::Free;
     };
@@ -199,32 +206,6 @@ fn holders(views: &[InstanceView]) -> impl Iterator<Item = &Holder> {
     views
         .iter()
         .filter_map(|v| v.seen.as_ref().ok().and_then(|s| s.holder.as_ref()))
-}
-
-/// Each token with its holder and its number of instances, most first (ties keep the order
-/// of the servers). A round ends once a quorum answered, so the last instance may lag behind
-/// (a re-entry, the fence record or a renewal not there yet): the holder is merged from all of
-/// them, with the highest hold count and fence, and the ttl and time left of the instance
-/// renewed last (the longest time left).
-fn tally(views: &[InstanceView]) -> Vec<(Holder, usize)> {
-    let mut tokens: Vec<(Holder, usize)> = vec![];
-    for h in holders(views) {
-        match tokens.iter_mut().find(|(t, _)| t.token == h.token) {
-            Some((merged, on)) => {
-                *on += 1;
-                merged.count = merged.count.max(h.count);
-                merged.fence = merged.fence.max(h.fence);
-                let longest = |l: Option<Duration>| l.unwrap_or(Duration::MAX);
-                if longest(h.time_left) > longest(merged.time_left) {
-                    merged.ttl = h.ttl;
-                    merged.time_left = h.time_left;
-                }
-            }
-            None => tokens.push((h.clone(), 1)),
-        }
-    }
-    tokens.sort_by_key(|(_, on)| std::cmp::Reverse(*on));
-    tokens
 }
 
 /// Read one lock on every instance.
@@ -276,6 +257,28 @@ impl Listing {
             .iter()
             .filter_map(|s| s.locks.as_ref().err().map(|e| format!("{}: {e}", s.server)))
             .collect()
+    }
+
+    /// Too few instances answered the listing (exit 69), as the engine's error.
+    pub fn unavailable(&self) -> LockError {
+        let failures = self.servers.iter().filter_map(|s| s.locks.as_ref().err());
+        unavailable(self.answered(), self.n(), self.quorum, failures, self.errors())
+    }
+}
+
+fn unavailable<'a>(
+    answered: usize,
+    n: usize,
+    needed: usize,
+    mut failures: impl Iterator<Item = &'a InstanceError>,
+    errors: Vec<String>,
+) -> LockError {
+    LockError::Unavailable {
+        answered,
+        n,
+        needed,
+        refused: failures.any(|e| e.class == ErrorClass::Refused),
+        errors,
     }
 }
 
@@ -459,15 +462,6 @@ pub fn glob_escape(s: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// The exit-69 message: who did not answer, and what to check.
-pub fn unavailable_message(answered: usize, n: usize, quorum: usize, errors: &[String]) -> String {
-    format!(
-        "only {answered} of {n} servers answered ({}); need {quorum} to tell who holds what: \
-         check that they are up and the --server URLs",
-        errors.join("; ")
-    )
 }
 
 #[cfg(test)]

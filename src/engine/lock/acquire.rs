@@ -432,7 +432,7 @@ impl Locker {
     /// Too few instances answered `round` (exit 69).
     pub fn unavailable<T>(&self, round: &Round<T>) -> LockError {
         LockError::Unavailable {
-            failed: round.failed(),
+            answered: self.quorum.n() - round.failed(),
             n: self.quorum.n(),
             needed: self.quorum.needed(),
             refused: round

@@ -3,7 +3,7 @@
 use redis::Value;
 
 use crate::engine::holder::Busy;
-use crate::engine::holder::{int, Holder};
+use crate::engine::holder::{int, tally, Holder};
 use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::quorum::Reply;
 
@@ -25,20 +25,15 @@ impl Granted {
 
 /// The holder seen on the most instances.
 pub(super) fn busy_from(holders: &[&Holder], n: usize) -> Busy {
-    let mut best: Option<(&Holder, usize)> = None;
-    for h in holders {
-        let on = holders.iter().filter(|o| o.token == h.token).count();
-        let better = match best {
-            None => true,
-            Some((b, bon)) => on > bon || (on == bon && h.time_left > b.time_left),
-        };
-        if better {
-            best = Some((h, on));
-        }
-    }
+    let tallied = tally(holders.iter().copied());
+    // The holder on the most instances; among equals, the one with the longest lease left.
+    let best = tallied
+        .iter()
+        .filter(|(_, on)| Some(*on) == tallied.first().map(|(_, most)| *most))
+        .max_by_key(|(h, _)| h.time_left);
     Busy {
         holder: best.map(|(h, _)| h.clone()),
-        held_on: best.map_or(0, |(_, on)| on),
+        held_on: best.map_or(0, |(_, on)| *on),
         n,
         from_decider: false,
     }
