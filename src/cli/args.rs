@@ -170,7 +170,7 @@ pub struct LockArgs {
     pub no_wait: bool,
 
     /// Exit code when the lock could not be had because it is held elsewhere.
-    #[arg(short = 'E', long, value_name = "N", default_value_t = 75,
+    #[arg(short = 'E', long, value_name = "N", default_value_t = crate::cli::exit::BUSY,
           value_parser = clap::value_parser!(i32).range(0..=255))]
     pub conflict_exit_code: i32,
 

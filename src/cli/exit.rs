@@ -25,6 +25,98 @@ pub const INTERRUPTED_INT: i32 = 130;
 /// Interrupted by SIGTERM while waiting for the lock.
 pub const INTERRUPTED_TERM: i32 = 143;
 
+/// Who an exit code applies to: every man page lists only its own command's codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    /// Every command that talks to the servers.
+    Servers,
+    /// Only these subcommands.
+    Only(&'static [&'static str]),
+    /// Every command, `completions` included.
+    All,
+}
+
+/// One row of the exit status table.
+pub struct Row {
+    pub codes: &'static [i32],
+    /// Any signal N while waiting: 128 + N besides the codes listed.
+    pub any_signal: bool,
+    pub meaning: &'static str,
+    pub applies: Applies,
+}
+
+impl Row {
+    /// `126, 127`, or `130, 143, 128 + N`: the codes as the man page and README list them.
+    pub fn label(&self) -> String {
+        let mut parts: Vec<String> = self.codes.iter().map(i32::to_string).collect();
+        if self.any_signal {
+            parts.push("128 + N".into());
+        }
+        parts.join(", ")
+    }
+}
+
+/// CONTRACT.md's table of exit codes: the man pages' EXIT STATUS is rendered from it, and
+/// tests/readme.rs checks the README's table against the man page.
+pub const TABLE: &[Row] = &[
+    Row {
+        codes: &[OK],
+        any_signal: false,
+        meaning: "Success; for run, the command exited 0.",
+        applies: Applies::All,
+    },
+    Row {
+        codes: &[FAILURE],
+        any_signal: false,
+        meaning: "release, extend: the lock is not held by that token. Any other failure not listed here.",
+        applies: Applies::Servers,
+    },
+    Row {
+        codes: &[USAGE],
+        any_signal: false,
+        meaning: "Usage: a bad flag, duration, URL, resource name or TLS file.",
+        applies: Applies::All,
+    },
+    Row {
+        codes: &[UNAVAILABLE],
+        any_signal: false,
+        meaning: "Unavailable: a quorum of instances could not be reached or refused us (connect, \
+                  authentication, TLS, timeouts). Waiting never applies to this.",
+        applies: Applies::Servers,
+    },
+    Row {
+        codes: &[LOCK_LOST],
+        any_signal: false,
+        meaning: "The lock was lost while the command ran; the command was terminated.",
+        applies: Applies::Only(&["run"]),
+    },
+    Row {
+        codes: &[BUSY],
+        any_signal: false,
+        meaning: "Busy: the lock is held elsewhere (--no-wait, or --wait ran out); -E changes this code.",
+        applies: Applies::Only(&["run", "acquire"]),
+    },
+    Row {
+        codes: &[TIMEOUT],
+        any_signal: false,
+        meaning: "--timeout ran out; the command was terminated.",
+        applies: Applies::Only(&["run"]),
+    },
+    Row {
+        codes: &[NOT_EXECUTABLE, NOT_FOUND],
+        any_signal: false,
+        meaning: "The command could not be executed / was not found.",
+        applies: Applies::Only(&["run"]),
+    },
+    Row {
+        codes: &[INTERRUPTED_INT, INTERRUPTED_TERM],
+        any_signal: true,
+        meaning: "Interrupted by a signal while waiting for the lock: 130 for SIGINT, 143 for SIGTERM, \
+                  128 + N for signal N; nothing is held.",
+        applies: Applies::Only(&["run", "acquire"]),
+    },
+];
+
 /// An outcome that maps to an exit code other than [`FAILURE`]. Everything else travels as a
 /// plain `anyhow::Error` and exits 1. The message is the one line printed after `redlock: `.
 #[derive(Debug, Clone, PartialEq, Eq)]

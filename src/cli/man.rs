@@ -7,64 +7,7 @@ use clap::CommandFactory;
 use clap_mangen::roff::{bold, italic, roman, Roff};
 
 use crate::cli::args::Cli;
-
-/// Who each exit code applies to: every page lists only its own command's codes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Applies {
-    /// Every command that talks to the servers.
-    Servers,
-    /// Only these subcommands.
-    Only(&'static [&'static str]),
-    /// Every command, `completions` included.
-    All,
-}
-
-/// CONTRACT.md's exit code table, numbers from `exit.rs`.
-const EXIT_STATUS: &[(&str, &str, Applies)] = &[
-    ("0", "Success; for run, the command exited 0.", Applies::All),
-    (
-        "1",
-        "release, extend: the lock is not held by that token. Any other failure not listed here.",
-        Applies::Servers,
-    ),
-    (
-        "2",
-        "Usage: a bad flag, duration, URL, resource name or TLS file.",
-        Applies::All,
-    ),
-    (
-        "69",
-        "Unavailable: a quorum of instances could not be reached or refused us (connect, \
-         authentication, TLS, timeouts). Waiting never applies to this.",
-        Applies::Servers,
-    ),
-    (
-        "70",
-        "The lock was lost while the command ran; the command was terminated.",
-        Applies::Only(&["run"]),
-    ),
-    (
-        "75",
-        "Busy: the lock is held elsewhere (--no-wait, or --wait ran out); -E changes this code.",
-        Applies::Only(&["run", "acquire"]),
-    ),
-    (
-        "124",
-        "--timeout ran out; the command was terminated.",
-        Applies::Only(&["run"]),
-    ),
-    (
-        "126, 127",
-        "The command could not be executed / was not found.",
-        Applies::Only(&["run"]),
-    ),
-    (
-        "130, 143, 128 + N",
-        "Interrupted by a signal while waiting for the lock: 130 for SIGINT, 143 for SIGTERM, \
-         128 + N for signal N; nothing is held.",
-        Applies::Only(&["run", "acquire"]),
-    ),
-];
+use crate::cli::exit::{self, Applies};
 
 /// Variables `run` sets in the command's environment (CONTRACT.md, run step 2).
 const RUN_CHILD_ENV: &[(&str, &str)] = &[
@@ -127,15 +70,17 @@ fn page(cmd: &clap::Command, sub: Option<&str>, all_subs: &[String]) -> Vec<u8> 
 
     let mut roff = Roff::new();
     roff.control("SH", ["EXIT STATUS"]);
-    for (code, meaning, applies) in EXIT_STATUS {
-        let listed = match (applies, sub) {
+    for row in exit::TABLE {
+        let listed = match (row.applies, sub) {
             (Applies::All, _) | (Applies::Servers, None) => true,
             (Applies::Servers, Some(name)) => name != "completions",
             (Applies::Only(_), None) => true,
             (Applies::Only(names), Some(name)) => names.contains(&name),
         };
         if listed {
-            roff.control("TP", []).text([bold(*code)]).text([roman(*meaning)]);
+            roff.control("TP", [])
+                .text([bold(row.label())])
+                .text([roman(row.meaning)]);
         }
     }
     if matches!(sub, None | Some("run")) {
@@ -247,14 +192,12 @@ fn environment(cmd: &clap::Command, sub: Option<&str>) -> Vec<(String, String)> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::exit;
 
     #[test]
     fn the_exit_table_lists_every_code_in_exit_rs() {
-        let codes: Vec<i32> = EXIT_STATUS
+        let codes: Vec<i32> = exit::TABLE
             .iter()
-            .flat_map(|(code, _, _)| code.split(", "))
-            .filter_map(|c| c.parse().ok())
+            .flat_map(|row| row.codes.iter().copied())
             .collect();
         for code in [
             exit::OK,
