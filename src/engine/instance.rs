@@ -1,11 +1,10 @@
-//! One Redis instance: a worker thread that owns its connection, opens it with the connect
-//! timeout, bounds every request by the op timeout, and reconnects on the next job after a
-//! failure. Jobs run in the order they were sent, so an undo never overtakes its attempt.
+//! What one instance can answer: a request and how to read its reply ([`Call`]), and why an
+//! instance gave no usable answer ([`InstanceError`], in classes that decide exit codes).
+//! The requests travel on the pipelined wire (`wire`); the pub/sub listeners (`notify`) open
+//! their own connections with [`open`].
 
 use std::fmt;
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis::{ErrorKind, ServerErrorKind, Value};
 
@@ -100,7 +99,7 @@ fn classify(e: &redis::RedisError, connecting: bool) -> InstanceError {
 }
 
 /// One line, without the `(os error N)` tail nobody at 3 a.m. needs.
-fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
     let s = match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
@@ -149,118 +148,102 @@ pub fn open(
     Ok(conn)
 }
 
-/// The connection state a worker owns; jobs borrow it.
-pub struct Session {
-    server: ServerUrl,
-    connect_timeout: Duration,
-    op_timeout: Duration,
-    conn: Option<redis::Connection>,
+/// An error line a server sent (`-ERR …`), in our classes: a refusal (authentication,
+/// permissions) or a protocol error (a script error, a command the server does not know).
+pub fn server_error(line: &str) -> InstanceError {
+    let code = line.split_whitespace().next().unwrap_or("");
+    // A server with requirepass answers a long unauthenticated request (our scripts have
+    // more than 10 arguments) with this protocol error instead of NOAUTH, and hangs up.
+    if code == "NOAUTH" || line.contains("Protocol error: unauthenticated") {
+        return InstanceError::new(
+            ErrorClass::Refused,
+            "authentication required: put the password in the URL (redis://:PASSWORD@host, or \
+             ?pass=PASSWORD for a unix socket), and the URL in REDLOCK_SERVERS",
+        );
+    }
+    if code == "WRONGPASS" {
+        return InstanceError::new(
+            ErrorClass::Refused,
+            "authentication failed: wrong user or password",
+        );
+    }
+    let class = if code == "NOPERM" {
+        ErrorClass::Refused
+    } else {
+        ErrorClass::Protocol
+    };
+    InstanceError::new(class, one_line(line))
 }
 
-impl Session {
-    fn connection(&mut self) -> Result<&mut redis::Connection, InstanceError> {
-        if self.conn.is_none() {
-            let conn = open(&self.server, self.connect_timeout, self.op_timeout)?;
-            self.conn = Some(conn);
+impl InstanceError {
+    /// The same error as an answer to AUTH or SELECT, before any request: whatever the
+    /// server refuses there, it refuses us.
+    pub fn setting_up(self) -> InstanceError {
+        match self.class {
+            ErrorClass::Refused => self,
+            _ if self.message.to_lowercase().contains("auth")
+                || self.message.to_lowercase().contains("password") =>
+            {
+                InstanceError::new(
+                    ErrorClass::Refused,
+                    "authentication failed: wrong user or password",
+                )
+            }
+            _ => InstanceError::new(ErrorClass::Refused, self.message),
         }
-        // Just set above when it was missing.
-        self.conn
-            .as_mut()
-            .ok_or_else(|| InstanceError::new(ErrorClass::Unreachable, "not connected"))
+    }
+}
+
+/// What one round asks of one instance: a packed request, and how to read its reply.
+pub struct Call<T> {
+    pub request: Vec<u8>,
+    /// The script's name, for its errors.
+    script: Option<&'static str>,
+    parse: Box<dyn FnOnce(Value) -> Result<T, InstanceError> + Send>,
+}
+
+impl<T: 'static> Call<T> {
+    /// Any command, its reply read by `parse`.
+    pub fn query(
+        cmd: &redis::Cmd,
+        parse: impl FnOnce(Value) -> Result<T, InstanceError> + Send + 'static,
+    ) -> Call<T> {
+        Call {
+            request: cmd.get_packed_command(),
+            script: None,
+            parse: Box::new(parse),
+        }
     }
 
-    /// Run one command. A broken or timed-out connection is dropped so the next job
-    /// reconnects instead of reading a stale reply.
-    pub fn query(&mut self, cmd: &redis::Cmd) -> Result<Value, InstanceError> {
-        let conn = self.connection()?;
-        match cmd.query::<Value>(conn) {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                let err = classify(&e, false);
-                if err.class != ErrorClass::Protocol || e.is_unrecoverable_error() {
-                    self.conn = None;
+    /// A script. Sent with EVAL, body and all, so that it never depends on what the server
+    /// has cached: a pipelined EVALSHA that came back NOSCRIPT could only be sent again behind
+    /// the requests that followed it, out of order. (Redis caches the compiled script by its
+    /// hash, so the body costs bytes on the wire, not compiling.)
+    pub fn eval(
+        script: &Script,
+        keys: &[&str],
+        args: &[&str],
+        parse: impl FnOnce(Value) -> Result<T, InstanceError> + Send + 'static,
+    ) -> Call<T> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(&script.body).arg(keys.len()).arg(keys).arg(args);
+        Call {
+            request: cmd.get_packed_command(),
+            script: Some(script.name),
+            parse: Box::new(parse),
+        }
+    }
+
+    /// The outcome of `reply`: parsed, or the error, a script's naming the script.
+    pub fn finish(self, reply: Result<Value, InstanceError>) -> Result<T, InstanceError> {
+        let script = self.script;
+        reply
+            .and_then(self.parse)
+            .map_err(|e| match (e.class.clone(), script) {
+                (ErrorClass::Protocol, Some(name)) => {
+                    InstanceError::new(e.class, format!("{name} script: {}", e.message))
                 }
-                Err(err)
-            }
-        }
-    }
-
-    /// Run a script by SHA; if the server does not have it (first use, restart, SCRIPT
-    /// FLUSH), send the body once with EVAL, which also caches it there.
-    pub fn eval(&mut self, script: &Script, keys: &[&str], args: &[&str]) -> Result<Value, InstanceError> {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(&script.sha).arg(keys.len()).arg(keys).arg(args);
-        let conn = self.connection()?;
-        let first = cmd.query::<Value>(conn);
-        let result = match first {
-            Err(e) if matches!(e.kind(), ErrorKind::Server(ServerErrorKind::NoScript)) => {
-                let mut cmd = redis::cmd("EVAL");
-                cmd.arg(&script.body).arg(keys.len()).arg(keys).arg(args);
-                cmd.query::<Value>(conn)
-            }
-            other => other,
-        };
-        result.map_err(|e| {
-            let err = classify(&e, false);
-            if err.class != ErrorClass::Protocol || e.is_unrecoverable_error() {
-                self.conn = None;
-            }
-            match err.class {
-                ErrorClass::Protocol => {
-                    InstanceError::new(err.class, format!("{} script: {}", script.name, err.message))
-                }
-                _ => err,
-            }
-        })
-    }
-}
-
-type Job = Box<dyn FnOnce(&mut Session) + Send>;
-
-/// A handle on one instance's worker. Dropping it ends the worker once its queue is empty.
-pub struct Instance {
-    pub server: ServerUrl,
-    jobs: mpsc::Sender<Job>,
-}
-
-impl Instance {
-    pub fn start(server: ServerUrl, connect_timeout: Duration, op_timeout: Duration) -> Instance {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let mut session = Session {
-            server: server.clone(),
-            connect_timeout,
-            op_timeout,
-            conn: None,
-        };
-        let name = format!("redlock-{}", server.short());
-        let spawned = thread::Builder::new().name(name).spawn(move || {
-            for job in queue {
-                job(&mut session);
-            }
-        });
-        if spawned.is_err() {
-            // Without a worker every job's reply channel closes unanswered, so the instance
-            // shows as unreachable in every round: the right outcome, with no panic.
-        }
-        Instance { server, jobs }
-    }
-
-    /// Queue `job` unless `deadline` has passed by the time the worker reaches it, in which
-    /// case `late` runs instead (so the caller always hears back, and a stale request is
-    /// never sent).
-    pub fn submit(
-        &self,
-        deadline: Instant,
-        job: impl FnOnce(&mut Session) + Send + 'static,
-        late: impl FnOnce() + Send + 'static,
-    ) {
-        let wrapped: Job = Box::new(move |s: &mut Session| {
-            if Instant::now() >= deadline {
-                late();
-            } else {
-                job(s);
-            }
-        });
-        let _ = self.jobs.send(wrapped);
+                _ => e,
+            })
     }
 }

@@ -6,17 +6,25 @@
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::engine::instance::{ErrorClass, Instance, InstanceError, Session};
+use crate::engine::instance::{Call, ErrorClass, InstanceError};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::Settings;
+use crate::engine::wire::{Deliver, Wire};
 
 pub type Reply<T> = Result<T, InstanceError>;
 
 /// Where `-v` lines go; the engine never prints on its own.
 pub type Trace = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// How long a short-lived process gives the instances that did not count toward a decided
+/// round before it exits: their requests are on the wire already, this only lets a quick
+/// reply be seen (CONTRACT.md, "Releases are prompt").
+pub const SETTLE_GRACE: Duration = Duration::from_millis(5);
+
 pub struct Quorum {
-    instances: Vec<Instance>,
+    servers: Vec<ServerUrl>,
+    /// `None` when the I/O thread could not be started: every instance then fails every round.
+    wire: Option<Wire>,
     needed: usize,
     /// The longest a round waits: a connect plus a request, and a little scheduling slack.
     round_limit: Duration,
@@ -70,13 +78,15 @@ pub fn round_limit(settings: &Settings) -> Duration {
 
 impl Quorum {
     pub fn new(settings: &Settings, trace: Option<Trace>) -> Quorum {
-        let instances = settings
-            .servers
-            .iter()
-            .map(|s| Instance::start(s.clone(), settings.connect_timeout, settings.op_timeout))
-            .collect();
+        let wire = Wire::new(
+            settings.servers.clone(),
+            settings.connect_timeout,
+            settings.op_timeout,
+        )
+        .ok();
         Quorum {
-            instances,
+            servers: settings.servers.clone(),
+            wire,
             needed: settings.quorum(),
             round_limit: round_limit(settings),
             trace,
@@ -84,7 +94,7 @@ impl Quorum {
     }
 
     pub fn n(&self) -> usize {
-        self.instances.len()
+        self.servers.len()
     }
 
     /// N/2 + 1.
@@ -93,7 +103,7 @@ impl Quorum {
     }
 
     pub fn servers(&self) -> Vec<ServerUrl> {
-        self.instances.iter().map(|i| i.server.clone()).collect()
+        self.servers.clone()
     }
 
     pub fn trace(&self, line: &str) {
@@ -102,11 +112,12 @@ impl Quorum {
         }
     }
 
-    /// Wait (within one round's time) until every request already sent has run. Rounds that
-    /// end at a quorum leave the slowest instance's request queued; a short-lived command
-    /// calls this before it exits, so that request is not lost with the process.
+    /// Give the requests still unanswered up to [`SETTLE_GRACE`]: a short-lived command calls
+    /// this before it exits. Whatever is not answered by then is on the wire and runs anyway.
     pub fn settle(&self) {
-        self.round("settle", |_, _| Ok(()), |_| false);
+        if let Some(wire) = &self.wire {
+            wire.settle(SETTLE_GRACE);
+        }
     }
 
     /// Send `op` to every instance, and wait until every instance answered or the round's
@@ -114,18 +125,18 @@ impl Quorum {
     pub fn round_all<T, F>(&self, what: &str, op: F) -> Round<T>
     where
         T: Send + 'static,
-        F: Fn(usize, &mut Session) -> Reply<T> + Send + Sync + 'static,
+        F: Fn(usize) -> Call<T>,
     {
         self.round(what, op, |_| false)
     }
 
     /// Send `op` to every instance, and stop waiting as soon as `wins` replies reached the
-    /// quorum or so many *answered* otherwise that the quorum is out of reach. Replies still in flight
-    /// then show as timeouts; their requests still run, in order, on their instance.
+    /// quorum or so many *answered* otherwise that the quorum is out of reach. Replies still in
+    /// flight then show as not waited for; their requests still run, in order, on their instance.
     pub fn round_until_decided<T, F>(&self, what: &str, op: F, wins: impl Fn(&T) -> bool) -> Round<T>
     where
         T: Send + 'static,
-        F: Fn(usize, &mut Session) -> Reply<T> + Send + Sync + 'static,
+        F: Fn(usize) -> Call<T>,
     {
         let (n, q) = (self.n(), self.needed);
         self.round(what, op, move |replies: &[Option<Reply<T>>]| {
@@ -148,7 +159,7 @@ impl Quorum {
     pub fn round<T, F>(&self, what: &str, op: F, decided: impl Fn(&[Option<Reply<T>>]) -> bool) -> Round<T>
     where
         T: Send + 'static,
-        F: Fn(usize, &mut Session) -> Reply<T> + Send + Sync + 'static,
+        F: Fn(usize) -> Call<T>,
     {
         self.round_on(what, &vec![true; self.n()], None, op, decided)
     }
@@ -156,7 +167,7 @@ impl Quorum {
     /// The same on the instances marked in `targets` only: the others are not asked, not
     /// traced, and their replies read "not asked" (`lock` asks a resource's decider alone).
     /// With `wait`, stop waiting after that long (at most the round's time): the requests
-    /// still run, in order, when each worker gets to them within the round's time.
+    /// still run, in order, on their instances.
     pub fn round_on<T, F>(
         &self,
         what: &str,
@@ -167,40 +178,116 @@ impl Quorum {
     ) -> Round<T>
     where
         T: Send + 'static,
-        F: Fn(usize, &mut Session) -> Reply<T> + Send + Sync + 'static,
+        F: Fn(usize) -> Call<T>,
+    {
+        self.round_lingering(what, targets, wait, None, op, decided)
+    }
+
+    /// Like [`Quorum::round_until_decided`], and once decided, the rest get up to
+    /// [`SETTLE_GRACE`] more to answer: a release is done at its quorum "plus at most a few
+    /// milliseconds for the rest" (CONTRACT.md), and what they say in that time is counted.
+    pub fn round_prompt<T, F>(&self, what: &str, op: F, wins: impl Fn(&T) -> bool) -> Round<T>
+    where
+        T: Send + 'static,
+        F: Fn(usize) -> Call<T>,
+    {
+        let (n, q) = (self.n(), self.needed);
+        let all = vec![true; n];
+        self.round_lingering(
+            what,
+            &all,
+            None,
+            Some(SETTLE_GRACE),
+            op,
+            move |replies: &[Option<Reply<T>>]| {
+                let won = replies
+                    .iter()
+                    .filter(|r| matches!(r, Some(Ok(v)) if wins(v)))
+                    .count();
+                let lost = replies
+                    .iter()
+                    .filter(|r| matches!(r, Some(Ok(v)) if !wins(v)))
+                    .count();
+                won >= q || lost > n - q
+            },
+        )
+    }
+
+    fn round_lingering<T, F>(
+        &self,
+        what: &str,
+        targets: &[bool],
+        wait: Option<Duration>,
+        linger: Option<Duration>,
+        op: F,
+        decided: impl Fn(&[Option<Reply<T>>]) -> bool,
+    ) -> Round<T>
+    where
+        T: Send + 'static,
+        F: Fn(usize) -> Call<T>,
     {
         let asked = |i: usize| targets.get(i).copied().unwrap_or(false);
         let started = Instant::now();
-        let deadline = started + self.round_limit;
         let wait_until = started + wait.map_or(self.round_limit, |w| w.min(self.round_limit));
-        let op = Arc::new(op);
         let (tx, rx) = mpsc::channel::<(usize, Reply<T>)>();
-        for (i, instance) in self.instances.iter().enumerate().filter(|(i, _)| asked(*i)) {
-            let (op, tx_ok, tx_late) = (Arc::clone(&op), tx.clone(), tx.clone());
-            instance.submit(
-                deadline,
-                move |session| {
-                    let _ = tx_ok.send((i, op(i, session)));
-                },
-                move || {
-                    let _ = tx_late.send((
-                        i,
-                        Err(InstanceError::new(
-                            ErrorClass::Unreachable,
-                            "busy with an earlier request",
-                        )),
-                    ));
-                },
-            );
+        // When each instance's reply is due: the op timeout after the request went out, plus
+        // the connect timeout where it waits for a connection first.
+        let mut due: Vec<Option<Instant>> = vec![None; self.n()];
+        for i in (0..self.n()).filter(|i| asked(*i)) {
+            let mut call = op(i);
+            let request = std::mem::take(&mut call.request);
+            let tx = tx.clone();
+            let deliver: Deliver = Box::new(move |reply| {
+                let _ = tx.send((i, call.finish(reply)));
+            });
+            due[i] = Some(match &self.wire {
+                Some(wire) => started + wire.send(i, request, deliver),
+                None => {
+                    deliver(Err(InstanceError::new(
+                        ErrorClass::Unreachable,
+                        "cannot start the I/O thread",
+                    )));
+                    started
+                }
+            });
         }
         drop(tx);
 
         let mut replies: Vec<Option<Reply<T>>> = (0..self.n()).map(|_| None).collect();
         let mut pending = (0..self.n()).filter(|i| asked(*i)).count();
-        while pending > 0 && !decided(&replies) {
-            let left = wait_until.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok((i, reply)) => {
+        let mut decided_at: Option<Instant> = None;
+        while pending > 0 {
+            let now = Instant::now();
+            if decided_at.is_none() && decided(&replies) {
+                decided_at = Some(now);
+            }
+            let mut next = wait_until;
+            match (decided_at, linger) {
+                (Some(_), None) => break,
+                (Some(at), Some(linger)) if now >= at + linger => break,
+                (Some(at), Some(linger)) => next = next.min(at + linger),
+                _ => {}
+            }
+            for (i, due) in due.iter().enumerate() {
+                match due {
+                    Some(at) if replies[i].is_none() && *at <= now => {
+                        // Still on the wire; a late reply is dropped.
+                        self.trace(&format!("{what}: {} timed out", self.servers[i]));
+                        replies[i] = Some(Err(InstanceError::new(ErrorClass::Timeout, "timed out")));
+                        pending -= 1;
+                    }
+                    Some(at) if replies[i].is_none() => next = next.min(*at),
+                    _ => {}
+                }
+            }
+            if pending == 0 || now >= wait_until {
+                break;
+            }
+            if decided_at.is_none() && decided(&replies) {
+                continue;
+            }
+            match rx.recv_timeout(next.saturating_duration_since(now)) {
+                Ok((i, reply)) if replies[i].is_none() => {
                     if self.trace.is_some() {
                         let status = match &reply {
                             Ok(_) => "ok".to_string(),
@@ -208,15 +295,15 @@ impl Quorum {
                         };
                         self.trace(&format!(
                             "{what}: {} {status} after {:.1}ms",
-                            self.instances[i].server,
+                            self.servers[i],
                             started.elapsed().as_secs_f64() * 1e3
                         ));
                     }
                     replies[i] = Some(reply);
                     pending -= 1;
                 }
-                // Time is up, or every worker is gone.
-                Err(_) => break,
+                Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
         let elapsed = started.elapsed();

@@ -27,6 +27,15 @@ const DEFAULT_PORT: u16 = 6379;
 const UNIX_QUERY: [&str; 3] = ["db", "user", "pass"];
 
 impl ServerUrl {
+    pub fn url(&self) -> &url::Url {
+        &self.url
+    }
+
+    /// How this server is reached over TLS (`--tls-*`; the default for a plain one).
+    pub fn tls(&self) -> &Tls {
+        &self.tls
+    }
+
     pub fn is_tls(&self) -> bool {
         self.url.scheme() == "rediss"
     }

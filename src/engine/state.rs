@@ -9,7 +9,7 @@ use redis::Value;
 
 use crate::engine::error::LockError;
 use crate::engine::holder::{human, int, string, Holder};
-use crate::engine::instance::{ErrorClass, InstanceError, Session};
+use crate::engine::instance::{Call, ErrorClass, InstanceError};
 use crate::engine::lock::Locker;
 use crate::engine::quorum::Reply;
 use crate::engine::scripts::scripts;
@@ -306,10 +306,14 @@ pub fn list(locker: &Locker) -> Listing {
             .map(|s| if let Scan::Next(c) = s { Some(*c) } else { None })
             .collect();
         let pattern = pattern.clone();
-        let round = quorum.round_all("scan", move |i, s: &mut Session| match cursors[i] {
-            Some(cursor) => scan_step(s, cursor, &pattern).map(Some),
-            None => Ok(None),
-        });
+        let scanning: Vec<bool> = cursors.iter().map(Option::is_some).collect();
+        let round = quorum.round_on(
+            "scan",
+            &scanning,
+            None,
+            move |i| scan_step(cursors[i].unwrap_or(0), &pattern),
+            |_| false,
+        );
         for (i, reply) in round.replies.into_iter().enumerate() {
             if !matches!(scans[i], Scan::Next(_)) {
                 continue;
@@ -346,10 +350,9 @@ pub fn list(locker: &Locker) -> Listing {
             })
             .collect();
         let count = batch.len();
-        let round = quorum.round_all("read", move |_, s: &mut Session| {
+        let round = quorum.round_all("read", move |_| {
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            let v = s.eval(&scripts().read_many, &keys, &[])?;
-            parse_many(&v, count)
+            Call::eval(&scripts().read_many, &keys, &[], move |v| parse_many(&v, count))
         });
         for (j, resource) in batch.iter().enumerate() {
             let instances = servers
@@ -396,29 +399,30 @@ pub fn list(locker: &Locker) -> Listing {
 }
 
 /// One `SCAN cursor MATCH pattern COUNT n`: the next cursor (0 when done) and the keys.
-fn scan_step(s: &mut Session, cursor: u64, pattern: &str) -> Reply<(u64, Vec<Vec<u8>>)> {
+fn scan_step(cursor: u64, pattern: &str) -> Call<Option<(u64, Vec<Vec<u8>>)>> {
     let mut cmd = redis::cmd("SCAN");
     cmd.arg(cursor)
         .arg("MATCH")
         .arg(pattern)
         .arg("COUNT")
         .arg(SCAN_COUNT);
-    let v = s.query(&cmd)?;
-    let Value::Array(parts) = v else {
-        return Err(malformed("SCAN"));
-    };
-    let [next, Value::Array(keys)] = parts.as_slice() else {
-        return Err(malformed("SCAN"));
-    };
-    let next = string(next).parse::<u64>().map_err(|_| malformed("SCAN"))?;
-    let keys = keys
-        .iter()
-        .filter_map(|k| match k {
-            Value::BulkString(b) => Some(b.clone()),
-            _ => None,
-        })
-        .collect();
-    Ok((next, keys))
+    Call::query(&cmd, |v| {
+        let Value::Array(parts) = v else {
+            return Err(malformed("SCAN"));
+        };
+        let [next, Value::Array(keys)] = parts.as_slice() else {
+            return Err(malformed("SCAN"));
+        };
+        let next = string(next).parse::<u64>().map_err(|_| malformed("SCAN"))?;
+        let keys = keys
+            .iter()
+            .filter_map(|k| match k {
+                Value::BulkString(b) => Some(b.clone()),
+                _ => None,
+            })
+            .collect();
+        Ok(Some((next, keys)))
+    })
 }
 
 /// The resource named by a lock key, if the key is one of ours (UTF-8, non-empty name).

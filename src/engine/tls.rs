@@ -5,7 +5,7 @@
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, OnceLock};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -136,6 +136,57 @@ impl Tls {
                 client_key: key.pem.to_vec(),
             }),
             root_cert: self.ca.as_ref().map(|ca| ca.pem.to_vec()),
+        }
+    }
+}
+
+impl Tls {
+    /// The rustls configuration for our own connections (`stream`): these roots (or the
+    /// system's), this client certificate, ring's crypto. Built once per process: reading the
+    /// system's roots costs milliseconds.
+    pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+        static BUILT: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+        // One process has one set of --tls-* settings, so one configuration serves it.
+        BUILT
+            .get_or_init(|| self.build_client_config().map(Arc::new))
+            .clone()
+    }
+
+    fn build_client_config(&self) -> Result<rustls::ClientConfig, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.ca {
+            Some(ca) => {
+                for cert in CertificateDer::pem_slice_iter(&ca.pem) {
+                    let cert = cert.map_err(|e| format!("'{}': {e}", ca.path.display()))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| format!("'{}': {e}", ca.path.display()))?;
+                }
+            }
+            None => {
+                for cert in rustls_native_certs::load_native_certs().certs {
+                    // A system root rustls cannot use is skipped, as browsers do.
+                    let _ = roots.add(cert);
+                }
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots);
+        match &self.client {
+            None => Ok(builder.with_no_client_auth()),
+            Some((cert, key)) => {
+                let chain = CertificateDer::pem_slice_iter(&cert.pem)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("'{}': {e}", cert.path.display()))?;
+                let der = PrivateKeyDer::from_pem_slice(&key.pem)
+                    .map_err(|_| format!("'{}' holds no private key", key.path.display()))?;
+                builder
+                    .with_client_auth_cert(chain, der)
+                    .map_err(|e| format!("--tls-cert/--tls-key: {e}"))
+            }
         }
     }
 }

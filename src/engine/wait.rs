@@ -22,7 +22,7 @@ use anyhow::Result;
 
 use crate::engine::error::LockError;
 use crate::engine::holder::int;
-use crate::engine::instance::Session;
+use crate::engine::instance::Call;
 use crate::engine::lock::{Approach, Attempt, Busy, Lease, Locker, Request};
 use crate::engine::notify::{State, Subscription};
 use crate::engine::quorum::Reply;
@@ -258,15 +258,13 @@ fn subscribers(locker: &Locker, resource: &str) -> Option<u64> {
         "waiters",
         &crate::engine::lock::single(locker.quorum().n(), d),
         None,
-        move |i, s: &mut Session| {
-            if i != d {
-                return Ok(None);
-            }
-            let v = s.query(redis::cmd("PUBSUB").arg("NUMSUB").arg(&channel))?;
+        move |_| {
             // PUBSUB NUMSUB answers [channel, count].
-            Ok(match v {
-                redis::Value::Array(items) => items.get(1).and_then(int),
-                _ => None,
+            Call::query(redis::cmd("PUBSUB").arg("NUMSUB").arg(&channel), |v| {
+                Ok(match v {
+                    redis::Value::Array(items) => items.get(1).and_then(int),
+                    _ => None,
+                })
             })
         },
         move |replies: &[Option<Reply<Option<i64>>>]| replies[d].is_some(),

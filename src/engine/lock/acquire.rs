@@ -12,7 +12,7 @@ use super::replies::{busy_from, count_ours, count_ours_replies, maybe_ours, pars
 use crate::engine::error::LockError;
 use crate::engine::holder::Busy;
 use crate::engine::holder::{int, Holder};
-use crate::engine::instance::{ErrorClass, InstanceError, Session};
+use crate::engine::instance::{Call, ErrorClass, InstanceError};
 use crate::engine::quorum::{validity, Reply, Round};
 use crate::engine::scripts::scripts;
 use crate::engine::sync::lock;
@@ -171,7 +171,6 @@ impl Locker {
             })
             .count();
         let asked = targets.to_vec();
-        let t = targets.to_vec();
         // An instance that failed us lately is asked all the same, but not waited for: while
         // its answer would decide nothing the others cannot, waiting for it (the op timeout,
         // while we may hold the decider) stalls every other waiter. The first attempt of a
@@ -181,16 +180,13 @@ impl Locker {
             what,
             targets,
             None,
-            move |i, s: &mut Session| {
-                if !t[i] {
-                    return Ok(None);
-                }
-                let v = s.eval(
+            move |_| {
+                Call::eval(
                     &scripts().acquire,
                     &[&keys.lock, &keys.fence],
                     &args.each_ref().map(String::as_str),
-                )?;
-                parse_granted(&v).map(Some)
+                    |v| parse_granted(&v).map(Some),
+                )
             },
             move |replies: &[Option<Reply<Option<Granted>>>]| {
                 let mine = replies.iter().zip(&asked).filter(|(_, a)| **a);
@@ -298,13 +294,13 @@ impl Locker {
             let args = [req.token.clone(), fence.to_string()];
             let recorded = self.quorum.round_until_decided(
                 "fence",
-                move |_, s: &mut Session| {
-                    let v = s.eval(
+                move |_| {
+                    Call::eval(
                         &scripts().fence,
                         &[&k.lock, &k.fence],
                         &args.each_ref().map(String::as_str),
-                    )?;
-                    Ok(int(&v) == Some(1))
+                        |v| Ok(int(&v) == Some(1)),
+                    )
                 },
                 |ok| *ok,
             );
@@ -390,12 +386,10 @@ impl Locker {
             "undo",
             maybe_ours,
             Some(grace),
-            move |i, s: &mut Session| {
-                if !targets[i] {
-                    return Ok(());
-                }
-                s.eval(&scripts().release, &[&keys.lock], &[&token, "0", &quiet])
-                    .map(|_| ())
+            move |_| {
+                Call::eval(&scripts().release, &[&keys.lock], &[&token, "0", &quiet], |_| {
+                    Ok(())
+                })
             },
             move |replies: &[Option<Reply<()>>]| {
                 replies.iter().zip(&awaited).all(|(r, a)| r.is_some() || !*a)

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::locker::*;
 use super::replies::{array, parse_status};
 use crate::engine::holder::{int, Holder};
-use crate::engine::instance::{ErrorClass, Session};
+use crate::engine::instance::{Call, ErrorClass};
 use crate::engine::quorum::Round;
 use crate::engine::scripts::scripts;
 
@@ -42,14 +42,21 @@ impl Locker {
             keep.as_millis().to_string(),
             keys.channel.clone(),
         ];
-        let round = self.quorum.round_all("release", move |_, s: &mut Session| {
-            let v = s.eval(
-                &scripts().release,
-                &[&keys.lock],
-                &args.each_ref().map(String::as_str),
-            )?;
-            parse_status(&v)
-        });
+        // Done once a quorum confirmed (released, or free already), or answered otherwise:
+        // the rest have the request on the wire, in order behind ours, and run it however
+        // late (CONTRACT.md, "Releases are prompt, and always arrive").
+        let round = self.quorum.round_prompt(
+            "release",
+            move |_| {
+                Call::eval(
+                    &scripts().release,
+                    &[&keys.lock],
+                    &args.each_ref().map(String::as_str),
+                    |v| parse_status(&v),
+                )
+            },
+            |(status, _)| matches!(status, 1 | 2),
+        );
         let mut out = Released {
             released: 0,
             remaining: 0,
@@ -84,9 +91,10 @@ impl Locker {
     /// Delete the lock whoever holds it, on every instance.
     pub fn force_release(&self, resource: &str) -> Forced {
         let keys = self.keys(resource);
-        let round = self.quorum.round_all("force", move |_, s: &mut Session| {
-            let v = s.eval(&scripts().force, &[&keys.lock], &[&keys.channel])?;
-            parse_status(&v)
+        let round = self.quorum.round_all("force", move |_| {
+            Call::eval(&scripts().force, &[&keys.lock], &[&keys.channel], |v| {
+                parse_status(&v)
+            })
         });
         let holders = round
             .replies
@@ -105,11 +113,12 @@ impl Locker {
     /// Each instance's view of one lock: its holder (if any) and its fence counter.
     pub fn read(&self, resource: &str) -> Round<(Option<Holder>, u64)> {
         let keys = self.keys(resource);
-        self.quorum.round_all("read", move |_, s: &mut Session| {
-            let v = s.eval(&scripts().read, &[&keys.lock, &keys.fence], &[])?;
-            let items = array(&v)?;
-            let counter = items.get(9).and_then(int).unwrap_or(0).max(0) as u64;
-            Ok((Holder::from_values(items), counter))
+        self.quorum.round_all("read", move |_| {
+            Call::eval(&scripts().read, &[&keys.lock, &keys.fence], &[], |v| {
+                let items = array(&v)?;
+                let counter = items.get(9).and_then(int).unwrap_or(0).max(0) as u64;
+                Ok((Holder::from_values(items), counter))
+            })
         })
     }
 }

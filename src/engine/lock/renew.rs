@@ -8,7 +8,7 @@ use super::locker::*;
 use super::replies::{busy_from, parse_status};
 use crate::engine::error::LockError;
 use crate::engine::holder::{int, Holder};
-use crate::engine::instance::Session;
+use crate::engine::instance::Call;
 use crate::engine::quorum::validity;
 use crate::engine::scripts::scripts;
 
@@ -37,13 +37,13 @@ impl Locker {
         let keys = self.keys(resource);
         let args = [token.to_string(), ttl.as_millis().to_string()];
         let k = keys.clone();
-        let op = move |_, s: &mut Session| {
-            let v = s.eval(
+        let op = move |_| {
+            Call::eval(
                 &scripts().extend,
                 &[&k.lock],
                 &args.each_ref().map(String::as_str),
-            )?;
-            parse_status(&v)
+                |v| parse_status(&v),
+            )
         };
         // With `restore`, hear every instance (within the round's time): a lost key is only seen
         // where the reply is awaited, and a restarted instance, reconnecting, answers last.
@@ -101,17 +101,20 @@ impl Locker {
                 lease.count.max(1).to_string(),
                 lease.fence.to_string(),
             ];
-            let back = self.quorum.round_all("restore", move |i, s: &mut Session| {
-                if !free[i] {
-                    return Ok(false);
-                }
-                let v = s.eval(
-                    &scripts().restore,
-                    &[&keys.lock, &keys.fence],
-                    &args.each_ref().map(String::as_str),
-                )?;
-                Ok(int(&v) == Some(1))
-            });
+            let back = self.quorum.round_on(
+                "restore",
+                &free,
+                None,
+                move |_| {
+                    Call::eval(
+                        &scripts().restore,
+                        &[&keys.lock, &keys.fence],
+                        &args.each_ref().map(String::as_str),
+                        |v| Ok(int(&v) == Some(1)),
+                    )
+                },
+                |_| false,
+            );
             restored = back.count(|ok| *ok);
         }
         Ok(Extended {
