@@ -19,13 +19,13 @@ use anyhow::{anyhow, Context as _, Result};
 
 use super::{new_token, Context};
 use crate::cli::args::RunArgs;
-use crate::cli::exit::Failure;
+use crate::cli::exit::{self, Failure};
 use crate::engine::heartbeat::{Beat, Heartbeat, Timing};
 use crate::engine::holder::{clock_time, human, HolderMeta};
 use crate::engine::lock::{Lease, Request};
 use crate::engine::settings::Verbosity;
 use crate::engine::wait::Wakeup;
-use crate::process::child::{Child, Ladder, Program, SpawnError};
+use crate::process::child::{Child, Exit, Ladder, Program, SpawnError};
 use crate::process::signals::SignalWatch;
 
 /// How long the loop sleeps when no timer is set (it wakes for events long before).
@@ -33,8 +33,8 @@ const IDLE: Duration = Duration::from_secs(3600);
 
 /// Everything the event loop hears.
 enum Event {
-    /// The command exited (its code as `run` passes it through), or waiting for it failed.
-    Exited(io::Result<i32>),
+    /// The command exited (how it ended), or waiting for it failed.
+    Exited(io::Result<Exit>),
     /// SIGINT, SIGTERM, SIGHUP or SIGQUIT reached `redlock`.
     Signal(i32),
     Beat(Beat),
@@ -144,8 +144,8 @@ fn hold<'scope, 'env>(
         }
     };
     let tx = events.clone();
-    if let Err(err) = child.spawn_waiter(move |code| {
-        let _ = tx.send(Event::Exited(code));
+    if let Err(err) = child.spawn_waiter(move |exit| {
+        let _ = tx.send(Event::Exited(exit));
     }) {
         // Without a waiter the loop would never learn of the exit: end the command now.
         child.signal_group(libc::SIGKILL);
@@ -190,7 +190,7 @@ impl Running<'_> {
                 .next_timer()
                 .map_or(IDLE, |at| at.saturating_duration_since(Instant::now()));
             match inbox.recv_timeout(wait) {
-                Ok(Event::Exited(code)) => return self.on_exit(code),
+                Ok(Event::Exited(exit)) => return self.on_exit(exit),
                 Ok(Event::Signal(sig)) => self.on_signal(sig),
                 Ok(Event::Beat(beat)) => self.on_beat(beat),
                 Err(RecvTimeoutError::Timeout) => self.on_timer(Instant::now()),
@@ -212,10 +212,10 @@ impl Running<'_> {
         }
     }
 
-    /// The command is gone: its code, or why it was stopped.
-    fn on_exit(&mut self, code: io::Result<i32>) -> Result<i32> {
-        let code = match code {
-            Ok(code) => code,
+    /// The command is gone: its code (its status, or 128 + N), or why it was stopped.
+    fn on_exit(&mut self, exit: io::Result<Exit>) -> Result<i32> {
+        let code = match exit {
+            Ok(exit) => exit::status_code(exit),
             Err(err) => {
                 self.child.signal_group(libc::SIGKILL);
                 self.child.restore_terminal();
@@ -401,7 +401,7 @@ fn spawn_failure(err: &SpawnError, resource: &str) -> Failure {
     };
     Failure::Spawn {
         message: format!("{err}; {hint} (lock '{resource}' was released)"),
-        code: err.exit_code(),
+        code: exit::spawn_code(err),
     }
 }
 

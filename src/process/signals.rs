@@ -170,12 +170,6 @@ impl Drop for SignalWatch {
     }
 }
 
-/// The exit status of a process killed by signal `sig`, as shells and `timeout(1)` report it:
-/// 128 + N (130 for SIGINT, 143 for SIGTERM).
-pub fn exit_code_for_signal(sig: i32) -> i32 {
-    128 + sig
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,12 +214,5 @@ mod tests {
         assert_eq!(name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
         assert!(is_forwarded(libc::SIGUSR2) && !is_forwarded(libc::SIGALRM));
         assert!(aborts_wait(libc::SIGALRM) && !aborts_wait(libc::SIGWINCH));
-    }
-
-    #[test]
-    fn signal_deaths_map_to_128_plus_n() {
-        assert_eq!(exit_code_for_signal(libc::SIGINT), 130);
-        assert_eq!(exit_code_for_signal(libc::SIGKILL), 137);
-        assert_eq!(exit_code_for_signal(libc::SIGTERM), 143);
     }
 }
