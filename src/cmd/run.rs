@@ -25,7 +25,8 @@ use crate::engine::holder::{clock_time, human, HolderMeta};
 use crate::engine::lock::{Lease, Request};
 use crate::engine::settings::Verbosity;
 use crate::engine::wait::Wakeup;
-use crate::process::child::{Child, Exit, Ladder, Program, SpawnError};
+use crate::process::child::{Child, Exit, Program, SpawnError};
+use crate::process::ladder::Ladder;
 use crate::process::signals::SignalWatch;
 
 /// How long the loop sleeps when no timer is set (it wakes for events long before).

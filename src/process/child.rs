@@ -1,16 +1,17 @@
 //! The command `redlock run` protects: spawn it (inherited stdio, `REDLOCK_*` variables, its
-//! own process group, the terminal), signal its whole group, stop it with the terminate ladder,
-//! and report how it ended as an [`Exit`] (CONTRACT.md, `run` points 2, 4–8). The exit codes
-//! these facts become are cli/exit.rs's.
+//! own process group, the terminal), signal its whole group, and reap it, reporting how it
+//! ended as an [`Exit`] (CONTRACT.md, `run` points 2, 4, 5 and 7). Taking and giving back the
+//! terminal is terminal.rs's job, the stop ladder ladder.rs's, and the exit codes these facts
+//! become are cli/exit.rs's.
 //!
 //! Threads: [`Child::spawn`] runs on the main thread; a [`Waiter`] (from [`Child::waiter`] or
 //! [`Child::spawn_waiter`]) blocks on another thread until the command exits; meanwhile the main
-//! thread may call [`Child::signal_group`] and drive a [`Ladder`]. The waiter first *observes*
-//! the exit without reaping (`waitid(WNOWAIT)`), then reaps under the same lock that
-//! `signal_group` takes. So while `signal_group` holds the lock the command is at worst an
-//! unreaped zombie, whose pid — and with it the process group id — the kernel cannot hand to
-//! another process; once it is reaped, `signal_group` does nothing. No signal can hit a
-//! stranger that inherited a recycled pid.
+//! thread may call [`Child::signal_group`] and drive a [`Ladder`](crate::process::ladder::Ladder).
+//! The waiter first *observes* the exit without reaping (`waitid(WNOWAIT)`), then reaps under
+//! the same lock that `signal_group` takes. So while `signal_group` holds the lock the command
+//! is at worst an unreaped zombie, whose pid — and with it the process group id — the kernel
+//! cannot hand to another process; once it is reaped, `signal_group` does nothing. No signal
+//! can hit a stranger that inherited a recycled pid.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -21,7 +22,8 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+
+use crate::process::terminal::{set_foreground, tcsetpgrp_quietly, Terminal};
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -397,83 +399,6 @@ fn in_child_before_exec(parent: libc::pid_t, terminal: Option<libc::c_int>) -> i
     Ok(())
 }
 
-/// tcsetpgrp with SIGTTOU blocked for the calling thread: a background process asking for the
-/// foreground would otherwise be stopped by SIGTTOU (the kernel skips the signal when it is
-/// blocked or ignored). Blocking, unlike ignoring, changes nothing for other threads.
-///
-/// # Safety
-/// `in_forked_child` selects sigprocmask, which is async-signal-safe; the caller must pass
-/// `true` when running between fork and exec.
-unsafe fn tcsetpgrp_quietly(fd: libc::c_int, pgrp: libc::pid_t, in_forked_child: bool) -> io::Result<()> {
-    // SAFETY: the sigset_t values are plain data initialised by sigemptyset before use; the
-    // mask calls read and write only those values; tcsetpgrp reads its two integers. The old
-    // mask is restored before returning.
-    unsafe {
-        let mut block: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut block);
-        libc::sigaddset(&mut block, libc::SIGTTOU);
-        if in_forked_child {
-            libc::sigprocmask(libc::SIG_BLOCK, &block, &mut old);
-        } else {
-            libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
-        }
-        let rc = libc::tcsetpgrp(fd, pgrp);
-        let result = if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        };
-        if in_forked_child {
-            libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        } else {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        }
-        result
-    }
-}
-
-fn set_foreground(fd: libc::c_int, pgrp: libc::pid_t) -> io::Result<()> {
-    // SAFETY: not in a forked child, so pthread_sigmask is fine (see tcsetpgrp_quietly).
-    unsafe { tcsetpgrp_quietly(fd, pgrp, false) }
-}
-
-/// The controlling terminal on stdin, when `redlock` is its foreground process group.
-#[derive(Debug, Clone, Copy)]
-struct Terminal {
-    fd: libc::c_int,
-    /// `redlock`'s own process group, which had the foreground at spawn.
-    ours: libc::pid_t,
-}
-
-impl Terminal {
-    fn foreground() -> Option<Terminal> {
-        let fd = libc::STDIN_FILENO;
-        // SAFETY: isatty, tcgetpgrp and getpgrp only read kernel state about an fd or us.
-        let (is_tty, foreground, ours) =
-            unsafe { (libc::isatty(fd) == 1, libc::tcgetpgrp(fd), libc::getpgrp()) };
-        // tcgetpgrp fails (-1) for a terminal that is not our controlling terminal.
-        (is_tty && foreground > 0 && foreground == ours).then_some(Terminal { fd, ours })
-    }
-
-    fn foreground_group(&self) -> libc::pid_t {
-        // SAFETY: tcgetpgrp only reads kernel state; -1 on error.
-        unsafe { libc::tcgetpgrp(self.fd) }
-    }
-
-    fn ours_in_foreground(&self) -> bool {
-        self.foreground_group() == self.ours
-    }
-
-    /// Give the foreground back to `redlock`'s group, but only from the command's group: if the
-    /// shell has taken it meanwhile (we were continued with `bg`), it is not ours to take.
-    fn take_back(&self, command: libc::pid_t) {
-        if self.foreground_group() == command {
-            let _ = set_foreground(self.fd, self.ours);
-        }
-    }
-}
-
 /// One `waitid` on `pid`, retried on EINTR. `Ok(None)` when WNOHANG found nothing to report.
 fn waitid(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<libc::siginfo_t>> {
     let id = libc::id_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ECHILD))?;
@@ -494,94 +419,11 @@ fn waitid(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<libc::sigin
     }
 }
 
-/// The terminate ladder for a lost lease and `--timeout` (CONTRACT.md, `run` points 6 and 8;
-/// GNU timeout's `--kill-after`): SIGTERM to the group now, SIGKILL to the group `kill_after`
-/// later if the command has not exited. No sleeping here: the caller's event loop waits on its
-/// channel until [`Ladder::deadline`] and then calls [`Ladder::escalate_if_due`].
-#[derive(Debug, Clone)]
-pub struct Ladder {
-    kill_after: Duration,
-    rung: Rung,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rung {
-    Idle,
-    Terminating { kill_at: Instant },
-    Killed,
-}
-
-impl Ladder {
-    pub fn new(kill_after: Duration) -> Ladder {
-        Ladder {
-            kill_after,
-            rung: Rung::Idle,
-        }
-    }
-
-    /// First rung: SIGTERM to the command's group, then SIGCONT so a stopped group receives
-    /// it (timeout.c does the same). Returns when SIGKILL is due. Starting again (a timeout
-    /// after a lost lease) sends nothing more and keeps the first deadline.
-    pub fn start(&mut self, child: &Child) -> Instant {
-        match self.rung {
-            Rung::Terminating { kill_at } => kill_at,
-            Rung::Killed => Instant::now(),
-            Rung::Idle => {
-                child.signal_group(libc::SIGTERM);
-                child.signal_group(libc::SIGCONT);
-                let now = Instant::now();
-                // A kill_after too long for Instant means "practically never".
-                let kill_at = now
-                    .checked_add(self.kill_after)
-                    .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
-                    .unwrap_or(now);
-                self.rung = Rung::Terminating { kill_at };
-                kill_at
-            }
-        }
-    }
-
-    /// When [`Ladder::escalate`] is due: `Some` only between `start` and the SIGKILL.
-    pub fn deadline(&self) -> Option<Instant> {
-        match self.rung {
-            Rung::Terminating { kill_at } => Some(kill_at),
-            Rung::Idle | Rung::Killed => None,
-        }
-    }
-
-    /// Second rung: SIGKILL to the command's group (a no-op once the command is reaped).
-    pub fn escalate(&mut self, child: &Child) {
-        child.signal_group(libc::SIGKILL);
-        self.rung = Rung::Killed;
-    }
-
-    /// [`Ladder::escalate`] if the deadline has passed at `now`; true if it did.
-    pub fn escalate_if_due(&mut self, child: &Child, now: Instant) -> bool {
-        match self.rung {
-            Rung::Terminating { kill_at } if now >= kill_at => {
-                self.escalate(child);
-                true
-            }
-            _ => false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::testing::{argv, shell, wait_until, BOUND};
     use std::sync::mpsc;
-
-    /// Every wait in these tests is bounded by this.
-    const BOUND: Duration = Duration::from_secs(10);
-
-    fn argv(words: &[&str]) -> Program {
-        Program::Argv(words.iter().map(OsString::from).collect())
-    }
-
-    fn shell(script: &str) -> Program {
-        Program::Shell(script.to_owned())
-    }
 
     /// Spawn, wait on a waiter thread, and give how it ended, failing after BOUND.
     fn run(program: &Program, env: &[(String, String)]) -> Exit {
@@ -598,14 +440,6 @@ mod tests {
             .expect("wait");
         assert_eq!(child.exit(), Some(exit));
         exit
-    }
-
-    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + BOUND;
-        while !done() {
-            assert!(Instant::now() < deadline, "timed out waiting until {what}");
-            thread::sleep(Duration::from_millis(20));
-        }
     }
 
     /// Alive and not a zombie. (A zombie answers kill(pid, 0), and reparented orphans may stay
@@ -778,64 +612,6 @@ mod tests {
         wait_until("the grandchild is gone", || !alive(grandchild));
         // After reaping, signalling is a no-op rather than a shot at a recycled pid.
         child.signal_group(libc::SIGKILL);
-    }
-
-    #[test]
-    fn ladder_escalates_to_sigkill_when_sigterm_is_ignored() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ready = dir.path().join("ready");
-        let script = format!("trap '' TERM; : > '{}'; sleep 100", ready.display());
-        let child = Child::spawn(&shell(&script), &[]).expect("spawn");
-        let (tx, rx) = mpsc::channel();
-        child
-            .spawn_waiter(move |exit| {
-                let _ = tx.send(exit);
-            })
-            .expect("waiter thread");
-        wait_until("the trap is set", || ready.exists());
-
-        let kill_after = Duration::from_millis(300);
-        let mut ladder = Ladder::new(kill_after);
-        assert_eq!(ladder.deadline(), None);
-        let started = Instant::now();
-        let kill_at = ladder.start(&child);
-        assert!(kill_at >= started + kill_after);
-        assert_eq!(ladder.start(&child), kill_at, "a second start keeps the deadline");
-
-        // The event loop: wait for an exit until the deadline, then escalate.
-        let mut exit = None;
-        while exit.is_none() {
-            let wait = ladder
-                .deadline()
-                .map_or(BOUND, |at| at.saturating_duration_since(Instant::now()));
-            match rx.recv_timeout(wait) {
-                Ok(result) => exit = Some(result.expect("wait")),
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    assert!(
-                        ladder.escalate_if_due(&child, Instant::now()),
-                        "nothing ended the wait but the deadline"
-                    );
-                }
-                Err(err) => panic!("waiter gone: {err}"),
-            }
-            assert!(started.elapsed() < BOUND, "ladder did not finish");
-        }
-        assert_eq!(
-            exit,
-            Some(Exit::Signal(libc::SIGKILL)),
-            "SIGTERM was ignored, SIGKILL was not"
-        );
-        assert!(started.elapsed() >= kill_after);
-        assert_eq!(ladder.deadline(), None);
-    }
-
-    #[test]
-    fn ladder_stops_at_sigterm_when_the_command_obeys() {
-        let mut child = Child::spawn(&argv(&["sleep", "100"]), &[]).expect("spawn");
-        let mut ladder = Ladder::new(BOUND);
-        ladder.start(&child);
-        assert_eq!(child.wait().expect("wait"), Exit::Signal(libc::SIGTERM));
-        assert!(!ladder.escalate_if_due(&child, Instant::now()));
     }
 
     #[cfg(target_os = "linux")]
