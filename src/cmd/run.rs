@@ -16,6 +16,7 @@ use std::thread::{self, Scope};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, Context as _, Result};
+use nix::sys::signal::Signal;
 
 use super::{new_token, Context};
 use crate::cli::args::RunArgs;
@@ -27,7 +28,7 @@ use crate::engine::settings::Verbosity;
 use crate::engine::wait::Wakeup;
 use crate::process::child::{Child, Exit, Program, SpawnError};
 use crate::process::ladder::Ladder;
-use crate::process::signals::SignalWatch;
+use crate::process::signals::{self, SignalWatch};
 
 /// How long the loop sleeps when no timer is set (it wakes for events long before).
 const IDLE: Duration = Duration::from_secs(3600);
@@ -68,7 +69,7 @@ pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let wakeup = Arc::new(Wakeup::new());
     let (interrupt, signals) = (Arc::clone(&wakeup), events.clone());
     let _watch = SignalWatch::start(move |sig| {
-        if crate::process::signals::aborts_wait(sig) {
+        if signals::aborts_wait(sig) {
             interrupt.interrupt(sig);
         }
         let _ = signals.send(Event::Signal(sig));
@@ -84,7 +85,7 @@ pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
             signal,
             message: format!(
                 "interrupted by {} before the command started; lock '{}' was released",
-                crate::process::signals::name(signal),
+                signals::name(signal),
                 lease.resource
             ),
         }
@@ -149,7 +150,7 @@ fn hold<'scope, 'env>(
         let _ = tx.send(Event::Exited(exit));
     }) {
         // Without a waiter the loop would never learn of the exit: end the command now.
-        child.signal_group(libc::SIGKILL);
+        child.signal_group(Signal::SIGKILL);
         child.restore_terminal();
         return Err(err).context("cannot start a thread to wait for the command (it was killed)");
     }
@@ -196,7 +197,7 @@ impl Running<'_> {
                 Ok(Event::Beat(beat)) => self.on_beat(beat),
                 Err(RecvTimeoutError::Timeout) => self.on_timer(Instant::now()),
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.child.signal_group(libc::SIGKILL);
+                    self.child.signal_group(Signal::SIGKILL);
                     return Err(anyhow!(
                         "lost track of the command (its waiter thread ended); it was killed"
                     ));
@@ -218,7 +219,7 @@ impl Running<'_> {
         let code = match exit {
             Ok(exit) => exit::status_code(exit),
             Err(err) => {
-                self.child.signal_group(libc::SIGKILL);
+                self.child.signal_group(Signal::SIGKILL);
                 self.child.restore_terminal();
                 return Err(err).context("cannot wait for the command (it was killed)");
             }
@@ -250,10 +251,10 @@ impl Running<'_> {
     /// Any other signal was caught only so that it cannot end `redlock` while it holds the
     /// lock: the command runs on, and the lock is released when it exits.
     fn on_signal(&mut self, sig: i32) {
-        let name = crate::process::signals::name(sig);
-        if crate::process::signals::is_forwarded(sig) {
+        let name = signals::name(sig);
+        if let Some(forwarded) = signals::forwarded(sig) {
             self.debug(&format!("forwarding {name} to the command"));
-            self.child.signal_group(sig);
+            self.child.signal_group(forwarded);
         } else {
             self.debug(&format!("ignoring {name}: the command runs on under the lock"));
         }

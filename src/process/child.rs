@@ -19,11 +19,16 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{self, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
-use crate::process::terminal::{set_foreground, tcsetpgrp_quietly, Terminal};
+use nix::errno::Errno;
+use nix::sys::signal::{self, Signal};
+use nix::sys::wait::{self, Id, WaitPidFlag, WaitStatus};
+use nix::unistd::{self, Pid};
+
+use crate::process::terminal::{Handoff, Terminal};
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,12 +136,19 @@ pub struct Waiter {
 #[derive(Debug)]
 struct Shared {
     /// The command's pid, which is also its process group id (`process_group(0)`).
-    pid: libc::pid_t,
+    pid: Pid,
     /// Set when the command got the terminal's foreground at spawn.
     terminal: Option<Terminal>,
-    /// `Some(exit)` once the command has been reaped. Its lock orders reaping against
+    /// The command until it is reaped, then how it ended. The lock orders reaping against
     /// `signal_group` (module comment).
-    reaped: Mutex<Option<Exit>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Not reaped yet: std's handle, which reaps it (`waitpid`, retried on EINTR).
+    Running(process::Child),
+    Reaped(Exit),
 }
 
 impl Child {
@@ -195,38 +207,39 @@ impl Child {
         // this applies: the command is a plain background group and signals are forwarded.
         command.process_group(0);
         let terminal = Terminal::foreground();
-        let handoff = terminal.map(|terminal| terminal.fd);
-        let parent = libc::pid_t::try_from(std::process::id())
-            .map_err(|_| SpawnError::Other(format!("{name} (pid out of range)")))?;
+        let handoff = terminal.as_ref().map(Terminal::handoff);
+        let parent = unistd::getpid();
         // SAFETY: the closure runs in the forked child before exec, where only
-        // async-signal-safe calls are allowed: `in_child_before_exec` makes raw syscalls
-        // (prctl, getppid, sigprocmask, tcsetpgrp, getpid) and neither allocates nor locks.
+        // async-signal-safe calls are allowed: `in_child_before_exec` makes raw syscalls through
+        // nix's thin wrappers (prctl, getppid, getpid, sigprocmask, tcsetpgrp) and neither
+        // allocates nor locks; its errors are bare OS error codes, which need no allocation.
         unsafe {
-            command.pre_exec(move || in_child_before_exec(parent, handoff));
+            command.pre_exec(move || in_child_before_exec(parent, handoff.as_ref()));
         }
 
         let spawned = command.spawn().map_err(|err| SpawnError::from_io(&name, &err))?;
-        // From here on the pid is ours to wait for: std's `Child` is dropped (it holds no
-        // pipes, stdio being inherited) and the `Waiter` reaps by pid.
-        let pid = libc::pid_t::try_from(spawned.id())
+        // From here on the pid is ours to wait for: std's `Child` (which holds no pipes, stdio
+        // being inherited) is kept for the `Waiter` to reap under the lock.
+        let pid = i32::try_from(spawned.id())
+            .map(Pid::from_raw)
             .map_err(|_| SpawnError::Other(format!("{name} (pid out of range)")))?;
         Ok(Child {
             shared: Arc::new(Shared {
                 pid,
                 terminal,
-                reaped: Mutex::new(None),
+                state: Mutex::new(State::Running(spawned)),
             }),
         })
     }
 
     /// The command's pid (also its process group id).
     pub fn pid(&self) -> u32 {
-        self.shared.pid.unsigned_abs()
+        self.shared.pid.as_raw().unsigned_abs()
     }
 
     /// Send `sig` to the command's whole process group (killpg). Does nothing once the command
     /// has been reaped, and ignores a group that has already gone (ESRCH).
-    pub fn signal_group(&self, sig: i32) {
+    pub fn signal_group(&self, sig: Signal) {
         self.shared.signal_group(sig);
     }
 
@@ -256,7 +269,10 @@ impl Child {
 
     /// `Some(exit)` once the command has been reaped.
     pub fn exit(&self) -> Option<Exit> {
-        *self.shared.lock()
+        match *self.shared.lock() {
+            State::Reaped(exit) => Some(exit),
+            State::Running(_) => None,
+        }
     }
 
     /// Give the terminal's foreground back to `redlock`'s group, if the command's group still
@@ -274,73 +290,64 @@ impl Waiter {
     /// reaped. Errors are the OS's (e.g. ECHILD if something else reaped the pid).
     pub fn wait(self) -> io::Result<Exit> {
         let shared = &self.shared;
-        let mut flags = libc::WEXITED | libc::WNOWAIT;
+        let mut flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
         if shared.terminal.is_some() {
             // Job control: hear about Ctrl-Z so the terminal does not stay with a stopped group.
-            flags |= libc::WSTOPPED;
+            flags |= WaitPidFlag::WSTOPPED;
         }
         loop {
-            let Some(info) = waitid(shared.pid, flags)? else {
-                continue;
-            };
-            if info.si_code == libc::CLD_STOPPED {
-                // WNOWAIT left the stop report in place; consume it (WSTOPPED only: this can
-                // never reap) so the next waitid does not see it again.
-                // SAFETY: for a CLD_STOPPED report si_status holds the stop signal.
-                let stop_signal = unsafe { info.si_status() };
-                if waitid(shared.pid, libc::WSTOPPED | libc::WNOHANG)?.is_some() {
-                    shared.follow_stop(stop_signal);
+            match waitid(shared.pid, flags) {
+                Ok(WaitStatus::Stopped(_, stop_signal)) => {
+                    // WNOWAIT left the stop report in place; consume it (WSTOPPED only: this can
+                    // never reap) so the next waitid does not see it again.
+                    let flags = WaitPidFlag::WSTOPPED | WaitPidFlag::WNOHANG;
+                    if waitid(shared.pid, flags)? != WaitStatus::StillAlive {
+                        shared.follow_stop(stop_signal);
+                    }
                 }
-                continue;
+                Ok(WaitStatus::StillAlive) => {}
+                // nix names only the classic signals (its `Signal` has no SIGRTMIN+n), so a
+                // death by a real-time signal comes back as EINVAL, which waitid itself never
+                // returns for these flags. Either way the command has exited, and the reap
+                // reads its status exactly.
+                Ok(_) | Err(Errno::EINVAL) => return shared.reap(),
+                Err(err) => return Err(err.into()),
             }
-            return shared.reap();
         }
     }
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Option<Exit>> {
-        // The guarded value is written once, by a single assignment; a panic elsewhere cannot
-        // leave it half-done, so a poisoned lock is still good.
-        self.reaped.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The guarded value is replaced by a single assignment; a panic elsewhere cannot leave
+        // it half-done, so a poisoned lock is still good.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn signal_group(&self, sig: i32) {
-        let reaped = self.lock();
-        if reaped.is_none() {
-            // SAFETY: killpg only sends a signal. The group id is our unreaped child's pid
-            // (held under the lock that reaping takes), so it names the command's group.
-            // Errors are ignored: ESRCH means the group is empty already.
-            unsafe {
-                libc::killpg(self.pid, sig);
-            }
+    fn signal_group(&self, sig: Signal) {
+        let state = self.lock();
+        if let State::Running(_) = *state {
+            // The group id is our unreaped child's pid (held under the lock that reaping takes),
+            // so it names the command's group. Errors are ignored: ESRCH means the group is
+            // empty already.
+            let _ = signal::killpg(self.pid, sig);
         }
     }
 
     /// Reap the command, which `waitid(WNOWAIT)` has seen exit, and record how it ended.
     fn reap(&self) -> io::Result<Exit> {
-        let mut reaped = self.lock();
-        if let Some(exit) = *reaped {
-            return Ok(exit);
-        }
-        let mut status: libc::c_int = 0;
-        loop {
-            // SAFETY: waitpid writes the status into the valid `status` integer. The child is
-            // already a zombie, so this returns at once.
-            let rc = unsafe { libc::waitpid(self.pid, &mut status, 0) };
-            if rc == self.pid {
-                break;
+        let mut state = self.lock();
+        let exit = match &mut *state {
+            State::Reaped(exit) => return Ok(*exit),
+            State::Running(child) => {
+                // The child is already a zombie, so this returns at once.
+                let status = child.wait()?;
+                Exit::from_status(status)
+                    .ok_or_else(|| io::Error::other(format!("not a final status: {status}")))?
             }
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EINTR) {
-                return Err(err);
-            }
-        }
-        let status = ExitStatus::from_raw(status);
-        let exit = Exit::from_status(status)
-            .ok_or_else(|| io::Error::other(format!("not a final status: {status}")))?;
-        *reaped = Some(exit);
-        drop(reaped);
+        };
+        *state = State::Reaped(exit);
+        drop(state);
         self.restore_terminal();
         Ok(exit)
     }
@@ -356,65 +363,46 @@ impl Shared {
     /// itself with `raise` too), and when continued hand the terminal over again if we were
     /// put in the foreground (`fg`; not after `bg`) and continue the command's group. While
     /// `redlock` is stopped its heartbeat is too, so a long stop ends in a lost lease.
-    fn follow_stop(&self, stop_signal: i32) {
+    fn follow_stop(&self, stop_signal: Signal) {
         let Some(terminal) = self.terminal else {
             return;
         };
         terminal.take_back(self.pid);
-        // SAFETY: raise sends the signal to this thread; a stop signal's default action stops
-        // the whole process, and this thread stays stopped until SIGCONT before raise returns.
-        // (The kernel discards SIGTSTP for an orphaned process group: then we just go on.)
-        unsafe {
-            libc::raise(stop_signal);
-        }
+        // A stop signal's default action stops the whole process, and this thread stays
+        // stopped until SIGCONT before raise returns. (The kernel discards SIGTSTP for an
+        // orphaned process group: then we just go on.)
+        let _ = signal::raise(stop_signal);
         if terminal.ours_in_foreground() {
-            let _ = set_foreground(terminal.fd, self.pid);
+            terminal.hand_over(self.pid);
         }
-        self.signal_group(libc::SIGCONT);
+        self.signal_group(Signal::SIGCONT);
     }
 }
 
 /// Runs in the forked child, before exec: async-signal-safe calls only, no allocation.
-fn in_child_before_exec(parent: libc::pid_t, terminal: Option<libc::c_int>) -> io::Result<()> {
+fn in_child_before_exec(parent: Pid, terminal: Option<&Handoff>) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: PR_SET_PDEATHSIG takes one integer argument (the signal); no memory is shared.
-        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
         // If redlock died between fork and prctl, the death signal will never come: give up.
-        // SAFETY: getppid has no arguments and cannot fail.
-        if unsafe { libc::getppid() } != parent {
-            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        if unistd::getppid() != parent {
+            return Err(Errno::ESRCH.into());
         }
     }
     #[cfg(not(target_os = "linux"))]
     let _ = parent;
-    if let Some(fd) = terminal {
-        // std has already run setpgid(0, 0), so our pid is our group id. Failure is not fatal:
-        // the command then runs as a background job, as it would without a terminal.
-        // SAFETY: getpid has no arguments; tcsetpgrp_quietly only makes syscalls.
-        let _ = unsafe { tcsetpgrp_quietly(fd, libc::getpid(), true) };
+    if let Some(handoff) = terminal {
+        handoff.claim_in_child();
     }
     Ok(())
 }
 
-/// One `waitid` on `pid`, retried on EINTR. `Ok(None)` when WNOHANG found nothing to report.
-fn waitid(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<libc::siginfo_t>> {
-    let id = libc::id_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ECHILD))?;
+/// One `waitid` on `pid`, retried on EINTR.
+fn waitid(pid: Pid, flags: WaitPidFlag) -> nix::Result<WaitStatus> {
     loop {
-        // SAFETY: an all-zero siginfo_t is a valid value of this plain C struct.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: waitid writes into the valid `info`; it does not reap when flags has WNOWAIT.
-        let rc = unsafe { libc::waitid(libc::P_PID, id, &mut info, flags) };
-        if rc == 0 {
-            // SAFETY: si_pid is set by waitid for any report; it stays 0 for WNOHANG's "nothing".
-            let reported = unsafe { info.si_pid() } != 0;
-            return Ok(reported.then_some(info));
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINTR) {
-            return Err(err);
+        match wait::waitid(Id::Pid(pid), flags) {
+            Err(Errno::EINTR) => continue,
+            other => return other,
         }
     }
 }
@@ -477,6 +465,7 @@ mod tests {
 
     #[test]
     fn death_by_a_real_time_signal_is_reported_too() {
+        // nix's `Signal` cannot name it: the waiter must not trip over that (see Waiter::wait).
         let sig = libc::SIGRTMIN() + 2;
         assert_eq!(run(&shell(&format!("kill -{sig} $$")), &[]), Exit::Signal(sig));
     }
@@ -582,7 +571,7 @@ mod tests {
             .expect("pgrp field");
         assert_eq!(pgrp, pid);
         assert_ne!(pgrp, std::process::id(), "not in the test's group");
-        child.signal_group(libc::SIGKILL);
+        child.signal_group(Signal::SIGKILL);
         assert_eq!(child.wait().expect("wait"), Exit::Signal(libc::SIGKILL));
     }
 
@@ -606,12 +595,12 @@ mod tests {
         let grandchild = grandchild.expect("pid");
         assert!(alive(grandchild));
 
-        child.signal_group(libc::SIGTERM);
+        child.signal_group(Signal::SIGTERM);
         let exit = rx.recv_timeout(BOUND).expect("shell exited").expect("wait");
         assert_eq!(exit, Exit::Signal(libc::SIGTERM));
         wait_until("the grandchild is gone", || !alive(grandchild));
         // After reaping, signalling is a no-op rather than a shot at a recycled pid.
-        child.signal_group(libc::SIGKILL);
+        child.signal_group(Signal::SIGKILL);
     }
 
     #[cfg(target_os = "linux")]

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+
 use crate::process::child::Child;
 
 /// The ladder's state. No sleeping here: the caller's event loop waits on its channel until
@@ -37,8 +39,8 @@ impl Ladder {
             Rung::Terminating { kill_at } => kill_at,
             Rung::Killed => Instant::now(),
             Rung::Idle => {
-                child.signal_group(libc::SIGTERM);
-                child.signal_group(libc::SIGCONT);
+                child.signal_group(Signal::SIGTERM);
+                child.signal_group(Signal::SIGCONT);
                 let now = Instant::now();
                 // A kill_after too long for Instant means "practically never".
                 let kill_at = now
@@ -61,7 +63,7 @@ impl Ladder {
 
     /// Second rung: SIGKILL to the command's group (a no-op once the command is reaped).
     pub fn escalate(&mut self, child: &Child) {
-        child.signal_group(libc::SIGKILL);
+        child.signal_group(Signal::SIGKILL);
         self.rung = Rung::Killed;
     }
 
