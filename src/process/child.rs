@@ -211,8 +211,9 @@ impl Child {
         let parent = unistd::getpid();
         // SAFETY: the closure runs in the forked child before exec, where only
         // async-signal-safe calls are allowed: `in_child_before_exec` makes raw syscalls through
-        // nix's thin wrappers (prctl, getppid, getpid, sigprocmask, tcsetpgrp) and neither
-        // allocates nor locks; its errors are bare OS error codes, which need no allocation.
+        // nix's thin wrappers (prctl, getppid, getpid, sigprocmask, tcsetpgrp on fd 0, which
+        // the `Stdin` handle lends without taking its lock) and neither allocates nor locks;
+        // its errors are bare OS error codes, which need no allocation.
         unsafe {
             command.pre_exec(move || in_child_before_exec(parent, handoff.as_ref()));
         }
