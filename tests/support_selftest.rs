@@ -7,6 +7,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+
 use support::procs::{self, run};
 use support::proxy::Proxy;
 use support::redis::{Cluster, RedisServer};
@@ -34,8 +37,8 @@ fn raw_ping(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
 }
 
 fn pid_alive(pid: u32) -> bool {
-    // SAFETY: kill with signal 0 only checks that the pid exists.
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+    // kill with no signal (0) only checks that the pid exists.
+    kill(Pid::from_raw(pid as libc::pid_t), None).is_ok()
 }
 
 #[test]

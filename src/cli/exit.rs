@@ -148,7 +148,7 @@ impl Failure {
             Failure::NotHolder(_) => FAILURE,
             Failure::LockLost(_) => LOCK_LOST,
             Failure::TimedOut(_) => TIMEOUT,
-            Failure::Interrupted { signal, .. } => crate::process::signals::exit_code_for_signal(*signal),
+            Failure::Interrupted { signal, .. } => signal_code(*signal),
             Failure::Spawn { code, .. } => *code,
             Failure::Other(_) => FAILURE,
         }
@@ -189,5 +189,74 @@ pub fn code_of(err: &anyhow::Error) -> i32 {
     match err.downcast_ref::<Failure>() {
         Some(f) => f.code(),
         None => FAILURE,
+    }
+}
+
+// How the command ended, as process/ reports it, becomes a code only here.
+use crate::process::child::{Exit, SpawnError};
+
+/// The exit status of a process killed by signal `signal`, as shells and `timeout(1)` report
+/// it: 128 + N (130 for SIGINT, 143 for SIGTERM). The one place this sum is made.
+pub fn signal_code(signal: i32) -> i32 {
+    128 + signal
+}
+
+/// The code `run` exits with when its command ended: the command's status, or 128 + N when
+/// signal N killed it (CONTRACT.md, `run` point 4).
+pub fn status_code(exit: Exit) -> i32 {
+    match exit {
+        Exit::Code(code) => code,
+        Exit::Signal(signal) => signal_code(signal),
+    }
+}
+
+/// The code for a command that could not be started (CONTRACT.md, `run` point 7):
+/// [`NOT_FOUND`] when it does not exist, [`NOT_EXECUTABLE`] otherwise (GNU timeout.c:
+/// `errno == ENOENT ? 127 : 126`).
+pub fn spawn_code(err: &SpawnError) -> i32 {
+    match err {
+        SpawnError::NotFound(_) => NOT_FOUND,
+        SpawnError::NotExecutable(_) | SpawnError::Other(_) => NOT_EXECUTABLE,
+    }
+}
+
+#[cfg(test)]
+mod process_tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+
+    fn code_of_raw(raw: i32) -> i32 {
+        status_code(Exit::from_status(ExitStatus::from_raw(raw)).expect("a final status"))
+    }
+
+    #[test]
+    fn signal_deaths_map_to_128_plus_n() {
+        assert_eq!(signal_code(libc::SIGINT), 130);
+        assert_eq!(signal_code(libc::SIGKILL), 137);
+        assert_eq!(signal_code(libc::SIGTERM), 143);
+        assert_eq!(signal_code(libc::SIGINT), INTERRUPTED_INT);
+        assert_eq!(signal_code(libc::SIGTERM), INTERRUPTED_TERM);
+    }
+
+    #[test]
+    fn exit_code_maps_raw_statuses() {
+        assert_eq!(code_of_raw(0), 0);
+        assert_eq!(code_of_raw(42 << 8), 42);
+        assert_eq!(code_of_raw(libc::SIGKILL), 137);
+        // Killed by SIGQUIT with a core dump (0x80) is still 128 + 3.
+        assert_eq!(code_of_raw(libc::SIGQUIT | 0x80), 131);
+        assert_eq!(status_code(Exit::Code(3)), 3);
+        assert_eq!(status_code(Exit::Signal(libc::SIGTERM)), 143);
+    }
+
+    #[test]
+    fn spawn_failures_are_127_when_not_found_and_126_otherwise() {
+        let errors = [
+            SpawnError::NotFound("foo".into()),
+            SpawnError::NotExecutable("./x (permission denied)".into()),
+            SpawnError::Other("sh (resource temporarily unavailable)".into()),
+        ];
+        assert_eq!(errors.map(|e| spawn_code(&e)), [127, 126, 126]);
     }
 }

@@ -16,25 +16,27 @@ use std::thread::{self, Scope};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, Context as _, Result};
+use nix::sys::signal::Signal;
 
 use super::{new_token, Context};
 use crate::cli::args::RunArgs;
-use crate::cli::exit::Failure;
+use crate::cli::exit::{self, Failure};
 use crate::engine::heartbeat::{Beat, Heartbeat, Timing};
 use crate::engine::holder::{clock_time, human, HolderMeta};
 use crate::engine::lock::{Lease, Request};
 use crate::engine::settings::Verbosity;
 use crate::engine::wakeup::Wakeup;
-use crate::process::child::{Child, Ladder, Program, SpawnError};
-use crate::process::signals::SignalWatch;
+use crate::process::child::{Child, Exit, Program, SpawnError};
+use crate::process::ladder::Ladder;
+use crate::process::signals::{self, SignalWatch};
 
 /// How long the loop sleeps when no timer is set (it wakes for events long before).
 const IDLE: Duration = Duration::from_secs(3600);
 
 /// Everything the event loop hears.
 enum Event {
-    /// The command exited (its code as `run` passes it through), or waiting for it failed.
-    Exited(io::Result<i32>),
+    /// The command exited (how it ended), or waiting for it failed.
+    Exited(io::Result<Exit>),
     /// SIGINT, SIGTERM, SIGHUP or SIGQUIT reached `redlock`.
     Signal(i32),
     Beat(Beat),
@@ -67,7 +69,7 @@ pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let wakeup = Arc::new(Wakeup::new());
     let (interrupt, signals) = (Arc::clone(&wakeup), events.clone());
     let _watch = SignalWatch::start(move |sig| {
-        if crate::process::signals::aborts_wait(sig) {
+        if signals::aborts_wait(sig) {
             interrupt.interrupt(sig);
         }
         let _ = signals.send(Event::Signal(sig));
@@ -83,7 +85,7 @@ pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
             signal,
             message: format!(
                 "interrupted by {} before the command started; lock '{}' was released",
-                crate::process::signals::name(signal),
+                signals::name(signal),
                 lease.resource
             ),
         }
@@ -144,11 +146,11 @@ fn hold<'scope, 'env>(
         }
     };
     let tx = events.clone();
-    if let Err(err) = child.spawn_waiter(move |code| {
-        let _ = tx.send(Event::Exited(code));
+    if let Err(err) = child.spawn_waiter(move |exit| {
+        let _ = tx.send(Event::Exited(exit));
     }) {
         // Without a waiter the loop would never learn of the exit: end the command now.
-        child.signal_group(libc::SIGKILL);
+        child.signal_group(Signal::SIGKILL);
         child.restore_terminal();
         return Err(err).context("cannot start a thread to wait for the command (it was killed)");
     }
@@ -190,12 +192,12 @@ impl Running<'_> {
                 .next_timer()
                 .map_or(IDLE, |at| at.saturating_duration_since(Instant::now()));
             match inbox.recv_timeout(wait) {
-                Ok(Event::Exited(code)) => return self.on_exit(code),
+                Ok(Event::Exited(exit)) => return self.on_exit(exit),
                 Ok(Event::Signal(sig)) => self.on_signal(sig),
                 Ok(Event::Beat(beat)) => self.on_beat(beat),
                 Err(RecvTimeoutError::Timeout) => self.on_timer(Instant::now()),
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.child.signal_group(libc::SIGKILL);
+                    self.child.signal_group(Signal::SIGKILL);
                     return Err(anyhow!(
                         "lost track of the command (its waiter thread ended); it was killed"
                     ));
@@ -212,12 +214,12 @@ impl Running<'_> {
         }
     }
 
-    /// The command is gone: its code, or why it was stopped.
-    fn on_exit(&mut self, code: io::Result<i32>) -> Result<i32> {
-        let code = match code {
-            Ok(code) => code,
+    /// The command is gone: its code (its status, or 128 + N), or why it was stopped.
+    fn on_exit(&mut self, exit: io::Result<Exit>) -> Result<i32> {
+        let code = match exit {
+            Ok(exit) => exit::status_code(exit),
             Err(err) => {
-                self.child.signal_group(libc::SIGKILL);
+                self.child.signal_group(Signal::SIGKILL);
                 self.child.restore_terminal();
                 return Err(err).context("cannot wait for the command (it was killed)");
             }
@@ -249,10 +251,10 @@ impl Running<'_> {
     /// Any other signal was caught only so that it cannot end `redlock` while it holds the
     /// lock: the command runs on, and the lock is released when it exits.
     fn on_signal(&mut self, sig: i32) {
-        let name = crate::process::signals::name(sig);
-        if crate::process::signals::is_forwarded(sig) {
+        let name = signals::name(sig);
+        if let Some(forwarded) = signals::forwarded(sig) {
             self.debug(&format!("forwarding {name} to the command"));
-            self.child.signal_group(sig);
+            self.child.signal_group(forwarded);
         } else {
             self.debug(&format!("ignoring {name}: the command runs on under the lock"));
         }
@@ -401,7 +403,7 @@ fn spawn_failure(err: &SpawnError, resource: &str) -> Failure {
     };
     Failure::Spawn {
         message: format!("{err}; {hint} (lock '{resource}' was released)"),
-        code: err.exit_code(),
+        code: exit::spawn_code(err),
     }
 }
 

@@ -1,5 +1,11 @@
 //! Process control behind `run` (unix only): spawning and reaping the command in its own
-//! process group, the terminal, the stop ladder, and signals as events.
+//! process group, the terminal, the stop ladder, and signals as events. It reports facts (how
+//! the command ended, why it could not start); the exit codes they mean are cli/exit.rs's.
 
 pub mod child;
+pub mod ladder;
 pub mod signals;
+mod terminal;
+
+#[cfg(test)]
+mod testing;

@@ -11,18 +11,19 @@
 use std::io;
 use std::thread::{self, JoinHandle};
 
+use nix::sys::signal::Signal;
 use signal_hook::iterator::{Handle, Signals};
 
 /// What a service manager, a terminal or a person sends: handed to the command once.
 /// SIGTSTP/SIGTTIN/SIGTTOU are left alone: job control stays the terminal's business.
-pub const FORWARDED: [i32; 7] = [
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
+pub const FORWARDED: [Signal; 7] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
 ];
 
 /// Every other catchable signal whose default action would end `redlock` while it holds the
@@ -47,7 +48,12 @@ const ALSO_CAUGHT: [i32; 11] = [
 
 /// Whether `sig` is one the command is sent when it reaches `redlock` (see [`FORWARDED`]).
 pub fn is_forwarded(sig: i32) -> bool {
-    FORWARDED.contains(&sig)
+    forwarded(sig).is_some()
+}
+
+/// `sig` as the signal to send the command, when it is one of [`FORWARDED`].
+pub fn forwarded(sig: i32) -> Option<Signal> {
+    FORWARDED.into_iter().find(|forwarded| *forwarded as i32 == sig)
 }
 
 /// Whether `sig`, arriving while `redlock` waits for the lock, ends the wait. A terminal's
@@ -61,8 +67,8 @@ fn caught() -> Vec<i32> {
     let realtime = libc::SIGRTMIN()..=libc::SIGRTMAX();
     FORWARDED
         .iter()
-        .chain(&ALSO_CAUGHT)
-        .copied()
+        .map(|sig| *sig as i32)
+        .chain(ALSO_CAUGHT)
         .chain(realtime)
         .filter(|sig| !signal_hook::consts::FORBIDDEN.contains(sig))
         .collect()
@@ -170,15 +176,10 @@ impl Drop for SignalWatch {
     }
 }
 
-/// The exit status of a process killed by signal `sig`, as shells and `timeout(1)` report it:
-/// 128 + N (130 for SIGINT, 143 for SIGTERM).
-pub fn exit_code_for_signal(sig: i32) -> i32 {
-    128 + sig
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::sys::signal::raise;
     use std::sync::mpsc;
     use std::time::Duration;
 
@@ -192,15 +193,13 @@ mod tests {
         })
         .expect("install signal handlers");
         for sig in FORWARDED {
-            // SAFETY: raise only sends a signal to this thread; the handler installed above
-            // (signal-hook's self-pipe writer) replaces the default action, so the test process
-            // is not terminated.
-            let rc = unsafe { libc::raise(sig) };
-            assert_eq!(rc, 0, "raise({sig})");
+            // The handler installed above (signal-hook's self-pipe writer) replaces the default
+            // action, so raising it does not terminate the test process.
+            raise(sig).unwrap_or_else(|err| panic!("raise({sig}): {err}"));
             let got = rx
                 .recv_timeout(BOUND)
                 .unwrap_or_else(|err| panic!("signal {sig} not delivered within {BOUND:?}: {err}"));
-            assert_eq!(got, sig);
+            assert_eq!(got, sig as i32);
         }
         watch.stop();
         // The callback (and with it the sender) is gone once the thread has been joined.
@@ -219,13 +218,8 @@ mod tests {
         assert!(!caught.contains(&libc::SIGSEGV));
         assert_eq!(name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
         assert!(is_forwarded(libc::SIGUSR2) && !is_forwarded(libc::SIGALRM));
+        assert_eq!(forwarded(libc::SIGHUP), Some(Signal::SIGHUP));
+        assert_eq!(forwarded(libc::SIGRTMIN()), None);
         assert!(aborts_wait(libc::SIGALRM) && !aborts_wait(libc::SIGWINCH));
-    }
-
-    #[test]
-    fn signal_deaths_map_to_128_plus_n() {
-        assert_eq!(exit_code_for_signal(libc::SIGINT), 130);
-        assert_eq!(exit_code_for_signal(libc::SIGKILL), 137);
-        assert_eq!(exit_code_for_signal(libc::SIGTERM), 143);
     }
 }

@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
 /// How long output pipes may stay open after the process exited (a grandchild that
 /// inherited them) before we stop reading and keep what we have.
 const PIPE_GRACE: Duration = Duration::from_secs(1);
@@ -105,7 +108,8 @@ pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool)
     }
 }
 
-/// Sends `sig` to `pid`; panics if it cannot be delivered.
+/// Sends `sig` to `pid`; panics if it cannot be delivered. Any signal number: tests send
+/// real-time signals too, which nix's `Signal` cannot name, hence libc here.
 pub fn signal(pid: u32, sig: i32) {
     let pid = libc::pid_t::try_from(pid).expect("pid fits in pid_t");
     // SAFETY: kill(2) only reads its two integer arguments.
@@ -118,13 +122,9 @@ pub fn signal(pid: u32, sig: i32) {
 /// Sends `sig` to every process of group `pgid`, as a terminal's Ctrl-C does; panics if it
 /// cannot be delivered.
 pub fn signal_group(pgid: i32, sig: i32) {
-    // SAFETY: killpg(2) only reads its two integer arguments.
-    let rc = unsafe { libc::killpg(pgid, sig) };
-    if rc != 0 {
-        panic!(
-            "killpg({pgid}, {sig}) failed: {}",
-            std::io::Error::last_os_error()
-        );
+    let signal = Signal::try_from(sig).unwrap_or_else(|err| panic!("signal {sig}: {err}"));
+    if let Err(err) = killpg(Pid::from_raw(pgid), signal) {
+        panic!("killpg({pgid}, {sig}) failed: {err}");
     }
 }
 
