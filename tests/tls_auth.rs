@@ -532,8 +532,9 @@ const LEAST_PRIVILEGE: &str = "on >locker-pw ~redlock:* &redlock:* +ping +eval +
 fn the_documented_least_privilege_acl_is_enough_for_every_command() {
     let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tls-auth.md"))
         .expect("reading docs/tls-auth.md");
+    // The doc quotes the arguments for the shell; the rule is the same words.
     assert!(
-        docs.contains(LEAST_PRIVILEGE),
+        docs.replace('\'', "").contains(LEAST_PRIVILEGE),
         "docs/tls-auth.md no longer shows the ACL this test proves"
     );
 

@@ -142,8 +142,16 @@ fn tls_failure(e: &io::Error) -> InstanceError {
     }
 }
 
-/// An I/O error in our classes: a timeout, or the instance is unreachable.
+/// An I/O error in our classes: a TLS refusal (with TLS 1.3 a server that wants our client
+/// certificate says so after the handshake, on the first read), a timeout, or the instance
+/// is unreachable.
 pub fn io_error(e: &io::Error, connecting: bool) -> InstanceError {
+    if let Some(tls) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        return InstanceError::new(ErrorClass::Refused, crate::engine::tls::describe(tls));
+    }
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut if connecting => {
             InstanceError::new(ErrorClass::Timeout, "connect timed out")
