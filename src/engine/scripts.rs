@@ -5,18 +5,17 @@ use std::sync::OnceLock;
 
 const PRELUDE: &str = include_str!("scripts/prelude.lua");
 
-/// A script body (the shared prelude + the operation) and its SHA1, for EVALSHA.
+/// A script body: the shared prelude + the operation. Sent with EVAL (see `Call::eval`), so
+/// no hash is computed here.
 pub struct Script {
     pub name: &'static str,
     pub body: String,
-    pub sha: String,
 }
 
 impl Script {
     fn new(name: &'static str, source: &str) -> Script {
         let body = format!("{PRELUDE}\n{source}");
-        let sha = redis::Script::new(&body).get_hash().to_string();
-        Script { name, body, sha }
+        Script { name, body }
     }
 }
 

@@ -209,13 +209,14 @@ impl Child {
         let terminal = Terminal::foreground();
         let handoff = terminal.as_ref().map(Terminal::handoff);
         let parent = unistd::getpid();
+        let realtime = crate::process::signals::realtime();
         // SAFETY: the closure runs in the forked child before exec, where only
         // async-signal-safe calls are allowed: `in_child_before_exec` makes raw syscalls through
-        // nix's thin wrappers (prctl, getppid, getpid, sigprocmask, tcsetpgrp on fd 0, which
+        // nix's thin wrappers (signal, prctl, getppid, getpid, sigprocmask, tcsetpgrp on fd 0, which
         // the `Stdin` handle lends without taking its lock) and neither allocates nor locks;
         // its errors are bare OS error codes, which need no allocation.
         unsafe {
-            command.pre_exec(move || in_child_before_exec(parent, handoff.as_ref()));
+            command.pre_exec(move || in_child_before_exec(parent, handoff.as_ref(), realtime.clone()));
         }
 
         let spawned = command.spawn().map_err(|err| SpawnError::from_io(&name, &err))?;
@@ -381,7 +382,12 @@ impl Shared {
 }
 
 /// Runs in the forked child, before exec: async-signal-safe calls only, no allocation.
-fn in_child_before_exec(parent: Pid, terminal: Option<&Handoff>) -> io::Result<()> {
+fn in_child_before_exec(
+    parent: Pid,
+    terminal: Option<&Handoff>,
+    realtime: std::ops::RangeInclusive<i32>,
+) -> io::Result<()> {
+    crate::process::signals::restore_realtime_in_child(realtime);
     #[cfg(target_os = "linux")]
     {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
