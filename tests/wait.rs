@@ -420,7 +420,7 @@ fn subscriptions_end_when_the_wait_ends() {
     let numsub = |server: &RedisServer| -> i64 {
         let v: Vec<redis::Value> = redis::cmd("PUBSUB")
             .arg("NUMSUB")
-            .arg(keys("subs").channel)
+            .arg(keys("subs").wake("new"))
             .query(&mut server.conn())
             .expect("NUMSUB");
         match v.get(1) {
@@ -428,7 +428,7 @@ fn subscriptions_end_when_the_wait_ends() {
             other => panic!("NUMSUB reply {other:?}"),
         }
     };
-    // While it waits, it listens on every instance.
+    // While it waits, it listens on every instance, on its own wake-up channel.
     procs::wait_until("the waiter to subscribe everywhere", LIMIT, || {
         cluster.servers.iter().all(|s| numsub(s) == 1)
     });

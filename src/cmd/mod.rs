@@ -14,7 +14,7 @@ use anyhow::Result;
 
 use crate::cli::args::{Cli, Command};
 use crate::engine::error::LockError;
-use crate::engine::lock::{Lease, Locker, Request};
+use crate::engine::lock::{Busy, Lease, Locker, Request};
 use crate::engine::quorum::Trace;
 use crate::engine::settings::{LockSettings, Settings, Verbosity};
 use crate::engine::wait;
@@ -38,7 +38,7 @@ impl Context {
     /// they are waiting for.
     pub fn acquire_waiting(&self, req: &Request, lock: &LockSettings, wakeup: &Wakeup) -> Result<Lease> {
         wait::acquire(&self.locker, req, lock.wait, wakeup, &mut |busy| {
-            self.notice(&format!("waiting for lock '{}': {}", req.resource, busy.state()))
+            self.notice(&waiting_line(&req.resource, busy))
         })
         .map_err(|err| match err.downcast::<LockError>() {
             Ok(e) => crate::cli::messages::failure(&e, lock.conflict_exit_code).into(),
@@ -52,6 +52,17 @@ impl Context {
             eprintln!("redlock: {line}");
         }
     }
+}
+
+/// `waiting for lock 'deploy-prod': held by ci-7 pid 4121 (./deploy.sh prod) for 4m 12s; 2
+/// ahead of you` (CONTRACT.md, "Waiting").
+fn waiting_line(resource: &str, busy: &Busy) -> String {
+    let place = match busy.ahead {
+        Some(0) => "; you are next".to_string(),
+        Some(n) => format!("; {n} ahead of you"),
+        None => String::new(),
+    };
+    format!("waiting for lock '{resource}': {}{place}", busy.state())
 }
 
 /// Run the parsed command line; the `Ok` value is the exit code.

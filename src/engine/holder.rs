@@ -203,6 +203,10 @@ pub struct Busy {
     /// The holder was read from the decider alone (a [`Approach::DeciderFirst`] attempt that
     /// stopped there): it holds the decider, which a stale hold can do too (see `wait`).
     pub from_decider: bool,
+    /// The lock is free on the decider, but another waiter is first in its queue.
+    pub turn_of: Option<Waiter>,
+    /// Waiters ahead of us in the queue, once we are in it (`wait` sets it).
+    pub ahead: Option<usize>,
 }
 
 impl Busy {
@@ -213,11 +217,72 @@ impl Busy {
 
     /// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`, or why nobody does.
     pub fn state(&self) -> String {
-        match &self.holder {
-            Some(h) => h.describe(),
-            None => "contended: no holder has a quorum right now".to_string(),
+        match (&self.holder, &self.turn_of) {
+            (Some(h), _) => h.describe(),
+            (None, Some(w)) => {
+                let mut s = format!("free, but queued waiters come first: next is {}", w.host);
+                if let Some(pid) = w.pid {
+                    s.push_str(&format!(" pid {pid}"));
+                }
+                if !w.cmd.is_empty() {
+                    s.push_str(&format!(" ({})", w.cmd));
+                }
+                s
+            }
+            (None, None) => "contended: no holder has a quorum right now".to_string(),
         }
     }
+}
+
+/// A waiter in a resource's queue, as an instance reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiter {
+    pub token: String,
+    pub host: String,
+    pub pid: Option<u32>,
+    pub cmd: String,
+    /// When it started waiting (its own wall clock).
+    pub since_unix_ms: Option<u64>,
+    /// `exclusive`, `shared` or `limit`.
+    pub mode: String,
+}
+
+impl Waiter {
+    /// From the queue's record `expires_ms|host|pid|since_ms|mode|cmd` (queue.lua); the
+    /// command comes last, so it may contain `|`.
+    pub fn parse(token: &str, info: &str) -> Waiter {
+        let mut parts = info.splitn(6, '|');
+        let _expires = parts.next();
+        let host = parts.next().unwrap_or("").to_string();
+        let pid = parts.next().and_then(|p| p.parse().ok());
+        let since_unix_ms = parts.next().and_then(|p| p.parse().ok());
+        let mode = parts.next().unwrap_or("exclusive").to_string();
+        let cmd = crate::engine::server::redact_text(parts.next().unwrap_or(""));
+        Waiter {
+            token: token.to_string(),
+            host,
+            pid,
+            cmd,
+            since_unix_ms,
+            mode,
+        }
+    }
+
+    /// When it started waiting, by its own wall clock.
+    pub fn since(&self) -> Option<SystemTime> {
+        self.since_unix_ms
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+    }
+}
+
+/// The queue in a read reply: token and record pairs from `from` on, in order.
+pub fn waiters(v: &[Value], from: usize) -> Vec<Waiter> {
+    v.get(from..)
+        .unwrap_or_default()
+        .chunks(2)
+        .filter(|pair| pair.len() == 2)
+        .map(|pair| Waiter::parse(&string(&pair[0]), &string(&pair[1])))
+        .collect()
 }
 
 /// Each token with its holder and its number of instances, most first (ties keep the order

@@ -28,6 +28,8 @@ pub struct Scripts {
     pub force: Script,
     pub read: Script,
     pub read_many: Script,
+    pub queue: Script,
+    pub dequeue: Script,
 }
 
 /// The scripts, hashed once per process.
@@ -42,5 +44,7 @@ pub fn scripts() -> &'static Scripts {
         force: Script::new("force", include_str!("scripts/force.lua")),
         read: Script::new("read", include_str!("scripts/read.lua")),
         read_many: Script::new("read_many", include_str!("scripts/read_many.lua")),
+        queue: Script::new("queue", include_str!("scripts/queue.lua")),
+        dequeue: Script::new("dequeue", include_str!("scripts/dequeue.lua")),
     })
 }

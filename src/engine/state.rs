@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::Value;
 
 use crate::engine::error::LockError;
-use crate::engine::holder::{human, int, string, Holder};
+use crate::engine::holder::{human, int, string, waiters, Holder, Waiter};
 use crate::engine::instance::{Call, ErrorClass, InstanceError};
 use crate::engine::lock::Locker;
 use crate::engine::quorum::Reply;
@@ -28,6 +28,8 @@ pub struct Seen {
     pub holder: Option<Holder>,
     /// The last fence this instance handed out for the resource (it outlives the lock).
     pub last_fence: u64,
+    /// The waiters queued there, in order.
+    pub queue: Vec<Waiter>,
 }
 
 /// One instance's answer about one lock, or why it gave none.
@@ -72,6 +74,16 @@ pub struct LockState {
 }
 
 impl LockState {
+    /// The queue as the first instance in `order` that answered has it: the resource's
+    /// decider, whose queue decides whose turn it is (`lock::decider`).
+    pub fn queue(&self, order: &[usize]) -> Vec<Waiter> {
+        order
+            .iter()
+            .find_map(|&i| self.instances.get(i)?.seen.as_ref().ok())
+            .map(|seen| seen.queue.clone())
+            .unwrap_or_default()
+    }
+
     pub fn new(resource: &str, instances: Vec<InstanceView>, quorum: usize) -> LockState {
         let verdict = verdict(&instances, quorum);
         LockState {
@@ -218,7 +230,11 @@ pub fn read_lock(locker: &Locker, resource: &str) -> LockState {
         .zip(round.replies)
         .map(|(server, r)| InstanceView {
             server,
-            seen: r.map(|(holder, last_fence)| Seen { holder, last_fence }),
+            seen: r.map(|(holder, last_fence, queue)| Seen {
+                holder,
+                last_fence,
+                queue,
+            }),
         })
         .collect();
     LockState::new(resource, instances, locker.quorum().needed())
@@ -346,13 +362,15 @@ pub fn list(locker: &Locker) -> Listing {
             .iter()
             .flat_map(|r| {
                 let k = locker.keys(r);
-                [k.lock, k.fence]
+                [k.lock, k.fence, k.queue, k.qinfo]
             })
             .collect();
+        let wake: Vec<String> = batch.iter().map(|r| locker.keys(r).wake_prefix).collect();
         let count = batch.len();
         let round = quorum.round_all("read", move |_| {
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            Call::eval(&scripts().read_many, &keys, &[], move |v| parse_many(&v, count))
+            let wake: Vec<&str> = wake.iter().map(String::as_str).collect();
+            Call::eval(&scripts().read_many, &keys, &wake, move |v| parse_many(&v, count))
         });
         for (j, resource) in batch.iter().enumerate() {
             let instances = servers
@@ -445,6 +463,7 @@ fn parse_many(v: &Value, count: usize) -> Reply<Vec<Seen>> {
             Value::Array(fields) => Ok(Seen {
                 holder: Holder::from_values(fields),
                 last_fence: fields.get(9).and_then(int).unwrap_or(0).max(0) as u64,
+                queue: waiters(fields, 10),
             }),
             _ => Err(malformed("read_many")),
         })
@@ -493,6 +512,7 @@ mod tests {
                 Some(holder) => Ok(Seen {
                     holder,
                     last_fence: 1,
+                    queue: vec![],
                 }),
                 None => Err(InstanceError::new(ErrorClass::Unreachable, "connection refused")),
             },

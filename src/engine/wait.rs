@@ -1,31 +1,26 @@
-//! Waiting for a held lock: wake-ups by release notification, retries when the holder's lease
-//! runs out, deadlines, jitter, and cancellation by a signal. Waiting is for a holder, never
-//! for servers: an unreachable quorum ends the wait at once (the attempt's own error).
+//! Waiting for a held lock: the queue, wake-ups, retries when the holder's lease runs out,
+//! deadlines, and cancellation by a signal. Waiting is for a holder, never for servers: an
+//! unreachable quorum ends the wait at once (the attempt's own error).
 //!
-//! A waiter tries once (every instance at once). If the lock is held, it subscribes to the
-//! release channel on every instance ([`crate::engine::notify`]) and, once a quorum confirmed, tries
-//! again at once: a release announced before the subscription was live is seen by that attempt,
-//! and any later one wakes it (the holder's quorum and ours share an instance, where the release
-//! is announced). An uncontended acquisition never subscribes. Then it sleeps until a release
-//! wakes it, or the holder's lease runs out (a holder that dies is never released, only
-//! expires), plus a little jitter, never past its `--wait` deadline.
-//!
-//! A release wakes every waiter. The one first in line (by its own count of the waiters that
-//! were there before it, see [`yield_pause`]) retries at once on every instance; the others let
-//! it go first and then ask the decider alone ([`crate::engine::lock::Approach`]), so one release costs
-//! one command per waiter and nobody splits the vote. A hold that a release never reached (an
-//! instance stopped meanwhile) is recognised and asked past ([`recheck_reason`]).
+//! A waiter tries once (every instance at once). If the lock is held and it may wait, it
+//! subscribes to its own wake-up channel on every instance ([`crate::engine::notify`]), joins
+//! the resource's queue there ([`crate::engine::lock::Place`]), and tries again at once: a
+//! release announced before it was queued is seen by that attempt. Then it sleeps until the
+//! release that makes it the head of the queue wakes it (one message, to it alone), the
+//! holder's lease runs out (a holder that dies is never released, only expires), or it is
+//! time to renew its place, never past its `--wait` deadline. It retries on every instance at
+//! once when it is first in line, and otherwise asks the decider alone, which grants a free
+//! lock only to the head of its queue ([`crate::engine::lock::Approach`]). A hold that a release
+//! never reached (an instance stopped meanwhile) is recognised and asked past
+//! ([`recheck_reason`]). Leaving the wait without the lock leaves the queue at once.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use crate::engine::error::LockError;
-use crate::engine::holder::int;
-use crate::engine::instance::Call;
-use crate::engine::lock::{Approach, Attempt, Busy, Lease, Locker, Request};
+use crate::engine::lock::{Approach, Attempt, Busy, Lease, Locker, Place, Request};
 use crate::engine::notify::{State, Subscription};
-use crate::engine::quorum::Reply;
 use crate::engine::settings::Wait;
 use crate::engine::wakeup::{jitter, Wakeup, Woken};
 
@@ -53,22 +48,61 @@ const RECHECK_PAUSE: Duration = Duration::from_micros(500);
 const SPLIT_BACKOFF: Duration = Duration::from_millis(5);
 /// The random jitter added to a retry at the holder's expiry, so waiters do not retry in step.
 const EXPIRY_JITTER: Duration = Duration::from_millis(10);
-/// A waiter woken by a release lets this long pass per waiter it believes is ahead of it (up to
-/// [`MAX_AHEAD`] of them) before it retries, so the decider sees the oldest waiter first (see
-/// [`yield_pause`]).
-const YIELD_STEP: Duration = Duration::from_micros(1000);
-const MAX_AHEAD: u32 = 8;
+/// How often a queued waiter renews its place (well within `REGISTRATION`) and looks again:
+/// a head of the queue that died is gone from it by then, so the next one's turn comes.
+const RENEW_EVERY: Duration = Duration::from_secs(1);
 
 /// Acquire `req`, waiting per `wait`. `notice` is called at most once, when the lock has
-/// been held by someone else for longer than [`NOTICE_AFTER`]. Ends with
-/// `Failure::Busy` when the wait runs out, `Failure::Interrupted` on a signal (with no
-/// partial hold left: every attempt undoes itself), or the attempt's own error.
+/// been held by someone else for longer than [`NOTICE_AFTER`]. Ends with `LockError::Held`
+/// when the wait runs out, `LockError::Interrupted` on a signal (with no partial hold left:
+/// every attempt undoes itself), or the attempt's own error; in all of those it has left the
+/// queue.
 pub fn acquire(
     locker: &Locker,
     req: &Request,
     wait: Wait,
     wakeup: &Wakeup,
     notice: &mut dyn FnMut(&Busy),
+) -> Result<Lease> {
+    let mut queued: Option<Queued> = None;
+    let result = wait_in_line(locker, req, wait, wakeup, notice, &mut queued);
+    if let (Err(_), Some(_)) = (&result, &queued) {
+        locker.dequeue(&req.resource, &req.token);
+    }
+    // Dropping the subscription ends it: where our record is left, the scripts drop it.
+    drop(queued);
+    result
+}
+
+/// A waiter's place: its wake-up subscription, where it is live, and when to renew.
+struct Queued {
+    sub: Subscription,
+    place: Option<Place>,
+    renew_at: Instant,
+}
+
+impl Queued {
+    /// Join (or renew) where the subscription is live; learn our place.
+    fn renew(&mut self, locker: &Locker, req: &Request) {
+        let live: Vec<bool> = self.sub.states().into_iter().map(|s| s == State::Live).collect();
+        if let Some(place) = locker.enqueue(req, "exclusive", &live) {
+            self.place = Some(place);
+        }
+        self.renew_at = Instant::now() + RENEW_EVERY;
+    }
+
+    fn first_in_line(&self) -> bool {
+        self.place.as_ref().is_some_and(|p| p.ahead == 0)
+    }
+}
+
+fn wait_in_line(
+    locker: &Locker,
+    req: &Request,
+    wait: Wait,
+    wakeup: &Wakeup,
+    notice: &mut dyn FnMut(&Busy),
+    queued: &mut Option<Queued>,
 ) -> Result<Lease> {
     let started = Instant::now();
     let deadline = match wait {
@@ -79,10 +113,6 @@ pub fn acquire(
     let q = locker.quorum().needed();
     let mut noticed = false;
     let mut approach = Approach::Parallel;
-    let mut subscription: Option<Subscription> = None;
-    // How many waiters were waiting before us and have not had the lock since, as far as we
-    // can tell: counted once when we subscribe, one less for every release we lose.
-    let mut ahead = 0u32;
     // The highest fence seen on any holder, and the holder the last attempt saw: the clues
     // that a hold on the decider is stale (see `recheck_reason`).
     let mut highest_fence = 0u64;
@@ -95,17 +125,14 @@ pub fn acquire(
             return Err(interrupted(signal, &req.resource));
         }
         wakeup.clear_notified();
-        let busy = match locker.attempt(req, approach)? {
+        let mut busy = match locker.attempt(req, approach)? {
             Attempt::Acquired(lease) => return Ok(lease),
             Attempt::Busy(busy) => busy,
         };
+        busy.ahead = queued.as_ref().and_then(|w| w.place.as_ref()).map(|p| p.ahead);
         let recheck = recheck_reason(&busy, highest_fence, woken_by_release, last_holder.as_deref());
         if let Some(h) = &busy.holder {
             highest_fence = highest_fence.max(h.fence);
-        }
-        if woken_by_release && rechecks == 0 {
-            // That release went to someone else: most likely one of those ahead of us.
-            ahead = ahead.saturating_sub(1);
         }
         if let (Some(why), true) = (recheck, rechecks < RECHECKS) {
             let pause = RECHECK_PAUSE * (1 << rechecks);
@@ -121,7 +148,6 @@ pub fn acquire(
         rechecks = 0;
         last_holder = busy.holder.as_ref().map(|h| h.token.clone());
         woken_by_release = false;
-        approach = Approach::DeciderFirst;
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
             return Err(LockError::Held {
@@ -131,14 +157,10 @@ pub fn acquire(
             }
             .into());
         }
-        if !noticed && now.duration_since(started) >= NOTICE_AFTER {
-            noticed = true;
-            notice(&busy);
-        }
-        let Some(sub) = &subscription else {
-            // Subscribe, then try again at once (see the module comment).
+        let Some(line) = queued else {
+            // Subscribe, join the queue, then try again at once (see the module comment).
             let settings = locker.settings();
-            let sub = Subscription::start(settings, &locker.keys(&req.resource).channel, wakeup);
+            let sub = Subscription::start(settings, &locker.keys(&req.resource).wake(&req.token), wakeup);
             let mut until = now + settings.connect_timeout + settings.op_timeout;
             if let Some(d) = deadline {
                 until = until.min(d);
@@ -152,14 +174,25 @@ pub fn acquire(
                     locker.suspect(i);
                 }
             }
-            // The subscribers on the decider are the waiters; the others came before us.
-            ahead = subscribers(locker, &req.resource)
-                .map_or(0, |m| m.saturating_sub(1))
-                .min(u64::from(u32::MAX)) as u32;
-            subscription = Some(sub);
+            let mut line = Queued {
+                sub,
+                place: None,
+                renew_at: now,
+            };
+            line.renew(locker, req);
+            approach = if line.first_in_line() {
+                Approach::Parallel
+            } else {
+                Approach::DeciderFirst
+            };
+            *queued = Some(line);
             continue;
         };
-        let mut next = now + retry_after(&busy, sub.live() >= q);
+        if !noticed && now.duration_since(started) >= NOTICE_AFTER {
+            noticed = true;
+            notice(&busy);
+        }
+        let mut next = (now + retry_after(&busy, line.sub.live() >= q)).min(line.renew_at);
         if !noticed {
             next = next.min(started + NOTICE_AFTER);
         }
@@ -167,18 +200,14 @@ pub fn acquire(
             next = next.min(d);
         }
         let verify_at = now + VERIFY_EVERY + jitter(VERIFY_EVERY / 2);
-        let verify = busy.from_decider && verify_at < next;
+        let verify = busy.from_decider && busy.holder.is_some() && verify_at < next;
         if verify {
             next = verify_at;
         }
         locker.quorum().trace(&format!(
-            "wait: held by {}; sleeping {:.1}ms at most{}",
-            busy.holder
-                .as_ref()
-                .map_or("nobody with a quorum".to_string(), |h| format!(
-                    "{} (fence {})",
-                    h.token, h.fence
-                )),
+            "wait: {}; {} ahead; sleeping {:.1}ms at most{}",
+            busy.state(),
+            busy.ahead.map_or("?".to_string(), |a| a.to_string()),
             next.saturating_duration_since(now).as_secs_f64() * 1e3,
             if verify {
                 ", then checking every instance"
@@ -186,34 +215,36 @@ pub fn acquire(
                 ""
             }
         ));
+        approach = if line.first_in_line() {
+            Approach::Parallel
+        } else {
+            Approach::DeciderFirst
+        };
         match wakeup.sleep_until(next) {
             Woken::Interrupted(signal) => return Err(interrupted(signal, &req.resource)),
             Woken::Notified => {
-                for i in sub.take_heard() {
+                for i in line.sub.take_heard() {
                     locker.trust(i);
                 }
-                let pause = yield_pause(ahead);
-                locker.quorum().trace(&format!(
-                    "wait: woken by a release after {:.1}ms; retrying in {}us ({ahead} waiters ahead)",
-                    Instant::now().duration_since(now).as_secs_f64() * 1e3,
-                    pause.as_micros()
-                ));
-                pause_before_retry(req, wakeup, pause, deadline)?;
+                locker.quorum().trace("wait: woken: our turn");
                 woken_by_release = true;
-                if ahead == 0 || sub.live() < q {
-                    // (Or fewer than a quorum of instances still answer our subscriptions:
-                    // only a round on every instance tells whether the servers are gone.)
-                    // First in line: ask every instance at once, a round trip sooner. Another
-                    // waiter doing the same can split the vote only with a third, and the one
-                    // holding the decider then completes (`lock`, rule 2).
+                // The release went to the head of the queue, which is us: ask every instance.
+                approach = Approach::Parallel;
+            }
+            Woken::TimedOut if verify && Instant::now() >= verify_at => approach = Approach::Parallel,
+            Woken::TimedOut => {
+                if Instant::now() >= line.renew_at {
+                    line.renew(locker, req);
+                    if line.first_in_line() {
+                        approach = Approach::Parallel;
+                    }
+                }
+                // Fewer than a quorum answer our subscriptions: the decider alone cannot tell
+                // us whether the servers are gone, which must end the wait with 69 (contract).
+                if line.sub.live() < q {
                     approach = Approach::Parallel;
                 }
             }
-            Woken::TimedOut if verify && Instant::now() >= verify_at => approach = Approach::Parallel,
-            // Fewer than a quorum answer our subscriptions: the decider alone cannot tell us
-            // whether the servers are gone, which must end the wait with 69 (contract).
-            Woken::TimedOut if sub.live() < q => approach = Approach::Parallel,
-            Woken::TimedOut => {}
         }
     }
 }
@@ -247,33 +278,6 @@ fn interrupted(signal: i32, resource: &str) -> anyhow::Error {
         signal,
     }
     .into()
-}
-
-/// How many clients are subscribed to the resource's release channel on its decider: the
-/// waiters (ourselves included, once subscribed). `None` when the decider does not answer.
-fn subscribers(locker: &Locker, resource: &str) -> Option<u64> {
-    let d = locker.decider(resource)?;
-    let channel = locker.keys(resource).channel;
-    let round = locker.quorum().round_on(
-        "waiters",
-        &crate::engine::lock::single(locker.quorum().n(), d),
-        None,
-        move |_| {
-            // PUBSUB NUMSUB answers [channel, count].
-            Call::query(redis::cmd("PUBSUB").arg("NUMSUB").arg(&channel), |v| {
-                Ok(match v {
-                    redis::Value::Array(items) => items.get(1).and_then(int),
-                    _ => None,
-                })
-            })
-        },
-        move |replies: &[Option<Reply<Option<i64>>>]| replies[d].is_some(),
-    );
-    let count = match round.replies.get(d) {
-        Some(Ok(Some(n))) => u64::try_from(*n).ok(),
-        _ => None,
-    };
-    count
 }
 
 /// Pause for `pause` before the next attempt (never past the `--wait` deadline); a signal
@@ -311,18 +315,6 @@ fn retry_after(busy: &Busy, subscribed: bool) -> Duration {
     wait + jitter(EXPIRY_JITTER)
 }
 
-/// How long a waiter woken by a release lets older waiters go first: nothing when nobody is
-/// ahead of it (a lone waiter retries at once), otherwise a step per waiter ahead (up to
-/// [`MAX_AHEAD`]) with some jitter. A queue by courtesy, not by contract: the decider grants
-/// whoever asks first, so a miscount only costs fairness, never progress, and a waiter that
-/// died ahead of us costs at most a step per release.
-fn yield_pause(ahead: u32) -> Duration {
-    if ahead == 0 {
-        return Duration::ZERO;
-    }
-    YIELD_STEP * ahead.min(MAX_AHEAD) + jitter(YIELD_STEP / 2)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +337,8 @@ mod tests {
             held_on: 1,
             n: 3,
             from_decider,
+            turn_of: None,
+            ahead: None,
         }
     }
 
@@ -367,18 +361,6 @@ mod tests {
     }
 
     #[test]
-    fn the_first_in_line_does_not_pause_and_the_others_pause_by_rank() {
-        assert_eq!(yield_pause(0), Duration::ZERO);
-        let one = yield_pause(1);
-        assert!(one >= YIELD_STEP && one < YIELD_STEP * 2, "{one:?}");
-        let many = yield_pause(1000);
-        assert!(
-            many >= YIELD_STEP * MAX_AHEAD && many < YIELD_STEP * (MAX_AHEAD + 1),
-            "{many:?}"
-        );
-    }
-
-    #[test]
     fn retries_come_at_the_lease_end_or_sooner_for_an_unfinished_contender() {
         let b = busy("a", 5, true);
         let t = retry_after(&b, true);
@@ -393,6 +375,8 @@ mod tests {
             held_on: 0,
             n: 3,
             from_decider: false,
+            turn_of: None,
+            ahead: None,
         };
         assert!(retry_after(&nobody, true) <= SPLIT_BACKOFF + Duration::from_micros(200));
     }

@@ -57,6 +57,8 @@ impl Locker {
                             held_on: 1,
                             n,
                             from_decider: true,
+                            turn_of: None,
+                            ahead: None,
                         }));
                     }
                     Some(Err(_)) => {
@@ -316,6 +318,8 @@ impl Locker {
                         held_on: 0,
                         n,
                         from_decider: false,
+                        turn_of: None,
+                        ahead: None,
                     }));
                 }
             }
@@ -387,9 +391,12 @@ impl Locker {
             maybe_ours,
             Some(grace),
             move |_| {
-                Call::eval(&scripts().release, &[&keys.lock], &[&token, "0", &quiet], |_| {
-                    Ok(())
-                })
+                Call::eval(
+                    &scripts().release,
+                    &[&keys.lock, &keys.queue, &keys.qinfo],
+                    &[&token, "0", &quiet, ""],
+                    |_| Ok(()),
+                )
             },
             move |replies: &[Option<Reply<()>>]| {
                 replies.iter().zip(&awaited).all(|(r, a)| r.is_some() || !*a)

@@ -13,6 +13,11 @@ pub struct Keys {
     pub lock: String,
     pub fence: String,
     pub channel: String,
+    /// The waiters, in order of arrival (a sorted set), and what each said about itself.
+    pub queue: String,
+    pub qinfo: String,
+    /// Each waiter's own wake-up channel is this followed by its token.
+    pub wake_prefix: String,
 }
 
 impl Keys {
@@ -21,7 +26,15 @@ impl Keys {
             lock: format!("{prefix}lock:{resource}"),
             fence: format!("{prefix}fence:{resource}"),
             channel: format!("{prefix}released:{resource}"),
+            queue: format!("{prefix}queue:{resource}"),
+            qinfo: format!("{prefix}qinfo:{resource}"),
+            wake_prefix: format!("{prefix}wake:{resource}:"),
         }
+    }
+
+    /// The channel on which the waiter `token` hears that it is its turn.
+    pub fn wake(&self, token: &str) -> String {
+        format!("{}{token}", self.wake_prefix)
     }
 }
 

@@ -5,6 +5,7 @@
 //! - [`acquire`]: one attempt, from asking the instances to a fenced lease or an undo
 //! - [`renew`]: extending a lease, and taking back instances that lost it
 //! - [`release`]: releasing one hold, breaking a lock, reading it
+//! - [`queue`]: the waiters' queue: joining, renewing, leaving, and whose turn it is
 //! - [`replies`]: what the scripts answer, parsed
 //!
 //! Key layout (all under the prefix P, `redlock:` by default):
@@ -12,17 +13,21 @@
 //!   P fence:NAME     the last fence handed out for NAME; never expires
 //!   P released:NAME  pub/sub channel; a release or force release publishes on it
 //!   P undone:NAME    pub/sub channel nobody listens to: where a failed attempt's undo "publishes"
+//!   P queue:NAME     sorted set of waiting tokens by arrival (microseconds, that instance's clock)
+//!   P qinfo:NAME     hash token -> 'expires_ms|host|pid|since_ms|mode|cmd', each waiter's record
+//!   P wake:NAME:T    pub/sub channel of waiter T: a release tells the head of the queue here
 
 mod acquire;
 mod decider;
 mod locker;
+mod queue;
 mod release;
 mod renew;
 mod replies;
 
 pub use crate::engine::holder::Busy;
 pub use decider::Approach;
-pub(crate) use locker::single;
 pub use locker::{Attempt, Keys, Lease, Locker, Request};
+pub use queue::{Place, REGISTRATION};
 pub use release::{Forced, Released};
 pub use renew::Extended;

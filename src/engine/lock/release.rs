@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::locker::*;
 use super::replies::{array, parse_status};
-use crate::engine::holder::{int, Holder};
+use crate::engine::holder::{int, waiters, Holder, Waiter};
 use crate::engine::instance::{Call, ErrorClass};
 use crate::engine::quorum::Round;
 use crate::engine::scripts::scripts;
@@ -41,6 +41,7 @@ impl Locker {
             token.to_string(),
             keep.as_millis().to_string(),
             keys.channel.clone(),
+            keys.wake_prefix.clone(),
         ];
         // Done once a quorum confirmed (released, or free already), or answered otherwise:
         // the rest have the request on the wire, in order behind ours, and run it however
@@ -50,7 +51,7 @@ impl Locker {
             move |_| {
                 Call::eval(
                     &scripts().release,
-                    &[&keys.lock],
+                    &[&keys.lock, &keys.queue, &keys.qinfo],
                     &args.each_ref().map(String::as_str),
                     |v| parse_status(&v),
                 )
@@ -92,9 +93,12 @@ impl Locker {
     pub fn force_release(&self, resource: &str) -> Forced {
         let keys = self.keys(resource);
         let round = self.quorum.round_all("force", move |_| {
-            Call::eval(&scripts().force, &[&keys.lock], &[&keys.channel], |v| {
-                parse_status(&v)
-            })
+            Call::eval(
+                &scripts().force,
+                &[&keys.lock, &keys.queue, &keys.qinfo],
+                &[&keys.channel, &keys.wake_prefix],
+                |v| parse_status(&v),
+            )
         });
         let holders = round
             .replies
@@ -110,15 +114,21 @@ impl Locker {
         }
     }
 
-    /// Each instance's view of one lock: its holder (if any) and its fence counter.
-    pub fn read(&self, resource: &str) -> Round<(Option<Holder>, u64)> {
+    /// Each instance's view of one lock: its holder (if any), its fence counter, and the
+    /// waiters queued there, in order.
+    pub fn read(&self, resource: &str) -> Round<(Option<Holder>, u64, Vec<Waiter>)> {
         let keys = self.keys(resource);
         self.quorum.round_all("read", move |_| {
-            Call::eval(&scripts().read, &[&keys.lock, &keys.fence], &[], |v| {
-                let items = array(&v)?;
-                let counter = items.get(9).and_then(int).unwrap_or(0).max(0) as u64;
-                Ok((Holder::from_values(items), counter))
-            })
+            Call::eval(
+                &scripts().read,
+                &[&keys.lock, &keys.fence, &keys.queue, &keys.qinfo],
+                &[&keys.wake_prefix],
+                |v| {
+                    let items = array(&v)?;
+                    let counter = items.get(9).and_then(int).unwrap_or(0).max(0) as u64;
+                    Ok((Holder::from_values(items), counter, waiters(items, 10)))
+                },
+            )
         })
     }
 }

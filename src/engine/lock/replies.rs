@@ -36,6 +36,8 @@ pub(super) fn busy_from(holders: &[&Holder], n: usize) -> Busy {
         held_on: best.map_or(0, |(_, on)| *on),
         n,
         from_decider: false,
+        turn_of: None,
+        ahead: None,
     }
 }
 

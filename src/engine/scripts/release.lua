@@ -1,6 +1,9 @@
--- Drop one hold of the holder's token; the key goes when no hold is left, and waiters hear it.
--- KEYS[1] lock hash; ARGV[1] token, ARGV[2] keep ms (--min-hold: what is left of it, or 0),
--- ARGV[3] release channel
+-- Drop one hold of the holder's token; the key goes when no hold is left, and the waiter whose
+-- turn it is hears it (one message on its own channel; waiters of older versions listen on the
+-- release channel, which hears it too).
+-- KEYS[1] lock hash, KEYS[2] queue, KEYS[3] qinfo; ARGV[1] token, ARGV[2] keep ms (--min-hold:
+-- what is left of it, or 0), ARGV[3] release channel, ARGV[4] wake-up channel prefix ('' for an
+-- attempt's undo, which wakes nobody)
 -- -> {1, count}       released one hold; count holds remain (0: gone, or kept for --min-hold)
 -- -> {2}              free here already
 -- -> {0, holder...}   held by another token: untouched
@@ -26,4 +29,7 @@ if keep > 0 then
 end
 redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[3], 'released')
+if ARGV[4] ~= '' then
+  wake_next(KEYS[2], KEYS[3], ARGV[4])
+end
 return {1, 0}

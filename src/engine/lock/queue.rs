@@ -1,0 +1,115 @@
+//! The resource's queue of waiters (CONTRACT.md, "Waiting: a queue, first come first served").
+//!
+//! Every instance keeps a copy: a sorted set of tokens by arrival (on that instance's clock)
+//! and each waiter's record (host, pid, command, since, mode, and when the record lapses). A
+//! waiter registers where its wake-up subscription is live and renews its record while it
+//! waits; a waiter that dies drops out at once (its connections close, and with them its
+//! subscription, which the scripts check) and a stuck one when its record lapses.
+//!
+//! The copy that decides is the decider's (`decider`): its acquire script grants a free lock
+//! only to the head of its queue, and a release there (and everywhere) wakes the head alone, on
+//! its own channel. When the decider is down, the next instance in the resource's order
+//! decides, with its own copy. The queue only orders and wakes: holding still takes a quorum
+//! of grants, and a lost or disordered copy costs order, never exclusion.
+
+use std::time::Duration;
+
+use super::locker::{Locker, Request};
+use crate::engine::holder::{int, string, Waiter};
+use crate::engine::instance::{Call, ErrorClass, InstanceError};
+use crate::engine::scripts::scripts;
+
+/// How long a registration lasts without renewal: a waiter that stops (SIGSTOP, a hung host)
+/// gives up its place after this.
+pub const REGISTRATION: Duration = Duration::from_secs(5);
+
+/// Where a waiter stands, as the queue's home instance sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// Waiters ahead of us (0: next in line).
+    pub ahead: usize,
+    pub length: usize,
+    /// The waiter at the head, if another.
+    pub head: Option<Waiter>,
+}
+
+impl Locker {
+    /// Join the queue of `req.resource`, or renew our place, on the instances marked in
+    /// `live` (where our wake-up subscription is confirmed: elsewhere the scripts would drop
+    /// us at once). `mode` is what `inspect` shows. Returns our place on the first of them in
+    /// the resource's order that answered.
+    pub fn enqueue(&self, req: &Request, mode: &str, live: &[bool]) -> Option<Place> {
+        let keys = self.keys(&req.resource);
+        let args = [
+            req.token.clone(),
+            REGISTRATION.as_millis().to_string(),
+            keys.wake_prefix.clone(),
+            req.meta.host.clone(),
+            req.meta.pid.to_string(),
+            crate::engine::holder::now_unix_ms().to_string(),
+            mode.to_string(),
+            req.meta.cmd.clone(),
+        ];
+        let token = req.token.clone();
+        let round = self.quorum.round_on(
+            "queue",
+            live,
+            None,
+            move |_| {
+                let token = token.clone();
+                Call::eval(
+                    &scripts().queue,
+                    &[&keys.queue, &keys.qinfo],
+                    &args.each_ref().map(String::as_str),
+                    move |v| place(&v, &token),
+                )
+            },
+            |_| false,
+        );
+        let order = self.order(&req.resource);
+        order
+            .into_iter()
+            .find_map(|i| round.replies.get(i).and_then(|r| r.as_ref().ok()).cloned())
+    }
+
+    /// Leave the queue everywhere (the wait ended without the lock). Sent to every instance
+    /// and not waited for beyond the round's quorum: it is on the wire, and a lapse or a dead
+    /// subscription drops us anyway.
+    pub fn dequeue(&self, resource: &str, token: &str) {
+        let keys = self.keys(resource);
+        let token = token.to_string();
+        self.quorum.round_until_decided(
+            "dequeue",
+            move |_| {
+                Call::eval(
+                    &scripts().dequeue,
+                    &[&keys.queue, &keys.qinfo],
+                    &[&token, &keys.wake_prefix],
+                    |_| Ok(()),
+                )
+            },
+            |_| true,
+        );
+    }
+}
+
+/// queue.lua's reply {place, length, head token, head record}.
+fn place(v: &redis::Value, token: &str) -> Result<Place, InstanceError> {
+    let malformed = || InstanceError::new(ErrorClass::Protocol, "unexpected queue reply");
+    let redis::Value::Array(items) = v else {
+        return Err(malformed());
+    };
+    let ahead = items.first().and_then(int).ok_or_else(malformed)?;
+    let length = items.get(1).and_then(int).ok_or_else(malformed)?;
+    let head = match (items.get(2), items.get(3)) {
+        (Some(t), Some(info)) if string(t) != token && !string(t).is_empty() => {
+            Some(Waiter::parse(&string(t), &string(info)))
+        }
+        _ => None,
+    };
+    Ok(Place {
+        ahead: usize::try_from(ahead).unwrap_or(0),
+        length: usize::try_from(length).unwrap_or(0),
+        head,
+    })
+}
