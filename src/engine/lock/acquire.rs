@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::decider::{Approach, SUSPECT_FOR};
+use super::fence::{fencing, Fencing};
 use super::locker::*;
 use super::replies::{busy_from, count_ours, count_ours_replies, maybe_ours, parse_granted, Granted, View};
 use crate::engine::error::LockError;
 use crate::engine::holder::Busy;
-use crate::engine::holder::{int, Holder};
+use crate::engine::holder::Holder;
 use crate::engine::instance::{ErrorClass, InstanceError, Session};
 use crate::engine::quorum::{validity, Reply, Round};
 use crate::engine::scripts::scripts;
@@ -264,7 +265,6 @@ impl Locker {
         maybe_ours: &[bool],
         started: Instant,
     ) -> Result<Attempt> {
-        let keys = self.keys(&req.resource);
         let q = self.quorum.needed();
         let n = self.quorum.n();
         let view: Vec<Reply<Granted>> = view
@@ -276,38 +276,41 @@ impl Locker {
             return self.busy_or_unavailable(&view).map(Attempt::Busy);
         }
 
-        let reentered = view.iter().any(|r| matches!(r, Ok(Granted::Reentered { .. })));
-        let mut count = 1;
-        let mut fence = 0;
-        for g in view.iter().flatten() {
-            match g {
-                Granted::Taken { counter } if !reentered => fence = fence.max(counter + 1),
-                Granted::Reentered { count: c, fence: f } => {
-                    count = count.max(*c);
-                    fence = fence.max(*f);
-                }
-                _ => {}
-            }
-        }
-        // A first acquisition (or an instance that lost the key under a re-entry) records the
-        // fence where we hold it; it must land on a quorum before anyone may use it, so that
-        // the next holder's quorum, which overlaps this one, reads a higher counter.
-        let taken_somewhere = view.iter().any(|r| matches!(r, Ok(Granted::Taken { .. })));
-        if taken_somewhere {
-            let k = keys.clone();
-            let args = [req.token.clone(), fence.to_string()];
-            let recorded = self.quorum.round_until_decided(
-                "fence",
-                move |_, s: &mut Session| {
-                    let v = s.eval(
-                        &scripts().fence,
-                        &[&k.lock, &k.fence],
-                        &args.each_ref().map(String::as_str),
-                    )?;
-                    Ok(int(&v) == Some(1))
-                },
-                |ok| *ok,
-            );
+        // One round for a fence (safety property 7), and when a second is needed.
+        //
+        // acquire.lua, taking a free lock, hands out its instance's counter + 1 and leaves the
+        // counter there. When every instance that took it for us handed out the same F, and
+        // they are a quorum, then:
+        // - F is on a majority already: our own scripts wrote it there. Every later quorum
+        //   overlaps ours, so it reads a counter of at least F and hands out more.
+        // - F is above every earlier fence E: E was on a majority before it was used (by this
+        //   same argument, or by a write-back), that majority meets our quorum on an instance
+        //   whose counter was at least E, and there our script handed out counter + 1 = F.
+        // So F may be used at once, with no second round; both points hold as long as a
+        // majority of instances keep their data, as the contract says. When the fences differ
+        // (an instance restarted empty, missed updates, or had its counter set by hand), the
+        // highest is above every earlier fence by the second point but may sit on one instance
+        // only: it is written back to a quorum (fence.lua raises the counter where lower) and
+        // waited for before anyone may use it. A counter bumped by an attempt that then fails,
+        // or by an instance whose answer came too late to count, is harmless: fences need only
+        // rise, and a gap between two of them is fine.
+        //
+        // The hash's fence stays 0 until fence.lua records it: that is the mark that a holder
+        // finished acquiring, which the decider (`stuck`) and waiters (`recheck_reason`) go by,
+        // and which acquire.lua needs to tell our own re-entry from a leftover of our own failed
+        // attempt. After one round it is sent without waiting (`mark_finished`).
+        //
+        // A re-entry keeps the holder's fence, on a quorum since the holder acquired; an
+        // instance that took it afresh under a re-entry (it had lost the key) is written the
+        // holder's fence before the lease is used.
+        let Fencing {
+            fence,
+            reentered,
+            count,
+            write_back,
+        } = fencing(&view);
+        if write_back {
+            let recorded = self.record_fence(req, fence);
             if recorded.count(|ok| *ok) < q {
                 self.undo(&req.resource, &req.token, maybe_ours, &view, started);
                 if recorded.failed() > n - q {
@@ -335,6 +338,17 @@ impl Locker {
             }
             .into());
         };
+        if !write_back {
+            // Where the fence is not recorded yet: instances that took it afresh, and those whose
+            // answer was not awaited (their request may yet take it). The write-back round,
+            // sent to every instance, did that already.
+            let unmarked: Vec<bool> = maybe_ours
+                .iter()
+                .zip(&view)
+                .map(|(m, r)| *m && !matches!(r, Ok(Granted::Reentered { .. })))
+                .collect();
+            self.mark_finished(req, fence, &unmarked);
+        }
         Ok(Attempt::Acquired(Lease {
             resource: req.resource.clone(),
             token: req.token.clone(),

@@ -10,10 +10,17 @@ use crate::engine::quorum::Reply;
 /// A round's replies so far: `None` for an instance not asked yet.
 pub(super) type View = Vec<Option<Reply<Granted>>>;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(super) enum Granted {
-    Taken { counter: u64 },
-    Reentered { count: i64, fence: u64 },
+    /// Free here, and taken: `fence` is the one this instance handed out (its counter + 1).
+    Taken {
+        fence: u64,
+    },
+    /// Already ours here: the hold count now, and the holder's fence.
+    Reentered {
+        count: i64,
+        fence: u64,
+    },
     Held(Holder),
 }
 
@@ -64,7 +71,7 @@ pub(super) fn parse_granted(v: &Value) -> Reply<Granted> {
     let num = |i: usize| rest.get(i).and_then(int).unwrap_or(0);
     match status {
         1 => Ok(Granted::Taken {
-            counter: num(0).max(0) as u64,
+            fence: num(0).max(0) as u64,
         }),
         2 => Ok(Granted::Reentered {
             count: num(0),
