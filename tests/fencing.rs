@@ -60,19 +60,32 @@ fn assert_fence_on_a_quorum(cluster: &Cluster, lease: &Lease, what: &str) {
     );
 }
 
+/// The instances' URLs through proxies that add `ONE_WAY` each way. A fence record sent
+/// without waiting for it is then still on its way when an acquisition returns, where a
+/// counter read directly (not through the proxy) shows it.
+fn behind_proxies(cluster: &Cluster) -> (Vec<Proxy>, Vec<String>) {
+    const ONE_WAY: Duration = Duration::from_millis(5);
+    let proxies: Vec<Proxy> = cluster.servers.iter().map(|s| Proxy::start(s.addr())).collect();
+    for p in &proxies {
+        p.set_delay(ONE_WAY);
+    }
+    let urls = proxies.iter().map(Proxy::url).collect();
+    (proxies, urls)
+}
+
 /// Acquire and release `holders` holders in turn, each through the locker `locker_for(i)`
 /// gives it, calling `before(i, cluster)` first; returns the fences, checked to rise.
 fn successive_holders(
     cluster: &mut Cluster,
     resource: &str,
     holders: usize,
-    locker_for: impl Fn(usize, &Cluster) -> Locker,
+    locker_for: impl Fn(usize) -> Locker,
     mut before: impl FnMut(usize, &mut Cluster),
 ) -> Vec<u64> {
     let mut fences: Vec<u64> = vec![];
     for i in 0..holders {
         before(i, cluster);
-        let locker = locker_for(i, cluster);
+        let locker = locker_for(i);
         let lease = acquire(&locker, &request(resource, &format!("holder-{i}"), TTL));
         assert_fence_on_a_quorum(cluster, &lease, &format!("holder {i}"));
         if let Some(last) = fences.last() {
@@ -94,12 +107,12 @@ fn successive_holders(
 #[test]
 fn fences_rise_across_holders_while_instances_restart_empty_one_at_a_time() {
     let mut cluster = Cluster::start(3);
-    let urls = cluster.urls();
+    let (_proxies, urls) = behind_proxies(&cluster);
     successive_holders(
         &mut cluster,
         "restarts",
         30,
-        |_, _| locker(&urls),
+        |_| locker(&urls),
         |i, cluster| {
             // One instance at a time comes back empty (its counter restarts at 0); the other
             // two, a majority, keep their data.
@@ -113,12 +126,12 @@ fn fences_rise_across_holders_while_instances_restart_empty_one_at_a_time() {
 #[test]
 fn fences_rise_whatever_order_each_holder_lists_the_servers_in() {
     let mut cluster = Cluster::start(5);
-    let urls = cluster.urls();
+    let (_proxies, urls) = behind_proxies(&cluster);
     successive_holders(
         &mut cluster,
         "orders",
         30,
-        |i, _| {
+        |i| {
             let mut order = urls.clone();
             order.rotate_left(i % urls.len());
             if i % 2 == 1 {
@@ -133,13 +146,13 @@ fn fences_rise_whatever_order_each_holder_lists_the_servers_in() {
 #[test]
 fn fences_rise_when_one_instances_counter_is_set_high_by_hand() {
     let mut cluster = Cluster::start(3);
-    let urls = cluster.urls();
+    let (_proxies, urls) = behind_proxies(&cluster);
     let mut high = 0;
     successive_holders(
         &mut cluster,
         "by-hand",
         30,
-        |_, _| locker(&urls),
+        |_| locker(&urls),
         |i, cluster| {
             // Every third holder finds one instance's counter far ahead of the others.
             if i % 3 == 1 {
@@ -157,8 +170,20 @@ fn a_quorum_whose_counters_differ_writes_the_fence_back_before_it_is_used() {
     let cluster = Cluster::start(3);
     set_counter(&cluster.servers[0], "apart", 100);
     plant(&mut cluster.servers[2].conn(), "apart", "blocker", 10_000);
-    let locker = locker(&cluster.urls());
+    // Instance 1, the low one, is 60 ms away: a fence record sent without waiting for it
+    // would still be on its way when the acquisition returns, and the counter read directly
+    // (not through the proxy) would show it.
+    let far = Proxy::start(cluster.servers[1].addr());
+    let urls = vec![cluster.urls()[0].clone(), far.url(), cluster.urls()[2].clone()];
+    let locker = locker(&urls);
+    let warm = acquire(&locker, &request("warm", "w", TTL));
+    locker.release("warm", &warm.token, Duration::ZERO);
+    locker.settle();
+    const ONE_WAY: Duration = Duration::from_millis(30);
+    far.set_delay(ONE_WAY);
+    let t0 = Instant::now();
     let lease = acquire(&locker, &request("apart", "a", TTL));
+    let took = t0.elapsed();
     assert!(
         lease.fence > 100,
         "fence {} is not above the diverged counter",
@@ -168,13 +193,19 @@ fn a_quorum_whose_counters_differ_writes_the_fence_back_before_it_is_used() {
     let seen = counters(&cluster, "apart");
     assert!(
         seen[0] >= lease.fence && seen[1] >= lease.fence,
-        "fence {} not written back to the quorum {{0, 1}}: counters {seen:?}",
+        "fence {} not written back to the quorum {{0, 1}} before it was handed out: counters {seen:?}",
         lease.fence
     );
     for s in &cluster.servers[..2] {
         assert_eq!(hash_fence(s, "apart"), Some(lease.fence));
     }
+    // Two rounds through the far instance: nothing faster can have waited for the record.
+    assert!(
+        took >= ONE_WAY * 4,
+        "acquired in {took:?}: the write-back was not waited for"
+    );
     // The next holder's quorum, {1, 2}, never saw 100, and still reads a higher counter.
+    far.set_delay(Duration::ZERO);
     locker.release("apart", "a", Duration::ZERO);
     locker.force_release("apart");
     plant(&mut cluster.servers[0].conn(), "apart", "blocker", 10_000);
