@@ -25,9 +25,11 @@
 //! own worker thread and connection ([`engine::instance`]), and ends when the outcome is
 //! decided or the connect and op timeouts pass. An acquisition succeeds when a quorum
 //! (N/2 + 1) granted it and validity is left: ttl − elapsed − drift. A failed attempt releases
-//! everywhere it may have landed. A first holder then records its fencing token (max of the
-//! quorum's counters + 1) on a quorum, so any later holder's quorum, which must overlap,
-//! reads it.
+//! everywhere it may have landed. Each instance that grants a free lock hands out its next
+//! fencing token (its counter + 1) in the same script; when the quorum's tokens agree, that
+//! token is on a majority already, so any later holder's quorum, which must overlap, reads
+//! it: one round. Only when they differ is the highest written back to a quorum first
+//! ([`engine::lock`]'s `conclude` has the argument).
 //!
 //! `run` ([`cmd::run`]) keeps the lease alive on a heartbeat ([`engine::heartbeat`]) and
 //! stops the command when it cannot; waiters ([`engine::wait`]) sleep until a release is

@@ -525,8 +525,9 @@ fn unix_socket_run_holds_the_lock_while_the_command_runs() {
 }
 
 /// The least-privilege rule docs/tls-auth.md recommends, word for word (checked below).
-const LEAST_PRIVILEGE: &str = "on >locker-pw ~redlock:* &redlock:* +ping +eval +evalsha +scan \
-     +subscribe +unsubscribe +del +exists +get +hget +hincrby +hmget +hset +pexpire +pttl +publish +set +type";
+const LEAST_PRIVILEGE: &str = "on >locker-pw ~redlock:* &redlock:* +ping +eval +scan \
+     +subscribe +unsubscribe +del +exists +get +hdel +hget +hincrby +hmget +hset +pexpire +pttl +publish \
+     +pubsub|numsub +set +time +type +zadd +zcard +zrange +zrank +zrem";
 
 #[test]
 fn the_documented_least_privilege_acl_is_enough_for_every_command() {

@@ -323,6 +323,10 @@ fn a_stale_hold_on_the_decider_does_not_keep_a_waiter_asleep() {
     let urls = cluster.urls();
     let holder = locker(&urls);
     let lease = acquire(&holder, &request("stale", "old", Duration::from_secs(30)));
+    // An acquisition returns once a quorum granted it; the hold this test needs on the decider
+    // may still be on its way there (a worker still connecting on a busy machine), and a waiter
+    // arriving first would take the decider itself. Wait until every instance has it.
+    holder.settle();
     let decider = holder.order("stale")[0];
     let waiter = thread::spawn(move || {
         let started = Instant::now();

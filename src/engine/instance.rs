@@ -172,7 +172,9 @@ pub fn server_error(line: &str) -> InstanceError {
     } else {
         ErrorClass::Protocol
     };
-    InstanceError::new(class, one_line(line))
+    // "ERR" says nothing the rest of the line does not.
+    let text = line.strip_prefix("ERR ").unwrap_or(line);
+    InstanceError::new(class, one_line(text))
 }
 
 impl InstanceError {

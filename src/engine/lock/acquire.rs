@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::decider::{Approach, SUSPECT_FOR};
+use super::fence::{fencing, Fencing};
 use super::locker::*;
 use super::replies::{busy_from, count_ours, count_ours_replies, maybe_ours, parse_granted, Granted, View};
 use crate::engine::error::LockError;
 use crate::engine::holder::Busy;
-use crate::engine::holder::{int, Holder};
+use crate::engine::holder::Holder;
 use crate::engine::instance::{Call, ErrorClass, InstanceError};
 use crate::engine::quorum::{validity, Reply, Round};
 use crate::engine::scripts::scripts;
@@ -36,11 +37,22 @@ impl Locker {
         let mut view: View = (0..n).map(|_| None).collect();
         let mut started = None;
         let decider = self.decider(&req.resource);
+        // The instance whose queue says whose turn it is: the decider, or the one after it in
+        // the order that stood in for it in this attempt.
+        let mut deciding = decider;
         if approach == Approach::DeciderFirst {
             let order = self.order(&req.resource);
             let mut next = decider;
             while let Some(d) = next {
-                let round = self.ask("acquire on the decider", req, &view, &single(n, d), false);
+                deciding = Some(d);
+                let round = self.ask(
+                    "acquire on the decider",
+                    req,
+                    &view,
+                    &single(n, d),
+                    false,
+                    deciding,
+                );
                 started.get_or_insert(round.started);
                 self.merge(&mut view, round);
                 match &view[d] {
@@ -61,6 +73,16 @@ impl Locker {
                             ahead: None,
                         }));
                     }
+                    Some(Ok(Granted::Queued(w))) => {
+                        return Ok(Attempt::Busy(Busy {
+                            holder: None,
+                            held_on: 0,
+                            n,
+                            from_decider: true,
+                            turn_of: Some(w.clone()),
+                            ahead: None,
+                        }));
+                    }
                     Some(Err(_)) => {
                         // Down or slow: the next instance in the order decides, now.
                         next = order
@@ -74,7 +96,7 @@ impl Locker {
         }
         let rest: Vec<bool> = view.iter().map(Option::is_none).collect();
         if rest.contains(&true) {
-            let round = self.ask("acquire", req, &view, &rest, true);
+            let round = self.ask("acquire", req, &view, &rest, true, deciding);
             started.get_or_insert(round.started);
             self.merge(&mut view, round);
         }
@@ -87,11 +109,32 @@ impl Locker {
             .map(|r| matches!(r, Some(Err(e)) if e.class == ErrorClass::NotAwaited))
             .collect();
         if answered < self.quorum.needed() && unknown.contains(&true) {
-            let round = self.ask("acquire (the rest)", req, &view, &unknown, false);
+            let round = self.ask("acquire (the rest)", req, &view, &unknown, false, deciding);
             self.merge(&mut view, round);
         }
         let started = started.unwrap_or_else(Instant::now);
         let mut maybe_ours = maybe_ours(&view);
+        // Not our turn: the deciding instance's queue has someone first. Whatever else granted
+        // us is given back, so the head of the queue finds the lock free everywhere.
+        if let Some(Some(Ok(Granted::Queued(w)))) = deciding.map(|d| &view[d]) {
+            let turn_of = w.clone();
+            let replies: Vec<Reply<Granted>> = view
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| Err(InstanceError::new(ErrorClass::NotAwaited, "not asked"))))
+                .collect();
+            self.undo(&req.resource, &req.token, &maybe_ours, &replies, started);
+            let held: Vec<&Holder> = replies
+                .iter()
+                .filter_map(|r| match r {
+                    Ok(Granted::Held(h)) => Some(h),
+                    _ => None,
+                })
+                .collect();
+            let mut busy = busy_from(&held, n);
+            busy.turn_of = Some(turn_of);
+            busy.from_decider = true;
+            return Ok(Attempt::Busy(busy));
+        }
         if count_ours(&view) < self.quorum.needed() {
             self.complete(req, decider, &mut view, &mut maybe_ours);
         }
@@ -125,7 +168,7 @@ impl Locker {
             let pause =
                 Duration::from_micros(200) + crate::engine::wakeup::jitter(Duration::from_micros(300));
             std::thread::sleep(pause);
-            let round = self.ask("acquire again", req, view, &held, true);
+            let round = self.ask("acquire again", req, view, &held, true, None);
             self.merge(view, round);
             for (m, r) in maybe_ours.iter_mut().zip(self::maybe_ours(view)) {
                 *m |= r;
@@ -146,6 +189,7 @@ impl Locker {
         view: &View,
         targets: &[bool],
         by_quorum: bool,
+        deciding: Option<usize>,
     ) -> Round<Option<Granted>> {
         let keys = self.keys(&req.resource);
         let since = crate::engine::holder::now_unix_ms();
@@ -156,6 +200,7 @@ impl Locker {
             req.meta.pid.to_string(),
             req.meta.cmd.clone(),
             since.to_string(),
+            keys.wake_prefix.clone(),
         ];
         let (n, q) = (self.quorum.n(), self.quorum.needed());
         // What the instances not asked this time already said (a request still in flight may
@@ -182,11 +227,15 @@ impl Locker {
             what,
             targets,
             None,
-            move |_| {
+            move |i| {
+                // The deciding instance also answers whose turn it is (acquire.lua).
+                let decides = if Some(i) == deciding { "1" } else { "0" };
+                let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
+                argv.push(decides);
                 Call::eval(
                     &scripts().acquire,
-                    &[&keys.lock, &keys.fence],
-                    &args.each_ref().map(String::as_str),
+                    &[&keys.lock, &keys.fence, &keys.queue, &keys.qinfo],
+                    &argv,
                     |v| parse_granted(&v).map(Some),
                 )
             },
@@ -208,7 +257,11 @@ impl Locker {
                     .zip(&suspected)
                     .filter(|(r, s)| **s && r.is_none())
                     .count();
-                won_before + won >= q
+                // A quorum is not enough while the deciding instance may yet say that it is
+                // another waiter's turn (unless it is failing us: then it does not decide).
+                let decider_heard = deciding
+                    .is_none_or(|d| !asked[d] || suspected[d] || replies.get(d).is_some_and(Option::is_some));
+                (won_before + won >= q && decider_heard)
                     || lost_before + lost + silent_suspects > n - q
                     || replies
                         .iter()
@@ -262,7 +315,6 @@ impl Locker {
         maybe_ours: &[bool],
         started: Instant,
     ) -> Result<Attempt> {
-        let keys = self.keys(&req.resource);
         let q = self.quorum.needed();
         let n = self.quorum.n();
         let view: Vec<Reply<Granted>> = view
@@ -274,38 +326,41 @@ impl Locker {
             return self.busy_or_unavailable(&view).map(Attempt::Busy);
         }
 
-        let reentered = view.iter().any(|r| matches!(r, Ok(Granted::Reentered { .. })));
-        let mut count = 1;
-        let mut fence = 0;
-        for g in view.iter().flatten() {
-            match g {
-                Granted::Taken { counter } if !reentered => fence = fence.max(counter + 1),
-                Granted::Reentered { count: c, fence: f } => {
-                    count = count.max(*c);
-                    fence = fence.max(*f);
-                }
-                _ => {}
-            }
-        }
-        // A first acquisition (or an instance that lost the key under a re-entry) records the
-        // fence where we hold it; it must land on a quorum before anyone may use it, so that
-        // the next holder's quorum, which overlaps this one, reads a higher counter.
-        let taken_somewhere = view.iter().any(|r| matches!(r, Ok(Granted::Taken { .. })));
-        if taken_somewhere {
-            let k = keys.clone();
-            let args = [req.token.clone(), fence.to_string()];
-            let recorded = self.quorum.round_until_decided(
-                "fence",
-                move |_| {
-                    Call::eval(
-                        &scripts().fence,
-                        &[&k.lock, &k.fence],
-                        &args.each_ref().map(String::as_str),
-                        |v| Ok(int(&v) == Some(1)),
-                    )
-                },
-                |ok| *ok,
-            );
+        // One round for a fence (safety property 7), and when a second is needed.
+        //
+        // acquire.lua, taking a free lock, hands out its instance's counter + 1 and leaves the
+        // counter there. When every instance that took it for us handed out the same F, and
+        // they are a quorum, then:
+        // - F is on a majority already: our own scripts wrote it there. Every later quorum
+        //   overlaps ours, so it reads a counter of at least F and hands out more.
+        // - F is above every earlier fence E: E was on a majority before it was used (by this
+        //   same argument, or by a write-back), that majority meets our quorum on an instance
+        //   whose counter was at least E, and there our script handed out counter + 1 = F.
+        // So F may be used at once, with no second round; both points hold as long as a
+        // majority of instances keep their data, as the contract says. When the fences differ
+        // (an instance restarted empty, missed updates, or had its counter set by hand), the
+        // highest is above every earlier fence by the second point but may sit on one instance
+        // only: it is written back to a quorum (fence.lua raises the counter where lower) and
+        // waited for before anyone may use it. A counter bumped by an attempt that then fails,
+        // or by an instance whose answer came too late to count, is harmless: fences need only
+        // rise, and a gap between two of them is fine.
+        //
+        // The hash's fence stays 0 until fence.lua records it: that is the mark that a holder
+        // finished acquiring, which the decider (`stuck`) and waiters (`recheck_reason`) go by,
+        // and which acquire.lua needs to tell our own re-entry from a leftover of our own failed
+        // attempt. After one round it is sent without waiting (`mark_finished`).
+        //
+        // A re-entry keeps the holder's fence, on a quorum since the holder acquired; an
+        // instance that took it afresh under a re-entry (it had lost the key) is written the
+        // holder's fence before the lease is used.
+        let Fencing {
+            fence,
+            reentered,
+            count,
+            write_back,
+        } = fencing(&view);
+        if write_back {
+            let recorded = self.record_fence(req, fence);
             if recorded.count(|ok| *ok) < q {
                 self.undo(&req.resource, &req.token, maybe_ours, &view, started);
                 if recorded.failed() > n - q {
@@ -335,6 +390,17 @@ impl Locker {
             }
             .into());
         };
+        if !write_back {
+            // Where the fence is not recorded yet: instances that took it afresh, and those whose
+            // answer was not awaited (their request may yet take it). The write-back round,
+            // sent to every instance, did that already.
+            let unmarked: Vec<bool> = maybe_ours
+                .iter()
+                .zip(&view)
+                .map(|(m, r)| *m && !matches!(r, Ok(Granted::Reentered { .. })))
+                .collect();
+            self.mark_finished(req, fence, &unmarked);
+        }
         Ok(Attempt::Acquired(Lease {
             resource: req.resource.clone(),
             token: req.token.clone(),

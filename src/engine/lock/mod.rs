@@ -3,14 +3,17 @@
 //!
 //! - [`decider`]: the resource's instance order, and which instance decides (no split votes)
 //! - [`acquire`]: one attempt, from asking the instances to a fenced lease or an undo
+//! - [`fence`]: the fence a lease gets, and whether it must be written back first
 //! - [`renew`]: extending a lease, and taking back instances that lost it
 //! - [`release`]: releasing one hold, breaking a lock, reading it
 //! - [`queue`]: the waiters' queue: joining, renewing, leaving, and whose turn it is
 //! - [`replies`]: what the scripts answer, parsed
 //!
 //! Key layout (all under the prefix P, `redlock:` by default):
-//!   P lock:NAME      hash {token, count, host, pid, cmd, since, ttl, fence}, expires with the lease
-//!   P fence:NAME     the last fence handed out for NAME; never expires
+//!   P lock:NAME      hash {token, count, host, pid, cmd, since, ttl, fence, pending}, expires
+//!                    with the lease; fence is 0 until the holder finished acquiring, pending
+//!                    the fence this instance handed out when it was taken
+//!   P fence:NAME     the last fence this instance handed out for NAME; never expires
 //!   P released:NAME  pub/sub channel; a release or force release publishes on it
 //!   P undone:NAME    pub/sub channel nobody listens to: where a failed attempt's undo "publishes"
 //!   P queue:NAME     sorted set of waiting tokens by arrival (microseconds, that instance's clock)
@@ -19,6 +22,7 @@
 
 mod acquire;
 mod decider;
+mod fence;
 mod locker;
 mod queue;
 mod release;

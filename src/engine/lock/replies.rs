@@ -3,23 +3,32 @@
 use redis::Value;
 
 use crate::engine::holder::Busy;
-use crate::engine::holder::{int, tally, Holder};
+use crate::engine::holder::{int, string, tally, Holder, Waiter};
 use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::quorum::Reply;
 
 /// A round's replies so far: `None` for an instance not asked yet.
 pub(super) type View = Vec<Option<Reply<Granted>>>;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(super) enum Granted {
-    Taken { counter: u64 },
-    Reentered { count: i64, fence: u64 },
+    /// Free here, and taken: `fence` is the one this instance handed out (its counter + 1).
+    Taken {
+        fence: u64,
+    },
+    /// Already ours here: the hold count now, and the holder's fence.
+    Reentered {
+        count: i64,
+        fence: u64,
+    },
     Held(Holder),
+    /// Free, but the decider's queue has another waiter first.
+    Queued(Waiter),
 }
 
 impl Granted {
     pub(super) fn ours(&self) -> bool {
-        !matches!(self, Granted::Held(_))
+        matches!(self, Granted::Taken { .. } | Granted::Reentered { .. })
     }
 }
 
@@ -66,12 +75,16 @@ pub(super) fn parse_granted(v: &Value) -> Reply<Granted> {
     let num = |i: usize| rest.get(i).and_then(int).unwrap_or(0);
     match status {
         1 => Ok(Granted::Taken {
-            counter: num(0).max(0) as u64,
+            fence: num(0).max(0) as u64,
         }),
         2 => Ok(Granted::Reentered {
             count: num(0),
             fence: num(1).max(0) as u64,
         }),
+        3 => Ok(Granted::Queued(Waiter::parse(
+            &rest.first().map(string).unwrap_or_default(),
+            &rest.get(1).map(string).unwrap_or_default(),
+        ))),
         _ => Holder::from_values(&rest)
             .map(Granted::Held)
             .ok_or_else(|| InstanceError::new(ErrorClass::Protocol, "malformed holder in acquire reply")),

@@ -1,5 +1,6 @@
 -- Shared by every script. The lock is a hash at KEYS[1]:
---   token, count (holds of that token), host, pid, cmd, since (unix ms), ttl (ms), fence.
+--   token, count (holds of that token), host, pid, cmd, since (unix ms), ttl (ms), fence
+--   (0 until the holder finished acquiring), pending (the fence this instance handed out).
 -- A holder is described as the array {pttl, token, count, host, pid, cmd, since, fence, ttl};
 -- missing fields become '' so the array is never cut short by a Lua nil.
 local function holder(key)

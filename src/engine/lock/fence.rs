@@ -1,0 +1,167 @@
+//! Fencing (safety property 7): the fence a new lease gets from what the instances granted,
+//! whether it may be used at once or must first be written back to a quorum (the argument is
+//! at `Locker::conclude`), and the two ways fence.lua records it.
+
+use std::time::Duration;
+
+use super::locker::*;
+use super::replies::Granted;
+use crate::engine::holder::int;
+use crate::engine::instance::Call;
+use crate::engine::quorum::{Reply, Round};
+use crate::engine::scripts::scripts;
+
+/// What the grants of an attempt that reached a quorum say about its fence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Fencing {
+    pub fence: u64,
+    /// Some instance already had our token's finished hold: this is a re-entry, and the fence
+    /// is that holder's.
+    pub reentered: bool,
+    /// Our hold count after this acquisition (the largest an instance reported).
+    pub count: i64,
+    /// The fence is not known to be on a quorum yet: record it there (and wait for that)
+    /// before anyone may use it.
+    pub write_back: bool,
+}
+
+/// The fence of an attempt whose `view` holds a quorum of grants.
+///
+/// - Every instance took it afresh and handed out the same fence: that fence, at once.
+/// - They handed out different ones: the highest, once written back to a quorum.
+/// - A re-entry: the holder's fence (the highest the re-entered instances report); written
+///   back only when some instance took it afresh (it had lost the key), so that one records
+///   the holder's fence rather than the one it handed out.
+pub(super) fn fencing(view: &[Reply<Granted>]) -> Fencing {
+    let reentered = view.iter().any(|r| matches!(r, Ok(Granted::Reentered { .. })));
+    let mut taken = vec![];
+    let (mut count, mut fence) = (1, 0);
+    for g in view.iter().flatten() {
+        match g {
+            Granted::Taken { fence: f } => taken.push(*f),
+            Granted::Reentered { count: c, fence: f } => {
+                count = count.max(*c);
+                fence = fence.max(*f);
+            }
+            Granted::Held(_) | Granted::Queued(_) => {}
+        }
+    }
+    if !reentered {
+        fence = taken.iter().copied().max().unwrap_or(0);
+    }
+    let agreed = !reentered && taken.iter().all(|f| *f == fence);
+    Fencing {
+        fence,
+        reentered,
+        count,
+        write_back: !taken.is_empty() && !agreed,
+    }
+}
+
+impl Locker {
+    /// Record `fence` on every instance where `token` holds the lock, and wait until a quorum
+    /// recorded it (or cannot): the write-back round. Each reply says whether it was ours there.
+    pub(super) fn record_fence(&self, req: &Request, fence: u64) -> Round<bool> {
+        let keys = self.keys(&req.resource);
+        let args = [req.token.clone(), fence.to_string()];
+        self.quorum.round_until_decided(
+            "fence",
+            move |_| {
+                Call::eval(
+                    &scripts().fence,
+                    &[&keys.lock, &keys.fence],
+                    &args.each_ref().map(String::as_str),
+                    |v| Ok(int(&v) == Some(1)),
+                )
+            },
+            |ok| *ok,
+        )
+    }
+
+    /// Record `fence` on the `targets` instances without waiting for them: the mark that the
+    /// holder has finished acquiring (the hash's fence is 0 until then), for a fence that is on
+    /// a quorum already. The requests run in order on each instance's connection, so they land
+    /// before anything this process sends there later (a release, a renewal, a re-entry).
+    pub(super) fn mark_finished(&self, req: &Request, fence: u64, targets: &[bool]) {
+        if !targets.contains(&true) {
+            return;
+        }
+        let keys = self.keys(&req.resource);
+        let args = [req.token.clone(), fence.to_string()];
+        self.quorum.round_on(
+            "fence (not awaited)",
+            targets,
+            Some(Duration::ZERO),
+            move |_| {
+                Call::eval(
+                    &scripts().fence,
+                    &[&keys.lock, &keys.fence],
+                    &args.each_ref().map(String::as_str),
+                    |_| Ok(()),
+                )
+            },
+            |_| true,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::instance::{ErrorClass, InstanceError};
+
+    fn taken(fence: u64) -> Reply<Granted> {
+        Ok(Granted::Taken { fence })
+    }
+
+    fn reentered(count: i64, fence: u64) -> Reply<Granted> {
+        Ok(Granted::Reentered { count, fence })
+    }
+
+    fn late() -> Reply<Granted> {
+        Err(InstanceError::new(ErrorClass::NotAwaited, "not waited for"))
+    }
+
+    #[test]
+    fn a_quorum_that_agrees_uses_its_fence_at_once() {
+        let f = fencing(&[taken(8), taken(8), late()]);
+        assert_eq!(
+            f,
+            Fencing {
+                fence: 8,
+                reentered: false,
+                count: 1,
+                write_back: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_quorum_that_differs_writes_the_highest_back_first() {
+        let f = fencing(&[taken(101), taken(1), late()]);
+        assert_eq!((f.fence, f.write_back), (101, true));
+        // Even when the lower one is the quorum's majority.
+        let f = fencing(&[taken(4), taken(4), taken(5), taken(4), late()]);
+        assert_eq!((f.fence, f.write_back), (5, true));
+    }
+
+    #[test]
+    fn a_reentry_keeps_the_holders_fence_and_records_it_where_the_key_was_lost() {
+        let f = fencing(&[reentered(2, 7), reentered(2, 7), late()]);
+        assert_eq!(
+            f,
+            Fencing {
+                fence: 7,
+                reentered: true,
+                count: 2,
+                write_back: false
+            }
+        );
+        // The instance that took it afresh handed out 1 (it restarted empty), or 9: neither
+        // is the holder's fence, which it must record.
+        for handed_out in [1, 9] {
+            let f = fencing(&[reentered(3, 7), taken(handed_out), late()]);
+            assert_eq!((f.fence, f.reentered, f.count, f.write_back), (7, true, 3, true));
+        }
+    }
+}
