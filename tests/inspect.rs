@@ -35,6 +35,16 @@ const LOCK_FIELDS: &[&str] = &[
     "holder",
     "tokens",
     "instances",
+    "queue",
+];
+const WAITER_FIELDS: &[&str] = &[
+    "place",
+    "token",
+    "host",
+    "pid",
+    "command",
+    "waiting_since",
+    "mode",
 ];
 const HOLDER_FIELDS: &[&str] = &[
     "token",
@@ -160,6 +170,9 @@ fn assert_lock_schema(lock: &Value) {
         if !i["holder"].is_null() {
             assert_fields(&i["holder"], HOLDER_FIELDS);
         }
+    }
+    for w in lock["queue"].as_array().expect("queue") {
+        assert_fields(w, WAITER_FIELDS);
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::engine::holder::{human, Holder};
+use crate::engine::holder::{human, Holder, Waiter};
 use crate::engine::state::{InstanceView, Listing, LockState, Verdict};
 
 const RESET: &str = "\x1b[0m";
@@ -154,6 +154,33 @@ pub fn lock_table(state: &LockState, style: Style) -> String {
     let verdict = verdict_cell(state);
     out.push_str(&style.paint(verdict.color, &verdict.text));
     out.push('\n');
+    if !state.queue.is_empty() {
+        out.push_str(&format!(
+            "\nqueue ({} waiting, first come first served):\n",
+            state.queue.len()
+        ));
+        let mut rows = vec![header(&[
+            "PLACE",
+            "HOST",
+            "PID",
+            "WAITING SINCE",
+            "MODE",
+            "COMMAND",
+        ])];
+        for (place, w) in state.queue.iter().enumerate() {
+            rows.push(Row::Cells(vec![
+                cell((place + 1).to_string()),
+                cell(&w.host),
+                cell(w.pid.map_or(String::new(), |p| p.to_string())),
+                cell(w.since().map_or(String::new(), |t| {
+                    humantime::format_rfc3339_seconds(t).to_string()
+                })),
+                cell(&w.mode),
+                cell(&w.cmd),
+            ]));
+        }
+        out.push_str(&table(&rows, style));
+    }
     out
 }
 
@@ -200,9 +227,14 @@ pub fn listing_table(listing: &Listing, style: Style) -> String {
         out.push_str(&format!("no locks under prefix '{}'\n", clean(&listing.prefix)));
         return out;
     }
-    let mut rows = vec![header(&["RESOURCE", "VERDICT"])];
+    // QUEUE comes last: scripts that read the first two columns keep working.
+    let mut rows = vec![header(&["RESOURCE", "VERDICT", "QUEUE"])];
     for lock in &listing.locks {
-        rows.push(Row::Cells(vec![cell(&lock.resource), verdict_cell(lock)]));
+        rows.push(Row::Cells(vec![
+            cell(&lock.resource),
+            verdict_cell(lock),
+            cell(lock.queue.len().to_string()),
+        ]));
     }
     out.push_str(&table(&rows, style));
     out
@@ -282,6 +314,20 @@ pub fn lock_json(state: &LockState) -> Value {
         "holder": holder,
         "tokens": tokens,
         "instances": instances,
+        "queue": state.queue.iter().enumerate().map(|(i, w)| waiter_json(i + 1, w)).collect::<Vec<_>>(),
+    })
+}
+
+/// One waiter of the queue: its place (1 = next), who it is, since when, in which mode.
+fn waiter_json(place: usize, w: &Waiter) -> Value {
+    json!({
+        "place": place,
+        "token": w.token,
+        "host": w.host,
+        "pid": w.pid,
+        "command": w.cmd,
+        "waiting_since": w.since().map(|t| humantime::format_rfc3339_millis(t).to_string()),
+        "mode": w.mode,
     })
 }
 

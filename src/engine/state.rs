@@ -71,17 +71,21 @@ pub struct LockState {
     pub quorum: usize,
     pub instances: Vec<InstanceView>,
     pub verdict: Verdict,
+    /// The waiters, as the resource's decider (or the first instance after it in the order
+    /// that answered) has them: that copy of the queue decides whose turn it is.
+    pub queue: Vec<Waiter>,
 }
 
 impl LockState {
-    /// The queue as the first instance in `order` that answered has it: the resource's
+    /// Take the queue from the first instance in `order` that answered: the resource's
     /// decider, whose queue decides whose turn it is (`lock::decider`).
-    pub fn queue(&self, order: &[usize]) -> Vec<Waiter> {
-        order
+    pub fn with_queue_of(mut self, order: &[usize]) -> LockState {
+        self.queue = order
             .iter()
             .find_map(|&i| self.instances.get(i)?.seen.as_ref().ok())
             .map(|seen| seen.queue.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        self
     }
 
     pub fn new(resource: &str, instances: Vec<InstanceView>, quorum: usize) -> LockState {
@@ -91,6 +95,7 @@ impl LockState {
             quorum,
             instances,
             verdict,
+            queue: vec![],
         }
     }
 
@@ -237,7 +242,7 @@ pub fn read_lock(locker: &Locker, resource: &str) -> LockState {
             }),
         })
         .collect();
-    LockState::new(resource, instances, locker.quorum().needed())
+    LockState::new(resource, instances, locker.quorum().needed()).with_queue_of(&locker.order(resource))
 }
 
 /// How one instance's SCAN went.
@@ -384,7 +389,8 @@ pub fn list(locker: &Locker) -> Listing {
                     },
                 })
                 .collect();
-            let lock = LockState::new(resource, instances, quorum.needed());
+            let lock =
+                LockState::new(resource, instances, quorum.needed()).with_queue_of(&locker.order(resource));
             // Gone since the SCAN (released, expired), or a key that is not a lock.
             if lock.verdict != Verdict::Free {
                 locks.push(lock);
