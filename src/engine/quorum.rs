@@ -31,6 +31,15 @@ pub struct Quorum {
     trace: Option<Trace>,
 }
 
+/// How a round waits: at most `wait` in all (at most the round's time); once decided, up to
+/// `linger` more for the rest; and asking `decided` again every `poll` while nothing arrives.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pace {
+    wait: Option<Duration>,
+    linger: Option<Duration>,
+    poll: Option<Duration>,
+}
+
 /// What one round heard, in server order.
 pub struct Round<T> {
     pub replies: Vec<Reply<T>>,
@@ -180,7 +189,42 @@ impl Quorum {
         T: Send + 'static,
         F: Fn(usize) -> Call<T>,
     {
-        self.round_lingering(what, targets, wait, None, op, decided)
+        self.round_lingering(
+            what,
+            targets,
+            Pace {
+                wait,
+                ..Pace::default()
+            },
+            op,
+            decided,
+        )
+    }
+
+    /// Like [`Quorum::round_on`], with `decided` also asked every `poll` while nothing
+    /// arrives: for a decision that depends on time as well as on replies.
+    pub fn round_on_polling<T, F>(
+        &self,
+        what: &str,
+        targets: &[bool],
+        poll: Duration,
+        op: F,
+        decided: impl Fn(&[Option<Reply<T>>]) -> bool,
+    ) -> Round<T>
+    where
+        T: Send + 'static,
+        F: Fn(usize) -> Call<T>,
+    {
+        self.round_lingering(
+            what,
+            targets,
+            Pace {
+                poll: Some(poll),
+                ..Pace::default()
+            },
+            op,
+            decided,
+        )
     }
 
     /// Like [`Quorum::round_until_decided`], and once decided, the rest get up to
@@ -196,8 +240,10 @@ impl Quorum {
         self.round_lingering(
             what,
             &all,
-            None,
-            Some(SETTLE_GRACE),
+            Pace {
+                linger: Some(SETTLE_GRACE),
+                ..Pace::default()
+            },
             op,
             move |replies: &[Option<Reply<T>>]| {
                 let won = replies
@@ -217,8 +263,7 @@ impl Quorum {
         &self,
         what: &str,
         targets: &[bool],
-        wait: Option<Duration>,
-        linger: Option<Duration>,
+        pace: Pace,
         op: F,
         decided: impl Fn(&[Option<Reply<T>>]) -> bool,
     ) -> Round<T>
@@ -226,6 +271,7 @@ impl Quorum {
         T: Send + 'static,
         F: Fn(usize) -> Call<T>,
     {
+        let Pace { wait, linger, poll } = pace;
         let asked = |i: usize| targets.get(i).copied().unwrap_or(false);
         let started = Instant::now();
         let wait_until = started + wait.map_or(self.round_limit, |w| w.min(self.round_limit));
@@ -285,6 +331,9 @@ impl Quorum {
             }
             if decided_at.is_none() && decided(&replies) {
                 continue;
+            }
+            if let Some(poll) = poll {
+                next = next.min(now + poll);
             }
             match rx.recv_timeout(next.saturating_duration_since(now)) {
                 Ok((i, reply)) if replies[i].is_none() => {

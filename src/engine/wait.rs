@@ -86,6 +86,12 @@ impl Queued {
     fn renew(&mut self, locker: &Locker, req: &Request) {
         let live: Vec<bool> = self.sub.states().into_iter().map(|s| s == State::Live).collect();
         if let Some(place) = locker.enqueue(req, "exclusive", &live) {
+            locker.quorum().trace(&format!(
+                "wait: pid {} is {} of {} in the queue",
+                req.meta.pid,
+                place.ahead + 1,
+                place.length
+            ));
             self.place = Some(place);
         }
         self.renew_at = Instant::now() + RENEW_EVERY;
@@ -301,6 +307,9 @@ fn pause_before_retry(
 /// When to try again if no release wakes us first.
 fn retry_after(busy: &Busy, subscribed: bool) -> Duration {
     let wait = match &busy.holder {
+        // Another waiter's turn: the release that makes it ours wakes us (or the renewal of
+        // our place, should that waiter die first).
+        None if busy.turn_of.is_some() => RENEW_EVERY,
         // Contenders at odds, nobody with a quorum: a short random backoff breaks the tie.
         None => return jitter(SPLIT_BACKOFF) + Duration::from_micros(200),
         Some(h) if h.fence == 0 => h.time_left.unwrap_or(RECHECK_UNFINISHED).min(RECHECK_UNFINISHED),

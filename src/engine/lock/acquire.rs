@@ -18,6 +18,9 @@ use crate::engine::quorum::{validity, Reply, Round};
 use crate::engine::scripts::scripts;
 use crate::engine::sync::lock;
 
+/// How long, at least, an attempt that has a quorum waits for the deciding instance's answer
+/// (whose turn it is) beyond what the quorum took; see `ask`.
+const DECIDER_PATIENCE: Duration = Duration::from_millis(3);
 /// The least an undo waits for its replies (see `undo`).
 const UNDO_GRACE_MIN: Duration = Duration::from_millis(10);
 /// How often a contender holding the decider asks the missing instances again (rule 2).
@@ -223,10 +226,12 @@ impl Locker {
         // while we may hold the decider) stalls every other waiter. The first attempt of a
         // process knows of no such instance yet.
         let suspected: Vec<bool> = (0..n).map(|i| targets[i] && self.suspected(i)).collect();
-        let mut round = self.quorum.round_on(
+        let asked_at = Instant::now();
+        let quorum_at = std::sync::OnceLock::new();
+        let mut round = self.quorum.round_on_polling(
             what,
             targets,
-            None,
+            DECIDER_PATIENCE,
             move |i| {
                 // The deciding instance also answers whose turn it is (acquire.lua).
                 let decides = if Some(i) == deciding { "1" } else { "0" };
@@ -258,10 +263,18 @@ impl Locker {
                     .filter(|(r, s)| **s && r.is_none())
                     .count();
                 // A quorum is not enough while the deciding instance may yet say that it is
-                // another waiter's turn (unless it is failing us: then it does not decide).
+                // another waiter's turn (unless it is failing us: then it does not decide),
+                // for about as long again as the quorum took: a stopped decider must not cost
+                // the op timeout (its queue then only costs order, never progress).
                 let decider_heard = deciding
                     .is_none_or(|d| !asked[d] || suspected[d] || replies.get(d).is_some_and(Option::is_some));
-                (won_before + won >= q && decider_heard)
+                let quorum = won_before + won >= q;
+                let patience_over = quorum && {
+                    let now = Instant::now();
+                    let at = *quorum_at.get_or_init(|| now);
+                    now >= at + (at - asked_at).max(DECIDER_PATIENCE)
+                };
+                (quorum && (decider_heard || patience_over))
                     || lost_before + lost + silent_suspects > n - q
                     || replies
                         .iter()

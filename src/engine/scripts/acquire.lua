@@ -13,8 +13,10 @@ local current = redis.call('HGET', KEYS[1], 'token')
 -- overtaken on another connection, say). Take it afresh rather than call it a re-entry.
 -- (A holder's fence is recorded right after its acquisition concluded, on the connections its
 -- acquisition used, before its command starts: a nested holder's re-entry comes after it.)
+local leftover = false
 if current == ARGV[1] and (tonumber(redis.call('HGET', KEYS[1], 'fence') or '0') or 0) == 0 then
   current = false
+  leftover = true
 end
 if not current then
   -- First come, first served: where the queue decides, a free lock goes to its head only
@@ -23,11 +25,15 @@ if not current then
   if ARGV[8] == '1' then
     local first = head(KEYS[3], KEYS[4], ARGV[7])
     if first and first ~= ARGV[1] then
+      -- Not our turn: and a leftover of ours goes too, or it would stand in the head's way.
+      if leftover then
+        redis.call('DEL', KEYS[1])
+      end
       return {3, first, redis.call('HGET', KEYS[4], first)}
     end
   end
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  redis.call('HDEL', KEYS[4], ARGV[1])
+  -- Our place in the queue stays while we wait: an attempt that fails elsewhere keeps it.
+  -- Once we hold the lock we stop listening on our wake-up channel, and the queue drops us.
   -- Hand out the next fence here and now (one-round acquisition: `conclude` in
   -- engine/lock/acquire.rs says when it may be used as it is). If the attempt fails, the
   -- counter stays bumped with no holder: a gap, which is harmless, as fences need only rise.

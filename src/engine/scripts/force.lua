@@ -7,6 +7,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return {2}
 end
 local h = holder(KEYS[1])
+redis.call('ZREM', KEYS[2], h[2])
+redis.call('HDEL', KEYS[3], h[2])
 redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[1], 'released')
 wake_next(KEYS[2], KEYS[3], ARGV[2])

@@ -30,6 +30,10 @@ end
 redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[3], 'released')
 if ARGV[4] ~= '' then
+  -- A holder that came through the queue may still be in it (it stops listening on its
+  -- wake-up channel a moment after it got the lock): it is not next.
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
   wake_next(KEYS[2], KEYS[3], ARGV[4])
 end
 return {1, 0}
