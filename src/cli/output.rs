@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::engine::holder::{human, Holder, Waiter};
-use crate::engine::state::{InstanceView, Listing, LockState, Verdict};
+use crate::engine::listing::Listing;
+use crate::engine::state::{InstanceView, LockState, Verdict};
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";

@@ -24,7 +24,7 @@ pub fn execute(ctx: &Context, args: &InspectArgs) -> Result<i32> {
             (text, unavailable)
         }
         None => {
-            let listing = state::list(&ctx.locker);
+            let listing = crate::engine::listing::list(&ctx.locker);
             let text = if args.json {
                 json(&output::listing_json(&listing))
             } else {

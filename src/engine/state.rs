@@ -1,26 +1,14 @@
 //! Every instance's view of a lock and the verdict those views add up to (free, held by one
-//! token on a quorum, split, or unknown); and every lock under the prefix, found with SCAN
-//! (never KEYS, which blocks a shared server) on every instance and merged by resource.
+//! token on a quorum, split, or unknown), with the queue of waiters. The listing of every lock
+//! is in [`crate::engine::listing`].
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use redis::Value;
-
 use crate::engine::error::LockError;
-use crate::engine::holder::{human, int, string, waiters, Holder, Waiter};
-use crate::engine::instance::{Call, ErrorClass, InstanceError};
+use crate::engine::holder::{human, Holder, Waiter};
+use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::lock::Locker;
-use crate::engine::quorum::Reply;
-use crate::engine::scripts::scripts;
 use crate::engine::server::ServerUrl;
-
-/// Keys asked of an instance per SCAN step: large enough that a quiet keyspace takes one
-/// step, small enough that a step on a big one stays well inside the op timeout.
-const SCAN_COUNT: usize = 1000;
-
-/// Locks read per script call while listing (each lock is two keys).
-const READ_BATCH: usize = 100;
 
 /// What one instance said about one lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,49 +233,8 @@ pub fn read_lock(locker: &Locker, resource: &str) -> LockState {
     LockState::new(resource, instances, locker.quorum().needed()).with_queue_of(&locker.order(resource))
 }
 
-/// How one instance's SCAN went.
-#[derive(Debug, Clone)]
-pub struct ServerScan {
-    pub server: ServerUrl,
-    /// How many of the listed locks it holds, or why its SCAN failed.
-    pub locks: Result<usize, InstanceError>,
-}
-
-/// Every lock under the prefix.
-#[derive(Debug, Clone)]
-pub struct Listing {
-    pub prefix: String,
-    pub quorum: usize,
-    pub servers: Vec<ServerScan>,
-    /// Sorted by resource; locks found free everywhere by the time they were read are left out.
-    pub locks: Vec<LockState>,
-}
-
-impl Listing {
-    pub fn n(&self) -> usize {
-        self.servers.len()
-    }
-
-    pub fn answered(&self) -> usize {
-        self.servers.iter().filter(|s| s.locks.is_ok()).count()
-    }
-
-    /// `host:port: error` for each instance whose SCAN failed.
-    pub fn errors(&self) -> Vec<String> {
-        self.servers
-            .iter()
-            .filter_map(|s| s.locks.as_ref().err().map(|e| format!("{}: {e}", s.server)))
-            .collect()
-    }
-
-    /// Too few instances answered the listing (exit 69), as the engine's error.
-    pub fn unavailable(&self) -> LockError {
-        let failures = self.servers.iter().filter_map(|s| s.locks.as_ref().err());
-        unavailable(self.answered(), self.n(), self.quorum, failures, self.errors())
-    }
-}
-
-fn unavailable<'a>(
+/// Too few instances answered (exit 69), as the engine's error.
+pub(crate) fn unavailable<'a>(
     answered: usize,
     n: usize,
     needed: usize,
@@ -301,196 +248,6 @@ fn unavailable<'a>(
         refused: failures.any(|e| e.class == ErrorClass::Refused),
         errors,
     }
-}
-
-/// Where one instance's SCAN stands.
-enum Scan {
-    Next(u64),
-    Done,
-    Failed(InstanceError),
-}
-
-/// List every lock under the prefix: SCAN every instance in steps (one round per step, so
-/// each step is bounded by the op timeout and a big keyspace never stalls a round), merge
-/// the names, then read them all on every instance in batches.
-pub fn list(locker: &Locker) -> Listing {
-    let quorum = locker.quorum();
-    let servers = quorum.servers();
-    let key_prefix = locker.keys("").lock;
-    let pattern = format!("{}*", glob_escape(&key_prefix));
-
-    let mut scans: Vec<Scan> = servers.iter().map(|_| Scan::Next(0)).collect();
-    let mut found: Vec<BTreeSet<String>> = servers.iter().map(|_| BTreeSet::new()).collect();
-    while scans.iter().any(|s| matches!(s, Scan::Next(_))) {
-        let cursors: Vec<Option<u64>> = scans
-            .iter()
-            .map(|s| if let Scan::Next(c) = s { Some(*c) } else { None })
-            .collect();
-        let pattern = pattern.clone();
-        let scanning: Vec<bool> = cursors.iter().map(Option::is_some).collect();
-        let round = quorum.round_on(
-            "scan",
-            &scanning,
-            None,
-            move |i| scan_step(cursors[i].unwrap_or(0), &pattern),
-            |_| false,
-        );
-        for (i, reply) in round.replies.into_iter().enumerate() {
-            if !matches!(scans[i], Scan::Next(_)) {
-                continue;
-            }
-            scans[i] = match reply {
-                Ok(Some((next, keys))) => {
-                    found[i].extend(keys.into_iter().filter_map(|k| resource_of(&k, &key_prefix)));
-                    if next == 0 {
-                        Scan::Done
-                    } else {
-                        Scan::Next(next)
-                    }
-                }
-                Ok(None) => Scan::Done,
-                Err(e) => Scan::Failed(e),
-            };
-        }
-    }
-
-    let resources: Vec<String> = found
-        .iter()
-        .flatten()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut locks = Vec::with_capacity(resources.len());
-    for batch in resources.chunks(READ_BATCH) {
-        let keys: Vec<String> = batch
-            .iter()
-            .flat_map(|r| {
-                let k = locker.keys(r);
-                [k.lock, k.fence, k.queue, k.qinfo]
-            })
-            .collect();
-        let wake: Vec<String> = batch.iter().map(|r| locker.keys(r).wake_prefix).collect();
-        let count = batch.len();
-        let round = quorum.round_all("read", move |_| {
-            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            let wake: Vec<&str> = wake.iter().map(String::as_str).collect();
-            Call::eval(&scripts().read_many, &keys, &wake, move |v| parse_many(&v, count))
-        });
-        for (j, resource) in batch.iter().enumerate() {
-            let instances = servers
-                .iter()
-                .zip(&round.replies)
-                .map(|(server, r)| InstanceView {
-                    server: server.clone(),
-                    seen: match r {
-                        Ok(seen) => seen.get(j).cloned().ok_or_else(|| malformed("read_many")),
-                        Err(e) => Err(e.clone()),
-                    },
-                })
-                .collect();
-            let lock =
-                LockState::new(resource, instances, quorum.needed()).with_queue_of(&locker.order(resource));
-            // Gone since the SCAN (released, expired), or a key that is not a lock.
-            if lock.verdict != Verdict::Free {
-                locks.push(lock);
-            }
-        }
-    }
-
-    let servers = servers
-        .into_iter()
-        .zip(scans)
-        .enumerate()
-        .map(|(i, (server, scan))| ServerScan {
-            server,
-            locks: match scan {
-                Scan::Failed(e) => Err(e),
-                // What the reads found there, not what the SCAN matched.
-                _ => Ok(locks
-                    .iter()
-                    .filter(|l| matches!(&l.instances[i].seen, Ok(s) if s.holder.is_some()))
-                    .count()),
-            },
-        })
-        .collect();
-    Listing {
-        prefix: locker.prefix().to_string(),
-        quorum: quorum.needed(),
-        servers,
-        locks,
-    }
-}
-
-/// One `SCAN cursor MATCH pattern COUNT n`: the next cursor (0 when done) and the keys.
-fn scan_step(cursor: u64, pattern: &str) -> Call<Option<(u64, Vec<Vec<u8>>)>> {
-    let mut cmd = redis::cmd("SCAN");
-    cmd.arg(cursor)
-        .arg("MATCH")
-        .arg(pattern)
-        .arg("COUNT")
-        .arg(SCAN_COUNT);
-    Call::query(&cmd, |v| {
-        let Value::Array(parts) = v else {
-            return Err(malformed("SCAN"));
-        };
-        let [next, Value::Array(keys)] = parts.as_slice() else {
-            return Err(malformed("SCAN"));
-        };
-        let next = string(next).parse::<u64>().map_err(|_| malformed("SCAN"))?;
-        let keys = keys
-            .iter()
-            .filter_map(|k| match k {
-                Value::BulkString(b) => Some(b.clone()),
-                _ => None,
-            })
-            .collect();
-        Ok(Some((next, keys)))
-    })
-}
-
-/// The resource named by a lock key, if the key is one of ours (UTF-8, non-empty name).
-fn resource_of(key: &[u8], key_prefix: &str) -> Option<String> {
-    let name = std::str::from_utf8(key).ok()?.strip_prefix(key_prefix)?;
-    (!name.is_empty()).then(|| name.to_string())
-}
-
-/// read_many's reply: one {holder..., counter} array per lock, in order.
-fn parse_many(v: &Value, count: usize) -> Reply<Vec<Seen>> {
-    let Value::Array(items) = v else {
-        return Err(malformed("read_many"));
-    };
-    if items.len() != count {
-        return Err(malformed("read_many"));
-    }
-    items
-        .iter()
-        .map(|item| match item {
-            Value::Array(fields) => Ok(Seen {
-                holder: Holder::from_values(fields),
-                last_fence: fields.get(9).and_then(int).unwrap_or(0).max(0) as u64,
-                queue: waiters(fields, 10),
-            }),
-            _ => Err(malformed("read_many")),
-        })
-        .collect()
-}
-
-fn malformed(what: &str) -> InstanceError {
-    InstanceError::new(ErrorClass::Protocol, format!("unexpected {what} reply"))
-}
-
-/// Escape Redis glob characters (`* ? [ ] \`), so a prefix like `app[1]:` matches itself
-/// only in SCAN's MATCH pattern.
-pub fn glob_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -599,21 +356,5 @@ mod tests {
             state.summary(),
             "split: no token holds a quorum (2 of 3): a (web-3 pid 4121) on 1, b (web-3 pid 4121) on 1, free on 1"
         );
-    }
-
-    #[test]
-    fn glob_characters_are_escaped() {
-        assert_eq!(glob_escape("redlock:"), "redlock:");
-        assert_eq!(glob_escape(r"a*b?[c]\d"), r"a\*b\?\[c\]\\d");
-    }
-
-    #[test]
-    fn lock_keys_name_their_resource() {
-        assert_eq!(
-            resource_of(b"redlock:lock:deploy", "redlock:lock:"),
-            Some("deploy".into())
-        );
-        assert_eq!(resource_of(b"redlock:lock:", "redlock:lock:"), None);
-        assert_eq!(resource_of(b"\xff", "redlock:lock:"), None);
     }
 }

@@ -8,6 +8,7 @@
 //! - [`release`]: releasing one hold, breaking a lock, reading it
 //! - [`queue`]: the waiters' queue: joining, renewing, leaving, and whose turn it is
 //! - [`replies`]: what the scripts answer, parsed
+//! - [`undo`]: giving back what a failed attempt took, and telling busy from unavailable
 //!
 //! Key layout (all under the prefix P, `redlock:` by default):
 //!   P lock:NAME      hash {token, count, host, pid, cmd, since, ttl, fence, pending}, expires
@@ -28,6 +29,7 @@ mod queue;
 mod release;
 mod renew;
 mod replies;
+mod undo;
 
 pub use crate::engine::holder::Busy;
 pub use decider::Approach;
