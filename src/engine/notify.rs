@@ -42,37 +42,33 @@ struct Shared {
     releases: Mutex<Releases>,
 }
 
-/// One release is announced on every instance the holder held, so it arrives up to N times.
-/// Each instance's messages are counted; a message is a new release when its instance's count
-/// passes the highest count of any instance. One that does not (its instance is catching up)
-/// is the same release arriving again, unless the last new release is older than
-/// [`SAME_RELEASE_WITHIN`], in which case its instance was lagging (it missed messages, or
-/// holders skipped it) and the message is news after all.
+/// One event (a release, a waiter leaving) is announced by every instance where we are first
+/// in the queue, so it arrives up to N times, each copy carrying the same payload (the token
+/// that released or left). A message is news when its payload differs from the last one, or
+/// the last one is older than [`SAME_RELEASE_WITHIN`] (the same holder releasing again later).
 struct Releases {
-    counts: Vec<u64>,
     /// Instances a message came from since [`Subscription::take_heard`] last looked.
     heard: Vec<bool>,
-    highest: u64,
-    at: Instant,
+    last: Option<(Vec<u8>, Instant)>,
 }
 
-/// How far apart the copies of one release arrive, at most (they are published within one
+/// How far apart the copies of one event arrive, at most (they are published within one
 /// round of the releasing holder).
 const SAME_RELEASE_WITHIN: Duration = Duration::from_millis(50);
 
 impl Releases {
-    /// Count a message from instance `i`; true when it announces a release not yet seen.
-    fn is_new(&mut self, i: usize) -> bool {
-        self.counts[i] += 1;
+    /// Count a message from instance `i`; true when it announces an event not yet seen.
+    fn is_new(&mut self, i: usize, payload: &[u8]) -> bool {
         self.heard[i] = true;
         let now = Instant::now();
-        if self.counts[i] <= self.highest && now.duration_since(self.at) < SAME_RELEASE_WITHIN {
-            return false;
+        let copy = self
+            .last
+            .as_ref()
+            .is_some_and(|(p, at)| p == payload && now.duration_since(*at) < SAME_RELEASE_WITHIN);
+        if !copy {
+            self.last = Some((payload.to_vec(), now));
         }
-        self.highest = self.highest.max(self.counts[i]).max(self.highest + 1);
-        self.counts[i] = self.highest;
-        self.at = now;
-        true
+        !copy
     }
 }
 
@@ -86,8 +82,8 @@ impl Shared {
         self.changed.notify_all();
     }
 
-    fn is_new_release(&self, i: usize) -> bool {
-        self.releases.lock().unwrap_or_else(|p| p.into_inner()).is_new(i)
+    fn is_new_release(&self, i: usize, payload: &[u8]) -> bool {
+        crate::engine::sync::lock(&self.releases).is_new(i, payload)
     }
 
     fn stopped(&self) -> bool {
@@ -111,10 +107,8 @@ impl Subscription {
             states: Mutex::new(vec![State::Pending; n]),
             changed: Condvar::new(),
             releases: Mutex::new(Releases {
-                counts: vec![0; n],
                 heard: vec![false; n],
-                highest: 0,
-                at: Instant::now(),
+                last: None,
             }),
         });
         for (i, server) in settings.servers.iter().enumerate() {
@@ -253,9 +247,9 @@ impl Listener {
             loop {
                 match pubsub.get_message() {
                     Ok(_) if self.shared.stopped() => break,
-                    Ok(_) => {
+                    Ok(msg) => {
                         last_heard = Instant::now();
-                        if self.shared.is_new_release(self.i) {
+                        if self.shared.is_new_release(self.i, msg.get_payload_bytes()) {
                             self.wakeup.notify();
                         }
                     }
@@ -302,34 +296,28 @@ mod tests {
 
     fn releases(n: usize) -> Releases {
         Releases {
-            counts: vec![0; n],
             heard: vec![false; n],
-            highest: 0,
-            at: Instant::now(),
+            last: None,
         }
     }
 
     #[test]
-    fn the_copies_of_one_release_wake_once() {
+    fn the_copies_of_one_event_wake_once_and_the_next_event_wakes_again() {
         let mut r = releases(3);
-        assert!(r.is_new(1));
-        assert!(!r.is_new(0));
-        assert!(!r.is_new(2));
-        // The next release, in any order.
-        assert!(r.is_new(2));
-        assert!(!r.is_new(1));
+        assert!(r.is_new(1, b"holder-a"));
+        assert!(!r.is_new(0, b"holder-a"));
+        assert!(!r.is_new(2, b"holder-a"));
+        // The next release, from any instance, at once: news.
+        assert!(r.is_new(0, b"holder-b"));
+        assert!(!r.is_new(1, b"holder-b"));
         assert_eq!(r.heard, vec![true; 3]);
     }
 
     #[test]
-    fn a_lagging_instance_still_wakes_once_the_copies_are_old() {
+    fn the_same_holder_releasing_again_later_is_news() {
         let mut r = releases(3);
-        assert!(r.is_new(0));
-        assert!(r.is_new(0));
-        assert!(r.is_new(0));
-        // Instance 2 missed those; its message much later is news, not a copy.
-        r.at = Instant::now() - SAME_RELEASE_WITHIN * 2;
-        assert!(r.is_new(2));
-        assert!(!r.is_new(0), "a copy of that one");
+        assert!(r.is_new(0, b"holder-a"));
+        r.last = Some((b"holder-a".to_vec(), Instant::now() - SAME_RELEASE_WITHIN * 2));
+        assert!(r.is_new(2, b"holder-a"));
     }
 }

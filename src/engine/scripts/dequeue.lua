@@ -5,6 +5,6 @@ local was_head = redis.call('ZRANGE', KEYS[1], 0, 0)[1] == ARGV[1]
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 if was_head then
-  wake_next(KEYS[1], KEYS[2], ARGV[2])
+  wake_next(KEYS[1], KEYS[2], ARGV[2], ARGV[1])
 end
 return 1

@@ -11,6 +11,6 @@ redis.call('ZREM', KEYS[2], h[2])
 redis.call('HDEL', KEYS[3], h[2])
 redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[1], 'released')
-wake_next(KEYS[2], KEYS[3], ARGV[2])
+wake_next(KEYS[2], KEYS[3], ARGV[2], h[2])
 table.insert(h, 1, 1)
 return h

@@ -31,25 +31,35 @@ local function waiter_alive(qinfo, wake_prefix, token, now)
   end
   return redis.call('PUBSUB', 'NUMSUB', wake_prefix .. token)[2] > 0
 end
--- Drop the waiters that are gone.
-local function prune(queue, qinfo, wake_prefix)
+-- Drop the waiters that are gone among the first `upto` (-1: all).
+local function prune(queue, qinfo, wake_prefix, upto)
   local now = now_ms()
-  for _, t in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
+  for _, t in ipairs(redis.call('ZRANGE', queue, 0, upto)) do
     if not waiter_alive(qinfo, wake_prefix, t, now) then
       redis.call('ZREM', queue, t)
       redis.call('HDEL', qinfo, t)
     end
   end
 end
--- The first waiter still there, or nil.
+-- The first waiter still there, or nil. Only the gone ones in front are dropped, so the cost
+-- is one check per waiter that left, not one per waiter (a handoff stays constant in work).
 local function head(queue, qinfo, wake_prefix)
-  prune(queue, qinfo, wake_prefix)
-  return redis.call('ZRANGE', queue, 0, 0)[1]
+  local now = now_ms()
+  while true do
+    local first = redis.call('ZRANGE', queue, 0, 0)[1]
+    if not first or waiter_alive(qinfo, wake_prefix, first, now) then
+      return first
+    end
+    redis.call('ZREM', queue, first)
+    redis.call('HDEL', qinfo, first)
+  end
 end
--- Tell the waiter whose turn it is (one message, not one per waiter).
-local function wake_next(queue, qinfo, wake_prefix)
+-- Tell the waiter whose turn it is (one message, not one per waiter). `why` names the event
+-- (the token that released or left): every instance sends the same, so the waiter can tell
+-- the copies of one event from the next event.
+local function wake_next(queue, qinfo, wake_prefix, why)
   local h = head(queue, qinfo, wake_prefix)
   if h then
-    redis.call('PUBLISH', wake_prefix .. h, 'turn')
+    redis.call('PUBLISH', wake_prefix .. h, why)
   end
 end

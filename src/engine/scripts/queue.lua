@@ -3,7 +3,12 @@
 -- ARGV[1] token, ARGV[2] registration lifetime ms, ARGV[3] wake-up channel prefix,
 -- ARGV[4] host, ARGV[5] pid, ARGV[6] since (unix ms), ARGV[7] mode, ARGV[8] cmd
 -- -> {place, length, head token, head info}   place 0: next in line
-prune(KEYS[1], KEYS[2], ARGV[3])
+-- The waiters gone from in front of us no longer count toward our place (one check per
+-- waiter ahead: this runs once a second per waiter, not per handoff).
+local ours = redis.call('ZRANK', KEYS[1], ARGV[1])
+if ours and ours > 0 then
+  prune(KEYS[1], KEYS[2], ARGV[3], ours - 1)
+end
 local t = redis.call('TIME')
 -- Arrival in microseconds of this server's clock; NX keeps a renewing waiter's place.
 redis.call('ZADD', KEYS[1], 'NX', tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])

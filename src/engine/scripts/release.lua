@@ -34,6 +34,6 @@ if ARGV[4] ~= '' then
   -- wake-up channel a moment after it got the lock): it is not next.
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('HDEL', KEYS[3], ARGV[1])
-  wake_next(KEYS[2], KEYS[3], ARGV[4])
+  wake_next(KEYS[2], KEYS[3], ARGV[4], ARGV[1])
 end
 return {1, 0}
