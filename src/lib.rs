@@ -21,8 +21,8 @@
 //! ([`engine::lock`] documents the key layout). Every operation is one Lua script per instance
 //! ([`engine::scripts`]), so each instance changes atomically and only for the holder's token.
 //!
-//! A round ([`engine::quorum`]) sends the script to all instances at once, each through its
-//! own worker thread and connection ([`engine::instance`]), and ends when the outcome is
+//! A round ([`engine::quorum`]) sends the script to all instances at once, written at once on
+//! each instance's pipelined connection ([`engine::wire`]), and ends when the outcome is
 //! decided or the connect and op timeouts pass. An acquisition succeeds when a quorum
 //! (N/2 + 1) granted it and validity is left: ttl − elapsed − drift. A failed attempt releases
 //! everywhere it may have landed. Each instance that grants a free lock hands out its next

@@ -1,5 +1,5 @@
 //! The checked-in completions and man pages are exactly what the binary generates: change
-//! the CLI definition (src/cli.rs) and this fails until `scripts/generate` is run and its
+//! the CLI definition (src/cli/args.rs) and this fails until `scripts/generate` is run and its
 //! output committed (watchexec does the same in CI; we do it inside `cargo test`).
 //!
 //! `REDLOCK_REGENERATE=1 cargo test --test generated` (what `scripts/generate` runs) writes

@@ -154,6 +154,7 @@ fn inspect_and_the_notice_show_the_queue_in_order() {
 
     let json = inspect(&cluster, "shown");
     let q = json["queue"].as_array().expect("queue");
+    let first_since = q[0]["waiting_since"].clone();
     for (i, (w, bg)) in q.iter().zip(&waiters).enumerate() {
         assert_eq!(w["place"], i + 1, "{w}");
         assert_eq!(w["pid"], bg.child.id(), "{w}");
@@ -212,6 +213,11 @@ fn inspect_and_the_notice_show_the_queue_in_order() {
         waiters[2].stderr().contains("; 2 ahead of you"),
         "{}",
         waiters[2].stderr()
+    );
+    // Renewing a place (once a second) keeps when the wait began.
+    assert_eq!(
+        inspect(&cluster, "shown")["queue"][0]["waiting_since"],
+        first_since
     );
     release(&cluster, "shown", "holder");
     for w in &mut waiters {

@@ -1,6 +1,7 @@
-//! Release notifications: while a waiter waits, one thread per instance stays subscribed to the
-//! resource's release channel (`P released:NAME`, published by the release and force scripts)
-//! and wakes the waiter on every message. An instance that is down sends none, and that is all:
+//! Wake-up notifications: while a waiter waits, one thread per instance stays subscribed to
+//! the waiter's own channel (`P wake:NAME:TOKEN`, published when it becomes the head of the
+//! queue there: by a release, a force release, or the waiter before it leaving) and wakes the
+//! waiter on every new event. An instance that is down sends none, and that is all:
 //! the waiter still retries when the holder's lease runs out (see [`crate::engine::wait`]).
 //!
 //! Threads end on their own within [`POLL`] once the subscription is dropped: every read has a
@@ -91,7 +92,7 @@ impl Shared {
     }
 }
 
-/// A live subscription to one resource's release channel on every instance. Dropping it
+/// A live subscription to one channel on every instance. Dropping it
 /// stops the threads (they end within [`POLL`]).
 pub struct Subscription {
     shared: Arc<Shared>,

@@ -1,5 +1,5 @@
 //! The Lua scripts, one per operation, each atomic on its instance (safety property 4).
-//! Bodies live in `src/scripts/*.lua`; each opens with its KEYS/ARGV and replies.
+//! Bodies live in `src/engine/scripts/*.lua`; each opens with its KEYS/ARGV and replies.
 
 use std::sync::OnceLock;
 

@@ -33,6 +33,8 @@ const RECHECK_UNSUBSCRIBED: Duration = Duration::from_millis(100);
 /// A contender that holds the decider but has not finished (fence 0) finishes or gives up
 /// within a round or two, without announcing either; look again after at most this long.
 const RECHECK_UNFINISHED: Duration = Duration::from_millis(250);
+/// The head of the queue finding a contender that has not finished looks again this soon.
+const FIRST_IN_LINE_RECHECK: Duration = Duration::from_millis(2);
 /// A lock with no expiry (not one our scripts write) is looked at again this often.
 const RECHECK_NO_EXPIRY: Duration = Duration::from_secs(1);
 /// A holder read from the decider alone is checked against every instance this often (plus
@@ -77,6 +79,8 @@ pub fn acquire(
 /// A waiter's place: its wake-up subscription, where it is live, and when to renew.
 struct Queued {
     sub: Subscription,
+    /// When the wait began (wall clock), as the queue shows it.
+    since_unix_ms: u64,
     place: Option<Place>,
     renew_at: Instant,
 }
@@ -85,7 +89,7 @@ impl Queued {
     /// Join (or renew) where the subscription is live; learn our place.
     fn renew(&mut self, locker: &Locker, req: &Request) {
         let live: Vec<bool> = self.sub.states().into_iter().map(|s| s == State::Live).collect();
-        if let Some(place) = locker.enqueue(req, "exclusive", &live) {
+        if let Some(place) = locker.enqueue(req, "exclusive", self.since_unix_ms, &live) {
             locker.quorum().trace(&format!(
                 "wait: pid {} is {} of {} in the queue",
                 req.meta.pid,
@@ -182,6 +186,8 @@ fn wait_in_line(
             }
             let mut line = Queued {
                 sub,
+                since_unix_ms: crate::engine::holder::now_unix_ms()
+                    .saturating_sub(u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0)),
                 place: None,
                 renew_at: now,
             };
@@ -199,6 +205,11 @@ fn wait_in_line(
             notice(&busy);
         }
         let mut next = (now + retry_after(&busy, line.sub.live() >= q)).min(line.renew_at);
+        if line.first_in_line() && busy.holder.as_ref().is_some_and(|h| h.fence == 0) {
+            // First in line, and what stands in the way is a contender that has not finished:
+            // most likely one the decider just turned away, giving back what it took.
+            next = next.min(now + FIRST_IN_LINE_RECHECK + jitter(FIRST_IN_LINE_RECHECK));
+        }
         if !noticed {
             next = next.min(started + NOTICE_AFTER);
         }

@@ -36,9 +36,10 @@ pub struct Place {
 impl Locker {
     /// Join the queue of `req.resource`, or renew our place, on the instances marked in
     /// `live` (where our wake-up subscription is confirmed: elsewhere the scripts would drop
-    /// us at once). `mode` is what `inspect` shows. Returns our place on the first of them in
+    /// us at once). `mode` and `since_unix_ms` (when the wait began) are what `inspect` shows.
+    /// Returns our place on the first of them in
     /// the resource's order that answered.
-    pub fn enqueue(&self, req: &Request, mode: &str, live: &[bool]) -> Option<Place> {
+    pub fn enqueue(&self, req: &Request, mode: &str, since_unix_ms: u64, live: &[bool]) -> Option<Place> {
         let keys = self.keys(&req.resource);
         let args = [
             req.token.clone(),
@@ -46,7 +47,7 @@ impl Locker {
             keys.wake_prefix.clone(),
             req.meta.host.clone(),
             req.meta.pid.to_string(),
-            crate::engine::holder::now_unix_ms().to_string(),
+            since_unix_ms.to_string(),
             mode.to_string(),
             req.meta.cmd.clone(),
         ];
