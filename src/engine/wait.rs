@@ -34,7 +34,7 @@ const RECHECK_UNSUBSCRIBED: Duration = Duration::from_millis(100);
 /// within a round or two, without announcing either; look again after at most this long.
 const RECHECK_UNFINISHED: Duration = Duration::from_millis(250);
 /// The head of the queue finding a contender that has not finished looks again this soon.
-const FIRST_IN_LINE_RECHECK: Duration = Duration::from_millis(2);
+const FIRST_IN_LINE_RECHECK: Duration = Duration::from_millis(3);
 /// A lock with no expiry (not one our scripts write) is looked at again this often.
 const RECHECK_NO_EXPIRY: Duration = Duration::from_secs(1);
 /// A holder read from the decider alone is checked against every instance this often (plus
@@ -128,6 +128,9 @@ fn wait_in_line(
     let mut highest_fence = 0u64;
     let mut last_holder: Option<String> = None;
     let mut woken_by_release = false;
+    // When a release last said it was our turn: until the lock is ours, the head looks again
+    // often, as no second wake-up will come for that release.
+    let mut turn_since: Option<Instant> = None;
     // Quick rechecks made since the last sleep (see `recheck_reason`).
     let mut rechecks = 0u32;
     loop {
@@ -205,9 +208,11 @@ fn wait_in_line(
             notice(&busy);
         }
         let mut next = (now + retry_after(&busy, line.sub.live() >= q)).min(line.renew_at);
-        if line.first_in_line() && busy.holder.as_ref().is_some_and(|h| h.fence == 0) {
-            // First in line, and what stands in the way is a contender that has not finished:
-            // most likely one the decider just turned away, giving back what it took.
+        let told_our_turn = turn_since.is_some_and(|t| now.duration_since(t) < RENEW_EVERY);
+        if line.first_in_line() && (told_our_turn || busy.holder.as_ref().is_some_and(|h| h.fence == 0)) {
+            // First in line, and what stands in the way is a contender that has not finished
+            // (most likely one the decider just turned away, giving back what it took), or the
+            // release that told us it was our turn has not reached every instance yet.
             next = next.min(now + FIRST_IN_LINE_RECHECK + jitter(FIRST_IN_LINE_RECHECK));
         }
         if !noticed {
@@ -245,6 +250,7 @@ fn wait_in_line(
                 }
                 locker.quorum().trace("wait: woken: our turn");
                 woken_by_release = true;
+                turn_since = Some(Instant::now());
                 // The release went to the head of the queue, which is us: ask every instance.
                 approach = Approach::Parallel;
             }
