@@ -147,20 +147,26 @@ impl Quorum {
         T: Send + 'static,
         F: Fn(usize) -> Call<T>,
     {
+        self.round(what, op, self.decided_by(wins))
+    }
+
+    /// Decided when `wins` replies reached the quorum or so many *answered* otherwise that the
+    /// quorum is out of reach. Only answers decide a loss early: an error waits for the rest,
+    /// so that a round short of a quorum can tell "held elsewhere" (busy) from "unreachable"
+    /// (69).
+    fn decided_by<T>(&self, wins: impl Fn(&T) -> bool) -> impl Fn(&[Option<Reply<T>>]) -> bool {
         let (n, q) = (self.n(), self.needed);
-        self.round(what, op, move |replies: &[Option<Reply<T>>]| {
+        move |replies: &[Option<Reply<T>>]| {
             let won = replies
                 .iter()
                 .filter(|r| matches!(r, Some(Ok(v)) if wins(v)))
                 .count();
-            // Only answers decide a loss early: an error waits for the rest, so that a round
-            // short of a quorum can tell "held elsewhere" (busy) from "unreachable" (69).
             let lost = replies
                 .iter()
                 .filter(|r| matches!(r, Some(Ok(v)) if !wins(v)))
                 .count();
             won >= q || lost > n - q
-        })
+        }
     }
 
     /// Send `op` to every instance, and stop waiting once `decided` says so (it sees the
@@ -235,8 +241,7 @@ impl Quorum {
         T: Send + 'static,
         F: Fn(usize) -> Call<T>,
     {
-        let (n, q) = (self.n(), self.needed);
-        let all = vec![true; n];
+        let all = vec![true; self.n()];
         self.round_lingering(
             what,
             &all,
@@ -245,17 +250,7 @@ impl Quorum {
                 ..Pace::default()
             },
             op,
-            move |replies: &[Option<Reply<T>>]| {
-                let won = replies
-                    .iter()
-                    .filter(|r| matches!(r, Some(Ok(v)) if wins(v)))
-                    .count();
-                let lost = replies
-                    .iter()
-                    .filter(|r| matches!(r, Some(Ok(v)) if !wins(v)))
-                    .count();
-                won >= q || lost > n - q
-            },
+            self.decided_by(wins),
         )
     }
 
