@@ -53,6 +53,8 @@ const EXPIRY_JITTER: Duration = Duration::from_millis(10);
 /// How often a queued waiter renews its place (well within `REGISTRATION`) and looks again:
 /// a head of the queue that died is gone from it by then, so the next one's turn comes.
 const RENEW_EVERY: Duration = Duration::from_secs(1);
+/// How soon a waiter registers again while some instance has not confirmed its subscription.
+const RENEW_SOON: Duration = Duration::from_millis(50);
 
 /// Acquire `req`, waiting per `wait`. `notice` is called at most once, when the lock has
 /// been held by someone else for longer than [`NOTICE_AFTER`]. Ends with `LockError::Held`
@@ -88,7 +90,12 @@ struct Queued {
 impl Queued {
     /// Join (or renew) where the subscription is live; learn our place.
     fn renew(&mut self, locker: &Locker, req: &Request) {
-        let live: Vec<bool> = self.sub.states().into_iter().map(|s| s == State::Live).collect();
+        let states = self.sub.states();
+        let live: Vec<bool> = states.iter().map(|s| *s == State::Live).collect();
+        // Where our subscription is still being set up we are not registered either: look
+        // again soon, so that our place there is about the same as everywhere else. (An
+        // instance that is down waits for the usual renewal.)
+        let settled = !states.contains(&State::Pending);
         if let Some(place) = locker.enqueue(req, "exclusive", self.since_unix_ms, &live) {
             locker.quorum().trace(&format!(
                 "wait: pid {} is {} of {} in the queue",
@@ -98,7 +105,7 @@ impl Queued {
             ));
             self.place = Some(place);
         }
-        self.renew_at = Instant::now() + RENEW_EVERY;
+        self.renew_at = Instant::now() + if settled { RENEW_EVERY } else { RENEW_SOON };
     }
 
     fn first_in_line(&self) -> bool {
@@ -251,7 +258,8 @@ fn wait_in_line(
                 locker.quorum().trace("wait: woken: our turn");
                 woken_by_release = true;
                 turn_since = Some(Instant::now());
-                // The release went to the head of the queue, which is us: ask every instance.
+                // The release went to the head of the queue, which is us: ask every instance
+                // (the decider still says no if its copy of the queue has another head).
                 approach = Approach::Parallel;
             }
             Woken::TimedOut if verify && Instant::now() >= verify_at => approach = Approach::Parallel,

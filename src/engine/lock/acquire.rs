@@ -20,7 +20,7 @@ use crate::engine::sync::lock;
 
 /// How long, at least, an attempt that has a quorum waits for the deciding instance's answer
 /// (whose turn it is) beyond what the quorum took; see `ask`.
-const DECIDER_PATIENCE: Duration = Duration::from_millis(3);
+const DECIDER_PATIENCE: Duration = Duration::from_millis(5);
 /// How often a contender holding the decider asks the missing instances again (rule 2).
 const COMPLETE_TRIES: usize = 5;
 
@@ -262,7 +262,7 @@ impl Locker {
                     .count();
                 // A quorum is not enough while the deciding instance may yet say that it is
                 // another waiter's turn (unless it is failing us: then it does not decide),
-                // for about as long again as the quorum took: a stopped decider must not cost
+                // for about twice as long again as the quorum took: a stopped decider must not cost
                 // the op timeout (its queue then only costs order, never progress).
                 let decider_heard = deciding
                     .is_none_or(|d| !asked[d] || suspected[d] || replies.get(d).is_some_and(Option::is_some));
@@ -270,7 +270,7 @@ impl Locker {
                 let patience_over = quorum && {
                     let now = Instant::now();
                     let at = *quorum_at.get_or_init(|| now);
-                    now >= at + (at - asked_at).max(DECIDER_PATIENCE)
+                    now >= at + ((at - asked_at) * 2).max(DECIDER_PATIENCE)
                 };
                 (quorum && (decider_heard || patience_over))
                     || lost_before + lost + silent_suspects > n - q
