@@ -82,11 +82,7 @@ fn waiter(cluster: &Cluster, dir: &Path, resource: &str, name: &str) -> Bg {
 }
 
 fn log(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("log"))
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
+    procs::file_lines(&dir.join("log"))
 }
 
 /// Start waiters one after another, each once the previous one is in the queue.
@@ -291,18 +287,10 @@ fn the_queues_home_stopped_or_restarted_empty_costs_order_not_exclusion() {
         if !restart {
             cluster.servers[home].resume();
         }
-        let lines = log_lines(&log);
+        let lines = procs::file_lines(&log);
         assert_eq!(lines.len(), 12, "everyone ran: {lines:?}");
         assert_no_overlap(&lines);
     }
-}
-
-fn log_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
 }
 
 #[test]
@@ -341,7 +329,7 @@ fn eighty_buyers_at_once_sell_exactly_the_stock_of_twenty() {
         .count();
     assert_eq!(sold, 20, "exactly the stock was sold");
     assert_eq!(std::fs::read_to_string(&stock).expect("stock").trim(), "0");
-    let lines = log_lines(&log);
+    let lines = procs::file_lines(&log);
     assert_eq!(lines.len(), 160, "every buyer went in once");
     assert_no_overlap(&lines);
 }

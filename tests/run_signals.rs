@@ -8,7 +8,6 @@ mod support;
 use std::fs::File;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -19,14 +18,6 @@ use support::procs::{self, redlock, run, Bg};
 use support::redis::Cluster;
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
-}
 
 #[test]
 fn sigterm_reaches_the_command_once_and_frees_the_lock_at_once() {
@@ -47,7 +38,11 @@ fn sigterm_reaches_the_command_once_and_frees_the_lock_at_once() {
     procs::wait_until("the command is ready", LIMIT, || ready.exists());
     procs::signal(bg.child.id(), libc::SIGTERM);
     assert_eq!(bg.code(LIMIT), 143, "{}", bg.stderr());
-    assert_eq!(lines(&log), ["TERM"], "the command saw SIGTERM exactly once");
+    assert_eq!(
+        procs::file_lines(&log),
+        ["TERM"],
+        "the command saw SIGTERM exactly once"
+    );
     let after = run(
         redlock()
             .env("REDLOCK_SERVERS", cluster.servers_arg())
@@ -73,7 +68,9 @@ fn sighup_and_sigquit_are_forwarded_too() {
     );
     procs::wait_until("the command is ready", LIMIT, || ready.exists());
     procs::signal(bg.child.id(), libc::SIGHUP);
-    procs::wait_until("the command saw SIGHUP", LIMIT, || !lines(&log).is_empty());
+    procs::wait_until("the command saw SIGHUP", LIMIT, || {
+        !procs::file_lines(&log).is_empty()
+    });
     procs::signal(bg.child.id(), libc::SIGQUIT);
     assert_eq!(
         bg.code(LIMIT),
@@ -81,7 +78,7 @@ fn sighup_and_sigquit_are_forwarded_too() {
         "the command's own status after its trap: {}",
         bg.stderr()
     );
-    assert_eq!(lines(&log), ["HUP", "QUIT"]);
+    assert_eq!(procs::file_lines(&log), ["HUP", "QUIT"]);
 }
 
 #[test]
@@ -105,9 +102,13 @@ fn usr1_and_usr2_reach_the_command_once_and_redlock_keeps_running() {
     );
     procs::wait_until("the command is ready", LIMIT, || ready.exists());
     procs::signal(bg.child.id(), libc::SIGUSR1);
-    procs::wait_until("the command saw SIGUSR1", LIMIT, || lines(&log).len() == 1);
+    procs::wait_until("the command saw SIGUSR1", LIMIT, || {
+        procs::file_lines(&log).len() == 1
+    });
     procs::signal(bg.child.id(), libc::SIGUSR2);
-    procs::wait_until("the command saw SIGUSR2", LIMIT, || lines(&log).len() == 2);
+    procs::wait_until("the command saw SIGUSR2", LIMIT, || {
+        procs::file_lines(&log).len() == 2
+    });
     assert!(
         matches!(bg.child.try_wait(), Ok(None)),
         "redlock keeps running after USR1/USR2: {}",
@@ -120,7 +121,7 @@ fn usr1_and_usr2_reach_the_command_once_and_redlock_keeps_running() {
         "the command's status passes through: {}",
         bg.stderr()
     );
-    assert_eq!(lines(&log), ["USR1", "USR2"], "each exactly once");
+    assert_eq!(procs::file_lines(&log), ["USR1", "USR2"], "each exactly once");
 }
 
 #[test]
@@ -343,7 +344,7 @@ fn ctrl_c_at_a_terminal_reaches_the_command_exactly_once_and_it_can_read_the_ter
         std::fs::read_to_string(&got).is_ok_and(|s| s == "hello\n")
     });
     pty.type_bytes(&[0x03]); // Ctrl-C (VINTR)
-    bounded("the command saw SIGINT", &|| !lines(&log).is_empty());
+    bounded("the command saw SIGINT", &|| !procs::file_lines(&log).is_empty());
     thread::sleep(Duration::from_millis(500)); // room for a second delivery, if there were one
     std::fs::write(&stop, "").expect("stop file");
     let status = procs::wait_timeout(&mut child, LIMIT);
@@ -353,7 +354,11 @@ fn ctrl_c_at_a_terminal_reaches_the_command_exactly_once_and_it_can_read_the_ter
     });
     let echoed = screen.text();
     assert_eq!(status.code(), Some(0), "the command's status, not 130: {echoed}");
-    assert_eq!(lines(&log), ["INT"], "exactly one SIGINT; terminal: {echoed}");
+    assert_eq!(
+        procs::file_lines(&log),
+        ["INT"],
+        "exactly one SIGINT; terminal: {echoed}"
+    );
     // Two deliveries a millisecond apart can merge into one trap run, so also check the
     // mechanism: the terminal sent Ctrl-C to the command's group only, not to redlock.
     assert!(

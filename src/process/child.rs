@@ -417,18 +417,12 @@ fn waitid(pid: Pid, flags: WaitPidFlag) -> nix::Result<WaitStatus> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::process::testing::{argv, shell, wait_until, BOUND};
-    use std::sync::mpsc;
+    use crate::process::testing::{argv, shell, wait_until, watch, BOUND};
 
     /// Spawn, wait on a waiter thread, and give how it ended, failing after BOUND.
     fn run(program: &Program, env: &[(String, String)]) -> Exit {
         let child = Child::spawn(program, env).expect("spawn");
-        let (tx, rx) = mpsc::channel();
-        child
-            .spawn_waiter(move |exit| {
-                let _ = tx.send(exit);
-            })
-            .expect("waiter thread");
+        let rx = watch(&child);
         let exit = rx
             .recv_timeout(BOUND)
             .expect("command finished in time")
@@ -588,12 +582,7 @@ mod tests {
         let pid_file = dir.path().join("grandchild.pid");
         let script = format!("sleep 100 & echo $! > '{}'; wait", pid_file.display());
         let child = Child::spawn(&shell(&script), &[]).expect("spawn");
-        let (tx, rx) = mpsc::channel();
-        child
-            .spawn_waiter(move |exit| {
-                let _ = tx.send(exit);
-            })
-            .expect("waiter thread");
+        let rx = watch(&child);
         let mut grandchild = None;
         wait_until("the grandchild's pid is written", || {
             grandchild = read_pid(&pid_file);
@@ -618,12 +607,7 @@ mod tests {
         let child = thread::spawn(|| Child::spawn(&argv(&["sleep", "100"]), &[]).expect("spawn"))
             .join()
             .expect("spawning thread");
-        let (tx, rx) = mpsc::channel();
-        child
-            .spawn_waiter(move |exit| {
-                let _ = tx.send(exit);
-            })
-            .expect("waiter thread");
+        let rx = watch(&child);
         let exit = rx.recv_timeout(BOUND).expect("killed in time").expect("wait");
         assert_eq!(exit, Exit::Signal(libc::SIGKILL));
     }

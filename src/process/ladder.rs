@@ -83,7 +83,7 @@ impl Ladder {
 mod tests {
     use super::*;
     use crate::process::child::Exit;
-    use crate::process::testing::{argv, shell, wait_until, BOUND};
+    use crate::process::testing::{argv, shell, wait_until, watch, BOUND};
     use std::sync::mpsc;
 
     #[test]
@@ -92,12 +92,7 @@ mod tests {
         let ready = dir.path().join("ready");
         let script = format!("trap '' TERM; : > '{}'; sleep 100", ready.display());
         let child = Child::spawn(&shell(&script), &[]).expect("spawn");
-        let (tx, rx) = mpsc::channel();
-        child
-            .spawn_waiter(move |exit| {
-                let _ = tx.send(exit);
-            })
-            .expect("waiter thread");
+        let rx = watch(&child);
         wait_until("the trap is set", || ready.exists());
 
         let kill_after = Duration::from_millis(300);
