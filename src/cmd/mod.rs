@@ -62,7 +62,10 @@ fn waiting_line(resource: &str, busy: &Busy) -> String {
         Some(n) => format!("; {n} ahead of you"),
         None => String::new(),
     };
-    format!("waiting for lock '{resource}': {}{place}", busy.state())
+    format!(
+        "waiting for lock '{resource}': {}{place}",
+        crate::cli::words::busy_state(busy)
+    )
 }
 
 /// Run the parsed command line; the `Ok` value is the exit code.

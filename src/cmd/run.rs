@@ -21,8 +21,10 @@ use nix::sys::signal::Signal;
 use super::{new_token, Context};
 use crate::cli::args::RunArgs;
 use crate::cli::exit::{self, Failure};
-use crate::engine::heartbeat::{Beat, Heartbeat, Timing};
-use crate::engine::holder::{clock_time, human, HolderMeta};
+use crate::cli::messages;
+use crate::cli::words::{clock_time, human};
+use crate::engine::heartbeat::{Beat, Heartbeat, Lost, Timing};
+use crate::engine::holder::HolderMeta;
 use crate::engine::lock::{Lease, Request};
 use crate::engine::settings::Verbosity;
 use crate::engine::wakeup::Wakeup;
@@ -278,11 +280,19 @@ impl Running<'_> {
                 }
             }
             Beat::Failing { error, give_up_at } => self.ctx.notice(&format!(
-                "cannot renew lock '{}' ({error}); retrying for {} before stopping the command",
+                "cannot renew lock '{}' ({}); retrying for {} before stopping the command",
                 self.resource,
+                messages::chain(&error),
                 human(give_up_at.saturating_duration_since(Instant::now()))
             )),
             Beat::Lost { reason } => {
+                let reason = match reason {
+                    Lost::NotOurs(e) => messages::text(&e),
+                    Lost::NoRenewal(e) => format!(
+                        "no renewal reached a quorum before its validity ran out ({})",
+                        messages::chain(&e)
+                    ),
+                };
                 // Said at once, whatever the verbosity (lock loss is never silent), so it is in
                 // the log next to what the command prints while it stops; the exit line gives
                 // the outcome.

@@ -1,6 +1,6 @@
 //! Why a lock operation failed, as data: the engine's typed errors. `cli::messages` turns them
 //! into what the user reads (with the flag to try next) and `cli::exit` into exit codes; the
-//! `Display` here is the plain fact, for `-v` lines and the heartbeat's reports.
+//! `Display` here is the plain fact, naming no flag (for tests and debugging).
 
 use std::fmt;
 use std::time::Duration;
@@ -81,7 +81,7 @@ impl fmt::Display for LockError {
                 holder,
             } => {
                 let whose = match holder {
-                    Some(h) => format!("it is {}", h.describe()),
+                    Some(h) => format!("it is {}", h.fact()),
                     None => "it is free (the lease expired or was released)".to_string(),
                 };
                 write!(

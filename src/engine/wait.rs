@@ -235,7 +235,7 @@ fn wait_in_line(
         }
         locker.quorum().trace(&format!(
             "wait: {}; {} ahead; sleeping {:.1}ms at most{}",
-            busy.state(),
+            busy.fact(),
             busy.ahead.map_or("?".to_string(), |a| a.to_string()),
             next.saturating_duration_since(now).as_secs_f64() * 1e3,
             if verify {
