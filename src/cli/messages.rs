@@ -70,7 +70,11 @@ pub fn text(err: &LockError) -> String {
         } => format!(
             "only {answered} of {n} servers answered ({} of {n} servers did not: {}); need {needed}",
             n - answered,
-            errors.join("; ")
+            errors
+                .iter()
+                .map(words::server_error)
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
         LockError::NotHolder {
             resource,

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 pub use crate::cli::table::Style;
 use crate::cli::table::{cell, clean, header, painted, table, Cell, Row, GREEN, RED, YELLOW};
-use crate::cli::words::human;
+use crate::cli::words::{self, human};
 use crate::engine::holder::{Holder, Waiter};
 use crate::engine::listing::Listing;
 use crate::engine::state::{InstanceView, LockState, Verdict};
@@ -131,7 +131,12 @@ fn instance_row(view: &InstanceView) -> Row {
     let server = cell(view.server.to_string());
     let seen = match &view.seen {
         Ok(seen) => seen,
-        Err(e) => return Row::Span(server, painted(format!("error: {e}"), RED)),
+        Err(e) => {
+            return Row::Span(
+                server,
+                painted(format!("error: {}", words::instance_error(e)), RED),
+            )
+        }
     };
     let Some(h) = &seen.holder else {
         return Row::Cells(vec![server, cell("ok"), painted("(free)", GREEN)]);
@@ -161,7 +166,10 @@ pub fn listing_table(listing: &Listing, style: Style) -> String {
         let server = cell(s.server.to_string());
         rows.push(match &s.locks {
             Ok(count) => Row::Cells(vec![server, cell("ok"), cell(count.to_string())]),
-            Err(e) => Row::Span(server, painted(format!("error: {e}"), RED)),
+            Err(e) => Row::Span(
+                server,
+                painted(format!("error: {}", words::instance_error(e)), RED),
+            ),
         });
     }
     let mut out = table(&rows, style);
@@ -238,7 +246,7 @@ pub fn lock_json(state: &LockState) -> Value {
             Err(e) => json!({
                 "server": v.server.to_string(),
                 "reachable": false,
-                "error": e.to_string(),
+                "error": words::instance_error(e),
                 "holder": null,
                 "last_fence": null,
             }),
@@ -281,7 +289,7 @@ pub fn listing_json(listing: &Listing) -> Value {
         .iter()
         .map(|s| match &s.locks {
             Ok(count) => json!({"server": s.server.to_string(), "reachable": true, "error": null, "locks": count}),
-            Err(e) => json!({"server": s.server.to_string(), "reachable": false, "error": e.to_string(), "locks": null}),
+            Err(e) => json!({"server": s.server.to_string(), "reachable": false, "error": words::instance_error(e), "locks": null}),
         })
         .collect();
     json!({

@@ -1,10 +1,12 @@
-//! The engine's facts in the words users read: a holder, a busy lock, durations and times of
-//! day. The engine keeps the facts (a hold count of 0 is a hold kept by `--min-hold`, the
+//! The engine's facts in the words users read: a holder, a busy lock, an instance's error
+//! (with the flag that fixes a TLS problem), durations and times of day. The engine keeps the facts (a hold count of 0 is a hold kept by `--min-hold`, the
 //! time left, since when); naming the flag behind them is the CLI's business.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::engine::holder::{Busy, Holder};
+use crate::engine::instance::{InstanceError, ServerError};
+use crate::engine::tls::TlsProblem;
 
 /// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`: who, and how long it has held the
 /// lock (not the lease's time left, which the holder keeps renewing and people read as
@@ -55,6 +57,34 @@ pub fn busy_state(busy: &Busy) -> String {
         }
         (None, None) => "contended: no holder has a quorum right now".to_string(),
     }
+}
+
+/// An instance's error as users read it: a TLS problem with what to do about it (the flag
+/// to pass, or what to check).
+pub fn instance_error(e: &InstanceError) -> String {
+    let hint = match e.tls {
+        None => return e.to_string(),
+        Some(TlsProblem::ClientKey) => return format!("--tls-cert/--tls-key: {}", e.message),
+        Some(TlsProblem::UnknownIssuer) => {
+            "; pass the CA that signed the server's certificate with --tls-ca FILE"
+        }
+        Some(TlsProblem::WrongName) => "; connect by a host name or IP address the certificate lists",
+        Some(TlsProblem::Expired) => "; the server's certificate has expired (or this host's clock is wrong)",
+        Some(TlsProblem::ClientCertRequired) => {
+            "; the server may require a client certificate: pass --tls-cert FILE and --tls-key FILE"
+        }
+        Some(TlsProblem::ClientCertRejected) => {
+            "; the server does not accept our client certificate (--tls-cert)"
+        }
+        Some(TlsProblem::NotTls) => "; is this a TLS port? use redis:// for a plain one",
+        Some(TlsProblem::Other) => "",
+    };
+    format!("{e}{hint}")
+}
+
+/// `host:port: error`, the error as [`instance_error`] words it.
+pub fn server_error(e: &ServerError) -> String {
+    format!("{}: {}", e.server, instance_error(&e.error))
 }
 
 /// `03:00:41`: a wall-clock time of day in the local time zone, as `date` shows it.
@@ -129,5 +159,20 @@ mod tests {
             format!("kept by --min-hold until {until} after ./deploy.sh on web-3 pid 4121 finished")
         );
         assert_eq!(until.len(), 8, "HH:MM:SS: {until}");
+    }
+
+    #[test]
+    fn a_tls_problem_says_which_flag_fixes_it() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        assert_eq!(
+            instance_error(&crate::engine::tls::failure(&tls)),
+            "TLS handshake failed: invalid peer certificate: UnknownIssuer; \
+             pass the CA that signed the server's certificate with --tls-ca FILE"
+        );
+        let other = InstanceError::new(
+            crate::engine::instance::ErrorClass::Unreachable,
+            "connection refused",
+        );
+        assert_eq!(instance_error(&other), "connection refused");
     }
 }

@@ -52,7 +52,7 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
             released
                 .failed
                 .iter()
-                .map(|(_, e)| e.as_str())
+                .map(|(_, e)| words::server_error(e))
                 .collect::<Vec<_>>()
                 .join("; ")
         ))

@@ -22,7 +22,7 @@ use super::{new_token, Context};
 use crate::cli::args::RunArgs;
 use crate::cli::exit::{self, Failure};
 use crate::cli::messages;
-use crate::cli::words::{clock_time, human};
+use crate::cli::words::{self, clock_time, human};
 use crate::engine::heartbeat::{Beat, Heartbeat, Lost, Timing};
 use crate::engine::holder::HolderMeta;
 use crate::engine::lock::{Lease, Request};
@@ -366,11 +366,11 @@ impl Holding<'_, '_> {
         // Only where something of ours may be held: an instance that was down all along has
         // nothing to release, and a warning about it would only alarm (CONTRACT.md, "Releases
         // are prompt, and always arrive").
-        let unreleased: Vec<&str> = released
+        let unreleased: Vec<String> = released
             .failed
             .iter()
             .filter(|(i, _)| lease.maybe_held.get(*i).copied().unwrap_or(true))
-            .map(|(_, e)| e.as_str())
+            .map(|(_, e)| words::server_error(e))
             .collect();
         if !unreleased.is_empty() {
             self.ctx.notice(&format!(

@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::engine::holder::{Busy, Holder};
+use crate::engine::instance::ServerError;
 
 #[derive(Debug, Clone)]
 pub enum LockError {
@@ -22,8 +23,8 @@ pub enum LockError {
         n: usize,
         needed: usize,
         refused: bool,
-        /// "server: error" for each instance that did not answer.
-        errors: Vec<String>,
+        /// Each instance that did not answer, with its error.
+        errors: Vec<ServerError>,
     },
     /// A quorum answered, but too late: no validity was left of a lease of `ttl`.
     LeaseTooShort {
@@ -58,7 +59,11 @@ impl fmt::Display for LockError {
                 f,
                 "only {answered} of {n} servers answered ({} of {n} servers did not: {}); need {needed}",
                 n - answered,
-                errors.join("; ")
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
             LockError::LeaseTooShort {
                 resource,

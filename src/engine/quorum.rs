@@ -6,7 +6,7 @@
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::engine::instance::{Call, ErrorClass, InstanceError};
+use crate::engine::instance::{Call, ErrorClass, InstanceError, ServerError};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::Settings;
 use crate::engine::wire::{Deliver, Wire};
@@ -67,13 +67,16 @@ impl<T> Round<T> {
             .count()
     }
 
-    /// "host:port: error" for each instance that gave no answer.
-    pub fn errors<'a>(&'a self, servers: &'a [ServerUrl]) -> Vec<String> {
+    /// Each instance that gave no answer, with its error.
+    pub fn errors(&self, servers: &[ServerUrl]) -> Vec<ServerError> {
         self.replies
             .iter()
             .zip(servers)
             .filter_map(|(r, s)| match r {
-                Err(e) if e.class != ErrorClass::NotAwaited => Some(format!("{s}: {e}")),
+                Err(e) if e.class != ErrorClass::NotAwaited => Some(ServerError {
+                    server: s.clone(),
+                    error: e.clone(),
+                }),
                 _ => None,
             })
             .collect()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::engine::error::LockError;
 use crate::engine::holder::{Holder, Waiter};
-use crate::engine::instance::{ErrorClass, InstanceError};
+use crate::engine::instance::{ErrorClass, InstanceError, ServerError};
 use crate::engine::lock::Locker;
 use crate::engine::server::ServerUrl;
 
@@ -101,11 +101,16 @@ impl LockState {
         crate::engine::holder::tally(holders(&self.instances))
     }
 
-    /// `host:port: error` for each instance that gave no answer.
-    pub fn errors(&self) -> Vec<String> {
+    /// Each instance that gave no answer, with its error.
+    pub fn errors(&self) -> Vec<ServerError> {
         self.instances
             .iter()
-            .filter_map(|v| v.seen.as_ref().err().map(|e| format!("{}: {e}", v.server)))
+            .filter_map(|v| {
+                v.seen.as_ref().err().map(|e| ServerError {
+                    server: v.server.clone(),
+                    error: e.clone(),
+                })
+            })
             .collect()
     }
 
@@ -183,7 +188,7 @@ pub(crate) fn unavailable<'a>(
     n: usize,
     needed: usize,
     mut failures: impl Iterator<Item = &'a InstanceError>,
-    errors: Vec<String>,
+    errors: Vec<ServerError>,
 ) -> LockError {
     LockError::Unavailable {
         answered,
