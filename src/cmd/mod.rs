@@ -28,8 +28,10 @@ pub struct Context {
 
 impl Context {
     pub fn new(settings: Settings) -> Context {
-        let trace: Option<Trace> = (settings.verbosity == Verbosity::Verbose)
-            .then(|| Arc::new(|line: &str| eprintln!("redlock: debug: {line}")) as Trace);
+        let trace = (settings.verbosity == Verbosity::Verbose).then(|| Trace {
+            line: Arc::new(|line: &str| eprintln!("redlock: debug: {line}")),
+            error: crate::cli::words::instance_error,
+        });
         let locker = Locker::new(&settings, trace);
         Context { settings, locker }
     }

@@ -13,8 +13,13 @@ use crate::engine::wire::{Deliver, Wire};
 
 pub type Reply<T> = Result<T, InstanceError>;
 
-/// Where `-v` lines go; the engine never prints on its own.
-pub type Trace = Arc<dyn Fn(&str) + Send + Sync>;
+/// Where `-v` lines go (the engine never prints on its own), and how an instance's error
+/// reads in them (the CLI's words, which may name the flag that fixes it).
+#[derive(Clone)]
+pub struct Trace {
+    pub line: Arc<dyn Fn(&str) + Send + Sync>,
+    pub error: fn(&InstanceError) -> String,
+}
 
 /// How long a short-lived process gives the instances that did not count toward a decided
 /// round before it exits: their requests are on the wire already, this only lets a quick
@@ -120,7 +125,7 @@ impl Quorum {
 
     pub fn trace(&self, line: &str) {
         if let Some(t) = &self.trace {
-            t(line);
+            (t.line)(line);
         }
     }
 
@@ -335,10 +340,10 @@ impl Quorum {
             }
             match rx.recv_timeout(next.saturating_duration_since(now)) {
                 Ok((i, reply)) if replies[i].is_none() => {
-                    if self.trace.is_some() {
+                    if let Some(t) = &self.trace {
                         let status = match &reply {
                             Ok(_) => "ok".to_string(),
-                            Err(e) => format!("error: {e}"),
+                            Err(e) => format!("error: {}", (t.error)(e)),
                         };
                         self.trace(&format!(
                             "{what}: {} {status} after {:.1}ms",
