@@ -31,6 +31,7 @@ impl Context {
         let trace = (settings.verbosity == Verbosity::Verbose).then(|| Trace {
             line: Arc::new(|line: &str| eprintln!("redlock: debug: {line}")),
             error: crate::cli::words::instance_error,
+            busy: crate::cli::words::busy_state,
         });
         let locker = Locker::new(&settings, trace);
         Context { settings, locker }

@@ -6,6 +6,7 @@
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use crate::engine::holder::Busy;
 use crate::engine::instance::{Call, ErrorClass, InstanceError, ServerError};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::Settings;
@@ -13,12 +14,13 @@ use crate::engine::wire::{Deliver, Wire};
 
 pub type Reply<T> = Result<T, InstanceError>;
 
-/// Where `-v` lines go (the engine never prints on its own), and how an instance's error
-/// reads in them (the CLI's words, which may name the flag that fixes it).
+/// Where `-v` lines go (the engine never prints on its own), and how an instance's error and
+/// a busy lock read in them: the CLI's words, which may name a flag.
 #[derive(Clone)]
 pub struct Trace {
     pub line: Arc<dyn Fn(&str) + Send + Sync>,
     pub error: fn(&InstanceError) -> String,
+    pub busy: fn(&Busy) -> String,
 }
 
 /// How long a short-lived process gives the instances that did not count toward a decided
@@ -126,6 +128,13 @@ impl Quorum {
     pub fn trace(&self, line: &str) {
         if let Some(t) = &self.trace {
             (t.line)(line);
+        }
+    }
+
+    /// A `-v` line that needs the CLI's words, made only when tracing.
+    pub fn trace_with(&self, line: impl FnOnce(&Trace) -> String) {
+        if let Some(t) = &self.trace {
+            (t.line)(&line(t));
         }
     }
 
