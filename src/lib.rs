@@ -49,7 +49,11 @@ use clap::{CommandFactory, FromArgMatches};
 pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     let parsed = cli::args::Cli::command()
         .try_get_matches_from(args)
-        .and_then(|m| cli::args::Cli::from_arg_matches(&m));
+        .and_then(|m| {
+            let mut cli = cli::args::Cli::from_arg_matches(&m)?;
+            cli::config::not_inherited(&mut cli, &m);
+            Ok(cli)
+        });
     let cli = match parsed {
         Ok(cli) => cli,
         // `redlock run --version` prints what `redlock --version` prints, not `redlock-run …`.

@@ -2,10 +2,26 @@
 //! except resolving server names to tell two URLs of one instance apart
 //! (`server::find_alias`).
 
-use crate::cli::args::{Command, GlobalArgs, LockArgs};
+use crate::cli::args::{Cli, Command, GlobalArgs, LockArgs};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::{LockSettings, Settings, Verbosity, Wait};
 use crate::engine::tls::{KeyProblem, Tls};
+
+/// `REDLOCK_LIMIT` is both `--limit`'s variable and what `run` sets for its command: in a
+/// command run under another resource's lock (`REDLOCK_RESOURCE` names that one), the
+/// variable is the outer lock's N, not a choice for this one, and is not taken.
+pub fn not_inherited(cli: &mut Cli, matches: &clap::ArgMatches) {
+    let (lock, sub) = match (&mut cli.command, matches.subcommand()) {
+        (Command::Run(a), Some((_, sub))) => (&mut a.lock, sub),
+        (Command::Acquire(a), Some((_, sub))) => (&mut a.lock, sub),
+        _ => return,
+    };
+    let from_env = sub.value_source("limit") == Some(clap::parser::ValueSource::EnvVariable);
+    let outer = std::env::var("REDLOCK_RESOURCE").ok();
+    if from_env && outer.is_some_and(|r| r != lock.resource) {
+        lock.limit = 1;
+    }
+}
 
 /// What clap cannot check alone, for the subcommand given; `Err` is a usage error's message.
 pub fn check(command: &Command) -> Result<(), String> {

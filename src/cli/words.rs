@@ -46,7 +46,12 @@ pub fn busy_state(busy: &Busy) -> String {
     match (&busy.holder, &busy.turn_of) {
         (Some(h), _) => holder(h),
         (None, Some(w)) => {
-            let mut s = format!("free, but queued waiters come first: next is {}", w.host);
+            let room = match &busy.holding {
+                None => "free".to_string(),
+                Some((kind, k, limit)) if kind == "limit" => format!("held ({k} of {limit} slots)"),
+                Some((_, k, _)) => format!("shared by {k}"),
+            };
+            let mut s = format!("{room}, but queued waiters come first: next is {}", w.host);
             if let Some(pid) = w.pid {
                 s.push_str(&format!(" pid {pid}"));
             }

@@ -160,6 +160,9 @@ pub struct Busy {
     pub turn_of: Option<Waiter>,
     /// Waiters ahead of us in the queue, once we are in it (`wait` sets it).
     pub ahead: Option<usize>,
+    /// With `turn_of`: what the deciding instance holds now beside which there is room for us
+    /// (`shared` or `limit`, how many holds, and N); `None` when it is free.
+    pub holding: Option<(String, usize, u32)>,
 }
 
 impl Busy {

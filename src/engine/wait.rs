@@ -375,6 +375,7 @@ mod tests {
             from_decider,
             turn_of: None,
             ahead: None,
+            holding: None,
         }
     }
 
@@ -413,6 +414,7 @@ mod tests {
             from_decider: false,
             turn_of: None,
             ahead: None,
+            holding: None,
         };
         assert!(retry_after(&nobody, true) <= SPLIT_BACKOFF + Duration::from_micros(200));
     }

@@ -72,12 +72,13 @@ impl Locker {
                             from_decider: true,
                             turn_of: None,
                             ahead: None,
+                            holding: None,
                         }));
                     }
                     Some(Ok(Granted::Mismatch { limit, holder })) => {
                         return Err(self.mismatch(req, *limit, holder.clone()).into());
                     }
-                    Some(Ok(Granted::Queued(w))) => {
+                    Some(Ok(Granted::Queued(w, holding))) => {
                         return Ok(Attempt::Busy(Busy {
                             holder: None,
                             held_on: 0,
@@ -85,6 +86,7 @@ impl Locker {
                             from_decider: true,
                             turn_of: Some(w.clone()),
                             ahead: None,
+                            holding: holding.clone(),
                         }));
                     }
                     Some(Err(_)) => {
@@ -124,8 +126,8 @@ impl Locker {
         let mut maybe_ours = maybe_ours(&view);
         // Not our turn: the deciding instance's queue has someone first. Whatever else granted
         // us is given back, so the head of the queue finds the lock free everywhere.
-        if let Some(Some(Ok(Granted::Queued(w)))) = deciding.map(|d| &view[d]) {
-            let turn_of = w.clone();
+        if let Some(Some(Ok(Granted::Queued(w, holding)))) = deciding.map(|d| &view[d]) {
+            let (turn_of, holding) = (w.clone(), holding.clone());
             let replies: Vec<Reply<Granted>> = view
                 .into_iter()
                 .map(|r| r.unwrap_or_else(|| Err(InstanceError::new(ErrorClass::NotAwaited, "not asked"))))
@@ -140,6 +142,7 @@ impl Locker {
                 .collect();
             let mut busy = busy_from(&held, n);
             busy.turn_of = Some(turn_of);
+            busy.holding = holding;
             busy.from_decider = true;
             return Ok(Attempt::Busy(busy));
         }
@@ -401,7 +404,7 @@ impl Locker {
         } = fencing(&view);
         let mut fence = fence;
         if write_back {
-            let (recorded, claimed) = self.write_back(req, fence);
+            let (recorded, claimed) = self.write_back(req, fence, reentered);
             fence = claimed;
             if recorded.count(|ok| *ok) < q {
                 self.undo(&req.resource, &req.token, maybe_ours, &view, started);
@@ -417,6 +420,7 @@ impl Locker {
                         from_decider: false,
                         turn_of: None,
                         ahead: None,
+                        holding: None,
                     }));
                 }
             }
@@ -448,7 +452,7 @@ impl Locker {
             token: req.token.clone(),
             ttl: req.ttl,
             fence,
-            mode: req.mode,
+            mode: Self::mode_of(req, &view, &hold),
             hold,
             reentered,
             count,

@@ -48,7 +48,7 @@ pub(super) fn fencing(view: &[Reply<Granted>]) -> Fencing {
                 count = count.max(*c);
                 fence = fence.max(*f);
             }
-            Granted::Held(_) | Granted::Queued(_) | Granted::Mismatch { .. } => {}
+            Granted::Held(_) | Granted::Queued(..) | Granted::Mismatch { .. } => {}
         }
     }
     if !reentered {
@@ -69,8 +69,10 @@ impl Locker {
     /// fence as its own alone (see fence.lua): where another token got it first, the next
     /// fence above every counter seen is claimed instead, a few times at most. Returns each
     /// instance's answer (recorded or not) and the fence.
-    pub(super) fn write_back(&self, req: &Request, fence: u64) -> (Round<bool>, u64) {
-        let claim = req.mode != Mode::Exclusive;
+    ///
+    /// A re-entry never claims: its fence is the holder's, which it keeps.
+    pub(super) fn write_back(&self, req: &Request, fence: u64, reentered: bool) -> (Round<bool>, u64) {
+        let claim = req.mode != Mode::Exclusive && !reentered;
         let mut fence = fence;
         let mut tries = 0;
         loop {
@@ -78,7 +80,18 @@ impl Locker {
             tries += 1;
             let recorded = round.count(|(ok, _)| *ok);
             let highest = round.replies.iter().flatten().map(|(_, c)| *c).max().unwrap_or(0);
-            if !claim || recorded >= self.quorum.needed() || tries >= CLAIM_TRIES || highest < fence {
+            let claimed = recorded >= self.quorum.needed();
+            if claim && claimed {
+                // Where the claim was refused (the counter is past it there), the hold is ours
+                // all the same: mark it finished there too, with the fence it has.
+                let refused: Vec<bool> = round
+                    .replies
+                    .iter()
+                    .map(|r| matches!(r, Ok((false, _))))
+                    .collect();
+                self.mark_finished(req, fence, &refused);
+            }
+            if !claim || claimed || tries >= CLAIM_TRIES || highest < fence {
                 return (round.map(|(ok, _)| ok), fence);
             }
             fence = highest + 1;
@@ -162,6 +175,7 @@ mod tests {
             count,
             fence,
             hold: String::new(),
+            limit: 1,
         })
     }
 

@@ -23,10 +23,13 @@ pub(super) enum Granted {
         count: i64,
         fence: u64,
         hold: String,
+        /// The hold's N (it keeps its own mode, whatever the re-entry asked for).
+        limit: u32,
     },
     Held(Holder),
-    /// Free, but the decider's queue has another waiter first.
-    Queued(Waiter),
+    /// Room for us, but the decider's queue has another waiter first; what is held there
+    /// beside the room (see `Busy::holding`).
+    Queued(Waiter, Option<(String, usize, u32)>),
     /// Held with another N (`--limit`; exclusive and shared holds count as 1): by this holder.
     Mismatch {
         limit: u32,
@@ -63,6 +66,7 @@ pub(super) fn busy_from(holders: &[&Holder], n: usize) -> Busy {
         from_decider: false,
         turn_of: None,
         ahead: None,
+        holding: None,
     }
 }
 
@@ -98,15 +102,29 @@ pub(super) fn parse_granted(v: &Value) -> Reply<Granted> {
             count: num(0),
             fence: num(1).max(0) as u64,
             hold: rest.get(2).map(string).unwrap_or_default(),
+            limit: u32::try_from(num(3)).unwrap_or(1),
         }),
         4 => Ok(Granted::Mismatch {
             limit: u32::try_from(num(0)).unwrap_or(1),
             holder: rest.get(1..).and_then(Holder::from_values),
         }),
-        3 => Ok(Granted::Queued(Waiter::parse(
-            &rest.first().map(string).unwrap_or_default(),
-            &rest.get(1).map(string).unwrap_or_default(),
-        ))),
+        3 => {
+            let kind = rest.get(2).map(string).unwrap_or_default();
+            let holding = (!kind.is_empty() && kind != "free").then(|| {
+                (
+                    kind,
+                    usize::try_from(num(3)).unwrap_or(0),
+                    u32::try_from(num(4)).unwrap_or(1),
+                )
+            });
+            Ok(Granted::Queued(
+                Waiter::parse(
+                    &rest.first().map(string).unwrap_or_default(),
+                    &rest.get(1).map(string).unwrap_or_default(),
+                ),
+                holding,
+            ))
+        }
         _ => Holder::from_values(&rest)
             .map(Granted::Held)
             .ok_or_else(|| InstanceError::new(ErrorClass::Protocol, "malformed holder in acquire reply")),

@@ -73,6 +73,21 @@ impl Locker {
         }
     }
 
+    /// The mode of the hold an attempt got: a re-entry's is the hold's own (an exclusive
+    /// request re-entering a shared hold of its token re-enters that shared hold).
+    pub(super) fn mode_of(req: &Request, view: &[Reply<Granted>], hold: &str) -> Mode {
+        let reentered = view.iter().find_map(|r| match r {
+            Ok(Granted::Reentered { hold: h, limit, .. }) if h == hold => Some(*limit),
+            _ => None,
+        });
+        match reentered {
+            None => req.mode,
+            Some(_) if hold.is_empty() => Mode::Exclusive,
+            Some(_) if hold.starts_with("r:") => Mode::Shared,
+            Some(limit) => Mode::limit(limit),
+        }
+    }
+
     /// The request's N differs from the holders' `theirs` (exit 1, nothing changed).
     pub(super) fn mismatch(&self, req: &Request, theirs: u32, holder: Option<Holder>) -> LockError {
         LockError::LimitMismatch {

@@ -10,9 +10,11 @@
 -- -> {1, fence, id}          taken: fence is this instance's counter + 1, which the counter now
 --                            holds, and the hash keeps as `pending`; id '' for the exclusive
 --                            lock, else the hold's id
--- -> {2, count, fence, id}   re-entered: already ours, hold count now `count`
+-- -> {2, count, fence, id, N}  re-entered: already ours, hold count now `count` (the hold
+--                            keeps its own mode: id and N say which)
 -- -> {0, holder...}          held by another token (one of them)
--- -> {3, token, record}      free, but this decides and another waiter goes first
+-- -> {3, token, record, kind, k, N}  there is room for us (free, or k holds of `kind` with
+--                            N), but this decides and another waiter goes first
 -- -> {4, N, holder...}       held with another --limit N (shared and exclusive holds: N = 1)
 local token, mode, limit, prefix = ARGV[1], ARGV[9], tonumber(ARGV[10]) or 1, ARGV[12]
 local lock_key, registry = KEYS[1], KEYS[5]
@@ -41,7 +43,8 @@ if key then
     if id ~= '' then
       keep_registry(registry, tonumber(ARGV[2]))
     end
-    return {2, count, tonumber(redis.call('HGET', key, 'fence') or '0') or 0, id}
+    return {2, count, tonumber(redis.call('HGET', key, 'fence') or '0') or 0, id,
+            id ~= '' and tonumber(redis.call('HGET', registry, 'limit')) or 1}
   end
   redis.call('DEL', key)
   if id ~= '' then
@@ -99,6 +102,7 @@ if ARGV[8] == '1' then
   -- whose turn it is (see `walk`), and to us only if we are one of them, or not queued and
   -- it still fits after them. Elsewhere the queue is not consulted: the decider already
   -- turned away whoever's turn it is not, and a quorum is what holds.
+  local kind, n_held, n_limit = st.kind, st.n, st.limit
   local ours, first_t, first_info = false, nil, nil
   local blocked_t, blocked_info = walk(KEYS[3], KEYS[4], ARGV[7], st, function(t, info)
     if t == token then
@@ -110,9 +114,9 @@ if ARGV[8] == '1' then
   end)
   if not ours and (blocked_t or not fits(st, mode)) then
     if first_t then
-      return {3, first_t, first_info}
+      return {3, first_t, first_info, kind, n_held, n_limit}
     end
-    return {3, blocked_t or '', blocked_info or ''}
+    return {3, blocked_t or '', blocked_info or '', kind, n_held, n_limit}
   end
 end
 

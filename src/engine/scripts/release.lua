@@ -26,6 +26,9 @@ if keep > 0 then
   -- --min-hold: nobody holds it any more, but it stays taken until DUR after acquisition.
   redis.call('HSET', key, 'count', 0)
   redis.call('PEXPIRE', key, keep)
+  if id ~= '' then
+    keep_registry(KEYS[4], keep)
+  end
   return {1, 0}
 end
 redis.call('DEL', key)
