@@ -66,7 +66,7 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             return e.exit_code();
         }
     };
-    let settings = match cli::config::settings(&cli.global) {
+    let settings = match cli::config::check(&cli.command).and_then(|()| cli::config::settings(&cli.global)) {
         Ok(s) => s,
         Err(msg) => {
             let e = cli::args::Cli::command().error(clap::error::ErrorKind::ArgumentConflict, msg);

@@ -33,6 +33,9 @@ const LOCK_FIELDS: &[&str] = &[
     "held_on",
     "expires_in_ms",
     "holder",
+    "mode",
+    "limit",
+    "holders",
     "tokens",
     "instances",
     "queue",
@@ -57,7 +60,7 @@ const HOLDER_FIELDS: &[&str] = &[
     "time_left_ms",
     "fence",
 ];
-const INSTANCE_FIELDS: &[&str] = &["server", "reachable", "error", "holder", "last_fence"];
+const INSTANCE_FIELDS: &[&str] = &["server", "reachable", "error", "holder", "holds", "last_fence"];
 const TOKEN_FIELDS: &[&str] = &["token", "held_on"];
 const LISTING_FIELDS: &[&str] = &["prefix", "n", "quorum", "answered", "servers", "locks"];
 const SERVER_FIELDS: &[&str] = &["server", "reachable", "error", "locks"];
@@ -93,6 +96,7 @@ fn hold_everywhere(cluster: &Cluster, resource: &str, token: &str) -> Locker {
         token: token.into(),
         ttl: Duration::from_secs(30),
         meta: HolderMeta::new(4121, "./deploy.sh prod"),
+        mode: Default::default(),
     };
     match locker.try_acquire(&req).expect("acquire") {
         Attempt::Acquired(_) => {}
@@ -162,6 +166,11 @@ fn assert_lock_schema(lock: &Value) {
     if !lock["holder"].is_null() {
         assert_fields(&lock["holder"], HOLDER_FIELDS);
     }
+    for h in lock["holders"].as_array().expect("holders") {
+        let mut documented = HOLDER_FIELDS.to_vec();
+        documented.push("held_on");
+        assert_fields(h, &documented);
+    }
     for t in lock["tokens"].as_array().expect("tokens") {
         assert_fields(t, TOKEN_FIELDS);
     }
@@ -169,6 +178,9 @@ fn assert_lock_schema(lock: &Value) {
         assert_fields(i, INSTANCE_FIELDS);
         if !i["holder"].is_null() {
             assert_fields(&i["holder"], HOLDER_FIELDS);
+        }
+        for h in i["holds"].as_array().into_iter().flatten() {
+            assert_fields(h, HOLDER_FIELDS);
         }
     }
     for w in lock["queue"].as_array().expect("queue") {

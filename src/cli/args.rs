@@ -178,6 +178,15 @@ pub struct LockArgs {
     #[arg(long, value_name = "T", env = "REDLOCK_TOKEN", hide_env_values = true,
           value_parser = parse_token)]
     pub token: Option<String>,
+
+    /// Up to N holders at once (a counting semaphore); every holder must use the same N.
+    #[arg(short, long, value_name = "N", env = "REDLOCK_LIMIT", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub limit: u32,
+
+    /// A shared hold: shared holders hold together, never with an exclusive one (flock -s).
+    #[arg(long)]
+    pub shared: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,10 +2,27 @@
 //! except resolving server names to tell two URLs of one instance apart
 //! (`server::find_alias`).
 
-use crate::cli::args::{GlobalArgs, LockArgs};
+use crate::cli::args::{Command, GlobalArgs, LockArgs};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::{LockSettings, Settings, Verbosity, Wait};
 use crate::engine::tls::Tls;
+
+/// What clap cannot check alone, for the subcommand given; `Err` is a usage error's message.
+pub fn check(command: &Command) -> Result<(), String> {
+    let lock = match command {
+        Command::Run(a) => &a.lock,
+        Command::Acquire(a) => &a.lock,
+        _ => return Ok(()),
+    };
+    if lock.shared && lock.limit != 1 {
+        return Err(format!(
+            "--shared cannot be combined with --limit {} (REDLOCK_LIMIT): shared holds are \
+             unlimited in number and exclusive of any other; drop one of the two",
+            lock.limit
+        ));
+    }
+    Ok(())
+}
 
 /// The global options as settings; `Err` is a usage error's message.
 pub fn settings(args: &GlobalArgs) -> Result<Settings, String> {
@@ -44,6 +61,7 @@ pub fn settings(args: &GlobalArgs) -> Result<Settings, String> {
 
 /// How to take the lock, from `run`'s and `acquire`'s options.
 pub fn lock_settings(args: &LockArgs) -> LockSettings {
+    use crate::engine::lock::Mode;
     let wait = match (args.no_wait, args.wait) {
         (true, _) => Wait::No,
         (false, Some(d)) if d.is_zero() => Wait::No,
@@ -56,5 +74,10 @@ pub fn lock_settings(args: &LockArgs) -> LockSettings {
         wait,
         conflict_exit_code: args.conflict_exit_code,
         token: args.token.clone(),
+        mode: if args.shared {
+            Mode::Shared
+        } else {
+            Mode::limit(args.limit)
+        },
     }
 }

@@ -23,6 +23,9 @@ pub fn failure(err: &LockError, conflict_exit_code: i32) -> Failure {
         LockError::Unavailable { .. } => unavailable(err, "to answer"),
         LockError::LeaseTooShort { .. } => Failure::Other(format!("{err}; use a longer --ttl")),
         LockError::NotHolder { .. } => Failure::NotHolder(err.to_string()),
+        LockError::LimitMismatch { .. } => Failure::Other(format!(
+            "{err}; every holder of a resource must use the same --limit (--shared and exclusive holds: 1)"
+        )),
         LockError::Interrupted { resource, signal } => Failure::Interrupted {
             signal: *signal,
             message: format!(

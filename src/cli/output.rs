@@ -132,7 +132,7 @@ fn header(names: &[&str]) -> Row {
 fn verdict_cell(state: &LockState) -> Cell {
     let color = match state.verdict {
         Verdict::Free => GREEN,
-        Verdict::Held { .. } => YELLOW,
+        Verdict::Held { .. } | Verdict::Holds { .. } => YELLOW,
         Verdict::Split { .. } | Verdict::Unknown { .. } => RED,
     };
     painted(state.summary(), color)
@@ -155,6 +155,36 @@ pub fn lock_table(state: &LockState, style: Style) -> String {
     let verdict = verdict_cell(state);
     out.push_str(&style.paint(verdict.color, &verdict.text));
     out.push('\n');
+    if let Verdict::Holds { mode, limit, holders } = &state.verdict {
+        out.push_str(&format!(
+            "\nholders ({}):\n",
+            if mode == "limit" {
+                format!("--limit {limit}")
+            } else {
+                "--shared".to_string()
+            }
+        ));
+        let mut rows = vec![header(&[
+            "TOKEN", "ON", "HOLDS", "FENCE", "HOST", "PID", "SINCE", "COMMAND",
+        ])];
+        for (h, on) in holders {
+            rows.push(Row::Cells(vec![
+                cell(&h.token),
+                cell(format!("{on}/{}", state.n())),
+                cell(h.count.to_string()),
+                cell(h.fence.to_string()),
+                cell(&h.host),
+                cell(h.pid.map(|p| p.to_string()).unwrap_or_default()),
+                cell(
+                    h.since()
+                        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+                        .unwrap_or_default(),
+                ),
+                cell(&h.cmd),
+            ]));
+        }
+        out.push_str(&table(&rows, style));
+    }
     if !state.queue.is_empty() {
         out.push_str(&format!(
             "\nqueue ({} waiting, first come first served):\n",
@@ -192,6 +222,14 @@ fn instance_row(view: &InstanceView) -> Row {
         Err(e) => return Row::Span(server, painted(format!("error: {e}"), RED)),
     };
     let Some(h) = &seen.holder else {
+        if !seen.holds.is_empty() {
+            let what = if seen.mode == "limit" {
+                format!("({} of {} slots)", seen.holds.len(), seen.limit)
+            } else {
+                format!("(shared by {})", seen.holds.len())
+            };
+            return Row::Cells(vec![server, cell("ok"), painted(what, YELLOW)]);
+        }
         return Row::Cells(vec![server, cell("ok"), painted("(free)", GREEN)]);
     };
     Row::Cells(vec![
@@ -274,8 +312,30 @@ pub fn lock_json(state: &LockState) -> Value {
             expires_in.map(ms),
             Some(holder_json(holder)),
         ),
+        Verdict::Holds { .. } => ("held", None, 0, None, None),
         Verdict::Split { .. } => ("split", None, 0, None, None),
         Verdict::Unknown { .. } => ("unknown", None, 0, None, None),
+    };
+    // Every hold, whatever the mode: the exclusive holder, or the --shared / --limit ones.
+    let (mode, limit, holders): (Option<&str>, Option<u32>, Vec<Value>) = match &state.verdict {
+        Verdict::Held { holder, held_on, .. } => {
+            let mut j = holder_json(holder);
+            j["held_on"] = json!(held_on);
+            (Some("exclusive"), Some(1), vec![j])
+        }
+        Verdict::Holds { mode, limit, holders } => (
+            Some(mode.as_str()),
+            Some(*limit),
+            holders
+                .iter()
+                .map(|(h, on)| {
+                    let mut j = holder_json(h);
+                    j["held_on"] = json!(on);
+                    j
+                })
+                .collect(),
+        ),
+        _ => (None, None, vec![]),
     };
     let tokens: Vec<Value> = state
         .tokens()
@@ -291,6 +351,7 @@ pub fn lock_json(state: &LockState) -> Value {
                 "reachable": true,
                 "error": null,
                 "holder": seen.holder.as_ref().map(holder_json),
+                "holds": seen.holds.iter().map(holder_json).collect::<Vec<_>>(),
                 "last_fence": seen.last_fence,
             }),
             Err(e) => json!({
@@ -298,6 +359,7 @@ pub fn lock_json(state: &LockState) -> Value {
                 "reachable": false,
                 "error": e.to_string(),
                 "holder": null,
+                "holds": null,
                 "last_fence": null,
             }),
         })
@@ -313,6 +375,9 @@ pub fn lock_json(state: &LockState) -> Value {
         "held_on": held_on,
         "expires_in_ms": expires_in_ms,
         "holder": holder,
+        "mode": mode,
+        "limit": limit,
+        "holders": holders,
         "tokens": tokens,
         "instances": instances,
         "queue": state.queue.iter().enumerate().map(|(i, w)| waiter_json(i + 1, w)).collect::<Vec<_>>(),

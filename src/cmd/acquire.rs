@@ -21,6 +21,7 @@ pub fn execute(ctx: &Context, args: &AcquireArgs) -> Result<i32> {
         resource: lock.resource.clone(),
         token: lock.token.clone().unwrap_or_else(new_token),
         ttl: lock.ttl,
+        mode: lock.mode,
         meta: HolderMeta::new(parent, &command_line_of(parent)),
     };
 

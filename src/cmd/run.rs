@@ -58,6 +58,7 @@ pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
         resource: lock.resource.clone(),
         token: lock.token.clone().unwrap_or_else(new_token),
         ttl: lock.ttl,
+        mode: lock.mode,
         meta: HolderMeta::new(std::process::id(), &command_line(&program)),
     };
 
@@ -135,6 +136,8 @@ fn hold<'scope, 'env>(
         ("REDLOCK_RESOURCE".to_string(), lease.resource.clone()),
         ("REDLOCK_TOKEN".to_string(), lease.token.clone()),
         ("REDLOCK_FENCE".to_string(), lease.fence.to_string()),
+        ("REDLOCK_MODE".to_string(), lease.mode.name().to_string()),
+        ("REDLOCK_LIMIT".to_string(), lease.mode.n().to_string()),
     ];
     // The main thread spawns (the parent-death signal follows the spawning thread); child.rs
     // explains the process group and terminal choices at its spawn site.

@@ -42,6 +42,14 @@ pub enum LockError {
     },
     /// A signal ended the wait; every attempt undid itself, so nothing is held.
     Interrupted { resource: String, signal: i32 },
+    /// Held with another N (`--limit`; exclusive and shared holds count as 1); nothing was
+    /// changed.
+    LimitMismatch {
+        resource: String,
+        ours: u32,
+        theirs: u32,
+        holder: Option<Holder>,
+    },
 }
 
 impl fmt::Display for LockError {
@@ -88,6 +96,21 @@ impl fmt::Display for LockError {
                     f,
                     "lock '{resource}' is not held by that token on a quorum ({renewed} of {n}, need {needed}): {whose}"
                 )
+            }
+            LockError::LimitMismatch {
+                resource,
+                ours,
+                theirs,
+                holder,
+            } => {
+                write!(
+                    f,
+                    "lock '{resource}' is held with a limit of {theirs}, and this asks for a limit of {ours}"
+                )?;
+                if let Some(h) = holder {
+                    write!(f, " ({} holds it)", h.who())?;
+                }
+                Ok(())
             }
             LockError::Interrupted { resource, signal } => write!(
                 f,

@@ -256,7 +256,9 @@ impl Waiter {
         let host = parts.next().unwrap_or("").to_string();
         let pid = parts.next().and_then(|p| p.parse().ok());
         let since_unix_ms = parts.next().and_then(|p| p.parse().ok());
-        let mode = parts.next().unwrap_or("exclusive").to_string();
+        // `limit:N` in the record (the queue needs N): shown as its mode, `limit`.
+        let mode = parts.next().unwrap_or("exclusive");
+        let mode = mode.split(':').next().unwrap_or(mode).to_string();
         let cmd = crate::engine::server::redact_text(parts.next().unwrap_or(""));
         Waiter {
             token: token.to_string(),

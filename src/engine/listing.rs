@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use redis::Value;
 
 use crate::engine::error::LockError;
-use crate::engine::holder::{int, string, waiters, Holder};
+use crate::engine::holder::string;
 use crate::engine::instance::{Call, ErrorClass, InstanceError};
 use crate::engine::lock::Locker;
 use crate::engine::quorum::Reply;
@@ -76,8 +76,9 @@ enum Scan {
 pub fn list(locker: &Locker) -> Listing {
     let quorum = locker.quorum();
     let servers = quorum.servers();
-    let key_prefix = locker.keys("").lock;
-    let pattern = format!("{}*", glob_escape(&key_prefix));
+    // A resource has its lock's key, or (--shared, --limit) its registry of holds.
+    let kinds = [locker.keys("").lock, locker.keys("").holds];
+    let pattern = format!("{}*", glob_escape(locker.prefix()));
 
     let mut scans: Vec<Scan> = servers.iter().map(|_| Scan::Next(0)).collect();
     let mut found: Vec<BTreeSet<String>> = servers.iter().map(|_| BTreeSet::new()).collect();
@@ -101,7 +102,7 @@ pub fn list(locker: &Locker) -> Listing {
             }
             scans[i] = match reply {
                 Ok(Some((next, keys))) => {
-                    found[i].extend(keys.into_iter().filter_map(|k| resource_of(&k, &key_prefix)));
+                    found[i].extend(keys.into_iter().filter_map(|k| resource_of(&k, &kinds)));
                     if next == 0 {
                         Scan::Done
                     } else {
@@ -127,10 +128,16 @@ pub fn list(locker: &Locker) -> Listing {
             .iter()
             .flat_map(|r| {
                 let k = locker.keys(r);
-                [k.lock, k.fence, k.queue, k.qinfo]
+                [k.lock, k.fence, k.queue, k.qinfo, k.holds]
             })
             .collect();
-        let wake: Vec<String> = batch.iter().map(|r| locker.keys(r).wake_prefix).collect();
+        let wake: Vec<String> = batch
+            .iter()
+            .flat_map(|r| {
+                let k = locker.keys(r);
+                [k.wake_prefix, k.hold_prefix]
+            })
+            .collect();
         let count = batch.len();
         let round = quorum.round_all("read", move |_| {
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -169,7 +176,7 @@ pub fn list(locker: &Locker) -> Listing {
                 // What the reads found there, not what the SCAN matched.
                 _ => Ok(locks
                     .iter()
-                    .filter(|l| matches!(&l.instances[i].seen, Ok(s) if s.holder.is_some()))
+                    .filter(|l| matches!(&l.instances[i].seen, Ok(s) if s.holder.is_some() || !s.holds.is_empty()))
                     .count()),
             },
         })
@@ -209,9 +216,11 @@ fn scan_step(cursor: u64, pattern: &str) -> Call<Option<(u64, Vec<Vec<u8>>)>> {
     })
 }
 
-/// The resource named by a lock key, if the key is one of ours (UTF-8, non-empty name).
-fn resource_of(key: &[u8], key_prefix: &str) -> Option<String> {
-    let name = std::str::from_utf8(key).ok()?.strip_prefix(key_prefix)?;
+/// The resource named by a lock's key or a registry of holds (`kinds`, the key names of the
+/// resource ""), if the key is one of ours (UTF-8, non-empty name).
+fn resource_of(key: &[u8], kinds: &[String]) -> Option<String> {
+    let key = std::str::from_utf8(key).ok()?;
+    let name = kinds.iter().find_map(|k| key.strip_prefix(k.as_str()))?;
     (!name.is_empty()).then(|| name.to_string())
 }
 
@@ -226,11 +235,7 @@ fn parse_many(v: &Value, count: usize) -> Reply<Vec<Seen>> {
     items
         .iter()
         .map(|item| match item {
-            Value::Array(fields) => Ok(Seen {
-                holder: Holder::from_values(fields),
-                last_fence: fields.get(9).and_then(int).unwrap_or(0).max(0) as u64,
-                queue: waiters(fields, 10),
-            }),
+            Value::Array(fields) => Ok(Seen::parse(fields)),
             _ => Err(malformed("read_many")),
         })
         .collect()
@@ -265,11 +270,14 @@ mod tests {
 
     #[test]
     fn lock_keys_name_their_resource() {
+        let kinds = ["redlock:lock:".to_string(), "redlock:holds:".to_string()];
+        assert_eq!(resource_of(b"redlock:lock:deploy", &kinds), Some("deploy".into()));
         assert_eq!(
-            resource_of(b"redlock:lock:deploy", "redlock:lock:"),
-            Some("deploy".into())
+            resource_of(b"redlock:holds:backup", &kinds),
+            Some("backup".into())
         );
-        assert_eq!(resource_of(b"redlock:lock:", "redlock:lock:"), None);
-        assert_eq!(resource_of(b"\xff", "redlock:lock:"), None);
+        assert_eq!(resource_of(b"redlock:lock:", &kinds), None);
+        assert_eq!(resource_of(b"redlock:fence:deploy", &kinds), None);
+        assert_eq!(resource_of(b"\xff", &kinds), None);
     }
 }

@@ -48,6 +48,15 @@ pub struct Round<T> {
 }
 
 impl<T> Round<T> {
+    /// The same round with each answer turned into another.
+    pub fn map<U>(self, f: impl Fn(T) -> U) -> Round<U> {
+        Round {
+            replies: self.replies.into_iter().map(|r| r.map(&f)).collect(),
+            started: self.started,
+            elapsed: self.elapsed,
+        }
+    }
+
     pub fn count(&self, pred: impl Fn(&T) -> bool) -> usize {
         self.replies
             .iter()

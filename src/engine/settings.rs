@@ -55,6 +55,8 @@ pub struct LockSettings {
     pub conflict_exit_code: i32,
     /// The token to present; `None` means a fresh random one.
     pub token: Option<String>,
+    /// Exclusive, shared, or up to N holders.
+    pub mode: crate::engine::lock::Mode,
 }
 
 #[cfg(test)]

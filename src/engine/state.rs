@@ -18,6 +18,36 @@ pub struct Seen {
     pub last_fence: u64,
     /// The waiters queued there, in order.
     pub queue: Vec<Waiter>,
+    /// The holds beside the exclusive lock (`--shared`, `--limit N`), oldest first, with their
+    /// mode (`shared`, `limit`; empty when there are none) and N.
+    pub holds: Vec<Holder>,
+    pub mode: String,
+    pub limit: u32,
+}
+
+impl Seen {
+    /// read.lua's reply: {holder..., counter, mode, N, k, k holders..., waiters...}.
+    pub fn parse(fields: &[redis::Value]) -> Seen {
+        use crate::engine::holder::{int, string, waiters};
+        let k = fields.get(12).and_then(int).unwrap_or(0).max(0) as usize;
+        let holds_end = (13 + 9 * k).min(fields.len());
+        Seen {
+            holder: Holder::from_values(fields),
+            last_fence: fields.get(9).and_then(int).unwrap_or(0).max(0) as u64,
+            mode: fields.get(10).map(string).unwrap_or_default(),
+            limit: fields
+                .get(11)
+                .and_then(int)
+                .map_or(0, |n| u32::try_from(n).unwrap_or(0)),
+            holds: fields
+                .get(13..holds_end)
+                .unwrap_or_default()
+                .chunks(9)
+                .filter_map(Holder::from_values)
+                .collect(),
+            queue: waiters(fields, holds_end),
+        }
+    }
 }
 
 /// One instance's answer about one lock, or why it gave none.
@@ -47,6 +77,13 @@ pub enum Verdict {
         tokens: Vec<(Holder, usize)>,
         free: usize,
         failed: usize,
+    },
+    /// Held beside the exclusive lock: `--limit N` (mode `limit`) or `--shared` holds, each
+    /// on a quorum (the holds on fewer count for nothing), oldest first.
+    Holds {
+        mode: String,
+        limit: u32,
+        holders: Vec<(Holder, usize)>,
     },
     /// Fewer than a quorum answered: nothing can be said for sure.
     Unknown { answered: usize },
@@ -127,6 +164,14 @@ impl LockState {
                     seen_list(tokens, *free, *failed)
                 )
             }
+            Verdict::Holds { mode, limit, holders } => {
+                let k = holders.len();
+                if mode == "limit" {
+                    format!("held ({k} of {limit} slots)")
+                } else {
+                    format!("shared by {k}")
+                }
+            }
             Verdict::Unknown { answered } => {
                 let free = self
                     .instances
@@ -165,7 +210,7 @@ pub fn verdict(views: &[InstanceView], quorum: usize) -> Verdict {
     }
     let tokens = crate::engine::holder::tally(holders(views));
     let Some((top, held_on)) = tokens.first().cloned() else {
-        return Verdict::Free;
+        return holds_verdict(views, quorum, answered);
     };
     if held_on >= quorum {
         // Sorted longest first; the lock stays held on a quorum until the q-th one runs out.
@@ -190,6 +235,30 @@ pub fn verdict(views: &[InstanceView], quorum: usize) -> Verdict {
         free,
         failed: views.len() - answered,
     }
+}
+
+/// No exclusive holder anywhere: free, or the `--shared` / `--limit N` holds on a quorum.
+fn holds_verdict(views: &[InstanceView], quorum: usize, answered: usize) -> Verdict {
+    let seen = || views.iter().filter_map(|v| v.seen.as_ref().ok());
+    let all = crate::engine::holder::tally(seen().flat_map(|s| s.holds.iter()));
+    if all.is_empty() {
+        return Verdict::Free;
+    }
+    let mut holders: Vec<(Holder, usize)> = all.iter().filter(|(_, on)| *on >= quorum).cloned().collect();
+    if holders.is_empty() {
+        return Verdict::Split {
+            tokens: all,
+            free: seen().filter(|s| s.holds.is_empty()).count(),
+            failed: views.len() - answered,
+        };
+    }
+    holders.sort_by_key(|(h, _)| h.since_unix_ms);
+    let mode = seen()
+        .find(|s| !s.mode.is_empty())
+        .map(|s| s.mode.clone())
+        .unwrap_or_default();
+    let limit = seen().map(|s| s.limit).max().unwrap_or(1);
+    Verdict::Holds { mode, limit, holders }
 }
 
 /// `T (web-3 pid 4121) on 1, free on 1, no answer from 1`: what each instance says.
@@ -221,14 +290,7 @@ pub fn read_lock(locker: &Locker, resource: &str) -> LockState {
         .servers()
         .into_iter()
         .zip(round.replies)
-        .map(|(server, r)| InstanceView {
-            server,
-            seen: r.map(|(holder, last_fence, queue)| Seen {
-                holder,
-                last_fence,
-                queue,
-            }),
-        })
+        .map(|(server, r)| InstanceView { server, seen: r })
         .collect();
     LockState::new(resource, instances, locker.quorum().needed()).with_queue_of(&locker.order(resource))
 }
@@ -276,6 +338,9 @@ mod tests {
                     holder,
                     last_fence: 1,
                     queue: vec![],
+                    holds: vec![],
+                    mode: String::new(),
+                    limit: 0,
                 }),
                 None => Err(InstanceError::new(ErrorClass::Unreachable, "connection refused")),
             },

@@ -96,7 +96,7 @@ impl Queued {
         // again soon, so that our place there is about the same as everywhere else. (An
         // instance that is down waits for the usual renewal.)
         let settled = !states.contains(&State::Pending);
-        if let Some(place) = locker.enqueue(req, "exclusive", self.since_unix_ms, &live) {
+        if let Some(place) = locker.enqueue(req, self.since_unix_ms, &live) {
             locker.quorum().trace(&format!(
                 "wait: pid {} is {} of {} in the queue",
                 req.meta.pid,

@@ -27,6 +27,7 @@ pub fn request(resource: &str, token: &str, ttl: Duration) -> Request {
         token: token.into(),
         ttl,
         meta: HolderMeta::new(std::process::id(), "cargo test"),
+        mode: Default::default(),
     }
 }
 

@@ -74,6 +74,9 @@ impl Locker {
                             ahead: None,
                         }));
                     }
+                    Some(Ok(Granted::Mismatch { limit, holder })) => {
+                        return Err(self.mismatch(req, *limit, holder.clone()).into());
+                    }
                     Some(Ok(Granted::Queued(w))) => {
                         return Ok(Attempt::Busy(Busy {
                             holder: None,
@@ -203,6 +206,12 @@ impl Locker {
             since.to_string(),
             keys.wake_prefix.clone(),
         ];
+        let mode = [
+            req.mode.name().to_string(),
+            req.mode.n().to_string(),
+            self.first_slot(req).to_string(),
+            keys.hold_prefix.clone(),
+        ];
         let (n, q) = (self.quorum.n(), self.quorum.needed());
         // What the instances not asked this time already said (a request still in flight may
         // yet be ours, so it counts as neither).
@@ -235,9 +244,17 @@ impl Locker {
                 let decides = if Some(i) == deciding { "1" } else { "0" };
                 let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
                 argv.push(decides);
+                argv.extend(mode.iter().map(String::as_str));
                 Call::eval(
                     &scripts().acquire,
-                    &[&keys.lock, &keys.fence, &keys.queue, &keys.qinfo],
+                    &[
+                        &keys.lock,
+                        &keys.fence,
+                        &keys.queue,
+                        &keys.qinfo,
+                        &keys.holds,
+                        &keys.fenced_by,
+                    ],
                     &argv,
                     |v| parse_granted(&v).map(Some),
                 )
@@ -328,12 +345,20 @@ impl Locker {
     ) -> Result<Attempt> {
         let q = self.quorum.needed();
         let n = self.quorum.n();
-        let view: Vec<Reply<Granted>> = view
+        let mut view: Vec<Reply<Granted>> = view
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(InstanceError::new(ErrorClass::NotAwaited, "not asked"))))
             .collect();
+        let hold = self.one_hold(req, &mut view, started);
         if count_ours_replies(&view) < q {
             self.undo(&req.resource, &req.token, maybe_ours, &view, started);
+            let mismatch = view.iter().find_map(|r| match r {
+                Ok(Granted::Mismatch { limit, holder }) => Some((*limit, holder.clone())),
+                _ => None,
+            });
+            if let Some((limit, holder)) = mismatch {
+                return Err(self.mismatch(req, limit, holder).into());
+            }
             return self.busy_or_unavailable(&view).map(Attempt::Busy);
         }
 
@@ -370,8 +395,10 @@ impl Locker {
             count,
             write_back,
         } = fencing(&view);
+        let mut fence = fence;
         if write_back {
-            let recorded = self.record_fence(req, fence);
+            let (recorded, claimed) = self.write_back(req, fence);
+            fence = claimed;
             if recorded.count(|ok| *ok) < q {
                 self.undo(&req.resource, &req.token, maybe_ours, &view, started);
                 if recorded.failed() > n - q {
@@ -417,6 +444,8 @@ impl Locker {
             token: req.token.clone(),
             ttl: req.ttl,
             fence,
+            mode: req.mode,
+            hold,
             reentered,
             count,
             started,

@@ -115,7 +115,7 @@ impl Locker {
 
 /// FNV-1a, 64 bits: a hash that is the same in every build and on every machine (std's
 /// hasher promises neither), for the resource's instance order.
-fn fnv1a(parts: &[&[u8]]) -> u64 {
+pub(super) fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in parts.iter().flat_map(|p| p.iter()) {
         h ^= u64::from(*b);

@@ -5,11 +5,14 @@
 use std::time::Duration;
 
 use super::locker::*;
-use super::replies::Granted;
+use super::replies::{parse_status, Granted};
 use crate::engine::holder::int;
 use crate::engine::instance::Call;
 use crate::engine::quorum::{Reply, Round};
 use crate::engine::scripts::scripts;
+
+/// How many fences a hold that may have company tries to claim before it gives up the attempt.
+const CLAIM_TRIES: usize = 4;
 
 /// What the grants of an attempt that reached a quorum say about its fence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,12 +41,14 @@ pub(super) fn fencing(view: &[Reply<Granted>]) -> Fencing {
     let (mut count, mut fence) = (1, 0);
     for g in view.iter().flatten() {
         match g {
-            Granted::Taken { fence: f } => taken.push(*f),
-            Granted::Reentered { count: c, fence: f } => {
+            Granted::Taken { fence: f, .. } => taken.push(*f),
+            Granted::Reentered {
+                count: c, fence: f, ..
+            } => {
                 count = count.max(*c);
                 fence = fence.max(*f);
             }
-            Granted::Held(_) | Granted::Queued(_) => {}
+            Granted::Held(_) | Granted::Queued(_) | Granted::Mismatch { .. } => {}
         }
     }
     if !reentered {
@@ -59,22 +64,52 @@ pub(super) fn fencing(view: &[Reply<Granted>]) -> Fencing {
 }
 
 impl Locker {
-    /// Record `fence` on every instance where `token` holds the lock, and wait until a quorum
-    /// recorded it (or cannot): the write-back round. Each reply says whether it was ours there.
-    pub(super) fn record_fence(&self, req: &Request, fence: u64) -> Round<bool> {
+    /// The write-back round: record `fence` where `token` holds, and wait until a quorum
+    /// recorded it (or cannot). A hold that may have company (`--shared`, `--limit`) claims the
+    /// fence as its own alone (see fence.lua): where another token got it first, the next
+    /// fence above every counter seen is claimed instead, a few times at most. Returns each
+    /// instance's answer (recorded or not) and the fence.
+    pub(super) fn write_back(&self, req: &Request, fence: u64) -> (Round<bool>, u64) {
+        let claim = req.mode != Mode::Exclusive;
+        let mut fence = fence;
+        let mut tries = 0;
+        loop {
+            let round = self.record_fence(req, fence, claim);
+            tries += 1;
+            let recorded = round.count(|(ok, _)| *ok);
+            let highest = round.replies.iter().flatten().map(|(_, c)| *c).max().unwrap_or(0);
+            if !claim || recorded >= self.quorum.needed() || tries >= CLAIM_TRIES || highest < fence {
+                return (round.map(|(ok, _)| ok), fence);
+            }
+            fence = highest + 1;
+        }
+    }
+
+    /// Record `fence` on every instance where `token` holds, and wait until a quorum recorded
+    /// it (or cannot). Each reply says whether it was recorded there, and the counter there.
+    fn record_fence(&self, req: &Request, fence: u64, claim: bool) -> Round<(bool, u64)> {
         let keys = self.keys(&req.resource);
-        let args = [req.token.clone(), fence.to_string()];
+        let args = [
+            req.token.clone(),
+            fence.to_string(),
+            keys.hold_prefix.clone(),
+            if claim { "1" } else { "0" }.to_string(),
+        ];
         self.quorum.round_until_decided(
             "fence",
             move |_| {
                 Call::eval(
                     &scripts().fence,
-                    &[&keys.lock, &keys.fence],
+                    &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
                     &args.each_ref().map(String::as_str),
-                    |v| Ok(int(&v) == Some(1)),
+                    |v| {
+                        let (status, rest) = parse_status(&v)?;
+                        let counter = rest.first().and_then(int).unwrap_or(0).max(0) as u64;
+                        Ok((status == 1, counter))
+                    },
                 )
             },
-            |ok| *ok,
+            |(ok, _)| *ok,
         )
     }
 
@@ -87,7 +122,12 @@ impl Locker {
             return;
         }
         let keys = self.keys(&req.resource);
-        let args = [req.token.clone(), fence.to_string()];
+        let args = [
+            req.token.clone(),
+            fence.to_string(),
+            keys.hold_prefix.clone(),
+            "0".to_string(),
+        ];
         self.quorum.round_on(
             "fence (not awaited)",
             targets,
@@ -95,7 +135,7 @@ impl Locker {
             move |_| {
                 Call::eval(
                     &scripts().fence,
-                    &[&keys.lock, &keys.fence],
+                    &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
                     &args.each_ref().map(String::as_str),
                     |_| Ok(()),
                 )
@@ -111,11 +151,18 @@ mod tests {
     use crate::engine::instance::{ErrorClass, InstanceError};
 
     fn taken(fence: u64) -> Reply<Granted> {
-        Ok(Granted::Taken { fence })
+        Ok(Granted::Taken {
+            fence,
+            hold: String::new(),
+        })
     }
 
     fn reentered(count: i64, fence: u64) -> Reply<Granted> {
-        Ok(Granted::Reentered { count, fence })
+        Ok(Granted::Reentered {
+            count,
+            fence,
+            hold: String::new(),
+        })
     }
 
     fn late() -> Reply<Granted> {

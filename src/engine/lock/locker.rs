@@ -18,6 +18,12 @@ pub struct Keys {
     pub qinfo: String,
     /// Each waiter's own wake-up channel is this followed by its token.
     pub wake_prefix: String,
+    /// The registry of the holds other than the exclusive lock (`--shared`, `--limit N`), each
+    /// at `hold_prefix` followed by its id.
+    pub holds: String,
+    pub hold_prefix: String,
+    /// Which token the fence counter's last value went to (fence claims, see fence.lua).
+    pub fenced_by: String,
 }
 
 impl Keys {
@@ -29,12 +35,64 @@ impl Keys {
             queue: format!("{prefix}queue:{resource}"),
             qinfo: format!("{prefix}qinfo:{resource}"),
             wake_prefix: format!("{prefix}wake:{resource}:"),
+            holds: format!("{prefix}holds:{resource}"),
+            hold_prefix: format!("{prefix}hold:{resource}#"),
+            fenced_by: format!("{prefix}fenced-by:{resource}"),
         }
     }
 
     /// The channel on which the waiter `token` hears that it is its turn.
     pub fn wake(&self, token: &str) -> String {
         format!("{}{token}", self.wake_prefix)
+    }
+}
+
+/// How many may hold a resource at once, and with whom (CONTRACT.md, "Capacity").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// One holder (`--limit 1`, the default).
+    #[default]
+    Exclusive,
+    /// Any number of shared holders together, never with an exclusive one (`--shared`).
+    Shared,
+    /// Up to N holders at once, N ≥ 2 (`--limit N`): N slots, each a lock of its own.
+    Limit(u32),
+}
+
+impl Mode {
+    /// `--limit N` as a mode: 1 is the exclusive lock.
+    pub fn limit(n: u32) -> Mode {
+        if n <= 1 {
+            Mode::Exclusive
+        } else {
+            Mode::Limit(n)
+        }
+    }
+
+    /// `exclusive`, `shared` or `limit`: what the scripts, the queue and the command see.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Exclusive => "exclusive",
+            Mode::Shared => "shared",
+            Mode::Limit(_) => "limit",
+        }
+    }
+
+    /// N: how many may hold at once with this mode (1 for exclusive and shared holds, which all
+    /// agree on N = 1).
+    pub fn n(self) -> u32 {
+        match self {
+            Mode::Limit(n) => n,
+            _ => 1,
+        }
+    }
+
+    /// The mode as a waiter's queue record says it (`limit:N` carries N).
+    pub fn queued(self) -> String {
+        match self {
+            Mode::Limit(n) => format!("limit:{n}"),
+            m => m.name().to_string(),
+        }
     }
 }
 
@@ -45,6 +103,7 @@ pub struct Request {
     pub token: String,
     pub ttl: Duration,
     pub meta: HolderMeta,
+    pub mode: Mode,
 }
 
 /// A lock we hold on a quorum.
@@ -54,6 +113,10 @@ pub struct Lease {
     pub token: String,
     pub ttl: Duration,
     pub fence: u64,
+    pub mode: Mode,
+    /// Which hold it is: '' for the exclusive lock, the slot for `--limit`, `r:TOKEN` for
+    /// `--shared` (what a restore puts back).
+    pub hold: String,
     /// This token already held it: this was a re-entry (hold count + 1).
     pub reentered: bool,
     /// Our hold count after this acquisition (the largest an instance reported).
@@ -87,6 +150,8 @@ pub struct Locker {
     pub(super) settings: Settings,
     /// Per instance: not to be the decider before then (it failed us).
     pub(super) suspect_until: Mutex<Vec<Option<Instant>>>,
+    /// The `--limit` slot our last attempt was granted most: the one to ask for next.
+    pub(super) slot_hint: Mutex<Option<u32>>,
 }
 
 impl Locker {
@@ -96,6 +161,7 @@ impl Locker {
             prefix: settings.prefix.clone(),
             settings: settings.clone(),
             suspect_until: Mutex::new(vec![None; settings.servers.len()]),
+            slot_hint: Mutex::new(None),
         }
     }
 

@@ -8,6 +8,7 @@
 //! - [`release`]: releasing one hold, breaking a lock, reading it
 //! - [`queue`]: the waiters' queue: joining, renewing, leaving, and whose turn it is
 //! - [`replies`]: what the scripts answer, parsed
+//! - [`slots`]: holds beside the exclusive lock: `--limit N` slots, and N mismatches
 //! - [`undo`]: giving back what a failed attempt took, and telling busy from unavailable
 //!
 //! Key layout (all under the prefix P, `redlock:` by default):
@@ -19,7 +20,12 @@
 //!   P undone:NAME    pub/sub channel nobody listens to: where a failed attempt's undo "publishes"
 //!   P queue:NAME     sorted set of waiting tokens by arrival (microseconds, that instance's clock)
 //!   P qinfo:NAME     hash token -> 'expires_ms|host|pid|since_ms|mode|cmd', each waiter's record
-//!   P wake:NAME:T    pub/sub channel of waiter T: a release tells the head of the queue here
+//!   P wake:NAME:T    pub/sub channel of waiter T: a release tells the waiters whose turn it is
+//!   P hold:NAME#ID   a hold other than the exclusive lock, a hash as the lock's: ID is the slot
+//!                    (0..N-1) of a `--limit N` hold, `r:TOKEN` for a `--shared` one
+//!   P holds:NAME     hash: mode ('shared' or 'limit'), limit (N), and t:TOKEN -> ID for each of
+//!                    those holds; expires no sooner than any of them
+//!   P fenced-by:NAME the token the fence counter's last value went to (fence claims)
 
 mod acquire;
 mod decider;
@@ -29,11 +35,12 @@ mod queue;
 mod release;
 mod renew;
 mod replies;
+mod slots;
 mod undo;
 
 pub use crate::engine::holder::Busy;
 pub use decider::Approach;
-pub use locker::{Attempt, Keys, Lease, Locker, Request};
+pub use locker::{Attempt, Keys, Lease, Locker, Mode, Request};
 pub use queue::{Place, REGISTRATION};
 pub use release::{Forced, Released};
 pub use renew::Extended;

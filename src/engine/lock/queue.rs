@@ -36,10 +36,10 @@ pub struct Place {
 impl Locker {
     /// Join the queue of `req.resource`, or renew our place, on the instances marked in
     /// `live` (where our wake-up subscription is confirmed: elsewhere the scripts would drop
-    /// us at once). `mode` and `since_unix_ms` (when the wait began) are what `inspect` shows.
+    /// us at once). Its mode and `since_unix_ms` (when the wait began) are what `inspect` shows.
     /// Returns our place on the first of them in
     /// the resource's order that answered.
-    pub fn enqueue(&self, req: &Request, mode: &str, since_unix_ms: u64, live: &[bool]) -> Option<Place> {
+    pub fn enqueue(&self, req: &Request, since_unix_ms: u64, live: &[bool]) -> Option<Place> {
         let keys = self.keys(&req.resource);
         let args = [
             req.token.clone(),
@@ -48,7 +48,7 @@ impl Locker {
             req.meta.host.clone(),
             req.meta.pid.to_string(),
             since_unix_ms.to_string(),
-            mode.to_string(),
+            req.mode.queued(),
             req.meta.cmd.clone(),
         ];
         let token = req.token.clone();
@@ -84,8 +84,8 @@ impl Locker {
             move |_| {
                 Call::eval(
                     &scripts().dequeue,
-                    &[&keys.queue, &keys.qinfo],
-                    &[&token, &keys.wake_prefix],
+                    &[&keys.queue, &keys.qinfo, &keys.lock, &keys.holds],
+                    &[&token, &keys.wake_prefix, &keys.hold_prefix],
                     |_| Ok(()),
                 )
             },

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::locker::*;
 use super::replies::{array, parse_status};
-use crate::engine::holder::{int, waiters, Holder, Waiter};
+use crate::engine::holder::{int, Holder};
 use crate::engine::instance::{Call, ErrorClass};
 use crate::engine::quorum::Round;
 use crate::engine::scripts::scripts;
@@ -42,6 +42,7 @@ impl Locker {
             keep.as_millis().to_string(),
             keys.channel.clone(),
             keys.wake_prefix.clone(),
+            keys.hold_prefix.clone(),
         ];
         // Done once a quorum confirmed (released, or free already), or answered otherwise:
         // the rest have the request on the wire, in order behind ours, and run it however
@@ -51,7 +52,7 @@ impl Locker {
             move |_| {
                 Call::eval(
                     &scripts().release,
-                    &[&keys.lock, &keys.queue, &keys.qinfo],
+                    &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
                     &args.each_ref().map(String::as_str),
                     |v| parse_status(&v),
                 )
@@ -89,14 +90,14 @@ impl Locker {
         out
     }
 
-    /// Delete the lock whoever holds it, on every instance.
+    /// Break every hold of the resource whoever holds it, on every instance.
     pub fn force_release(&self, resource: &str) -> Forced {
         let keys = self.keys(resource);
         let round = self.quorum.round_all("force", move |_| {
             Call::eval(
                 &scripts().force,
-                &[&keys.lock, &keys.queue, &keys.qinfo],
-                &[&keys.channel, &keys.wake_prefix],
+                &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
+                &[&keys.channel, &keys.wake_prefix, &keys.hold_prefix],
                 |v| parse_status(&v),
             )
         });
@@ -104,9 +105,10 @@ impl Locker {
             .replies
             .iter()
             .filter_map(|r| match r {
-                Ok((1, rest)) => Holder::from_values(rest),
+                Ok((1, rest)) => Some(rest.chunks(9).filter_map(Holder::from_values)),
                 _ => None,
             })
+            .flatten()
             .collect();
         Forced {
             holders,
@@ -116,18 +118,14 @@ impl Locker {
 
     /// Each instance's view of one lock: its holder (if any), its fence counter, and the
     /// waiters queued there, in order.
-    pub fn read(&self, resource: &str) -> Round<(Option<Holder>, u64, Vec<Waiter>)> {
+    pub fn read(&self, resource: &str) -> Round<crate::engine::state::Seen> {
         let keys = self.keys(resource);
         self.quorum.round_all("read", move |_| {
             Call::eval(
                 &scripts().read,
-                &[&keys.lock, &keys.fence, &keys.queue, &keys.qinfo],
-                &[&keys.wake_prefix],
-                |v| {
-                    let items = array(&v)?;
-                    let counter = items.get(9).and_then(int).unwrap_or(0).max(0) as u64;
-                    Ok((Holder::from_values(items), counter, waiters(items, 10)))
-                },
+                &[&keys.lock, &keys.fence, &keys.queue, &keys.qinfo, &keys.holds],
+                &[&keys.wake_prefix, &keys.hold_prefix],
+                |v| Ok(crate::engine::state::Seen::parse(array(&v)?)),
             )
         })
     }

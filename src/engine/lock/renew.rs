@@ -1,5 +1,6 @@
 //! Renewing a lease: extend on a quorum, and take back instances that lost the key.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -7,7 +8,7 @@ use anyhow::Result;
 use super::locker::*;
 use super::replies::{busy_from, parse_status};
 use crate::engine::error::LockError;
-use crate::engine::holder::{int, Holder};
+use crate::engine::holder::{int, string, Holder};
 use crate::engine::instance::Call;
 use crate::engine::quorum::validity;
 use crate::engine::scripts::scripts;
@@ -35,12 +36,20 @@ impl Locker {
         restore: Option<&Lease>,
     ) -> Result<Extended> {
         let keys = self.keys(resource);
-        let args = [token.to_string(), ttl.as_millis().to_string()];
+        // Which hold: the lease's own (a leftover of another is dropped), or for `extend` from
+        // the command line whichever the token has (only the one on the most instances counts).
+        let hold = restore.map_or("*".to_string(), |l| l.hold.clone());
+        let args = [
+            token.to_string(),
+            ttl.as_millis().to_string(),
+            keys.hold_prefix.clone(),
+            hold,
+        ];
         let k = keys.clone();
         let op = move |_| {
             Call::eval(
                 &scripts().extend,
-                &[&k.lock],
+                &[&k.lock, &k.holds],
                 &args.each_ref().map(String::as_str),
                 |v| parse_status(&v),
             )
@@ -54,7 +63,13 @@ impl Locker {
                 .round_until_decided("extend", op, |(status, _)| *status == 1),
         };
         let q = self.quorum.needed();
-        let renewed = round.count(|(status, _)| *status == 1);
+        let mut per_hold: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, rest) in round.replies.iter().flatten().filter(|(status, _)| *status == 1) {
+            *per_hold
+                .entry(rest.get(1).map(string).unwrap_or_default())
+                .or_default() += 1;
+        }
+        let renewed = per_hold.values().copied().max().unwrap_or(0);
         if renewed < q {
             if round.failed() > self.quorum.n() - q {
                 return Err(self.unavailable(&round).into());
@@ -100,6 +115,10 @@ impl Locker {
                 lease.since_unix_ms.to_string(),
                 lease.count.max(1).to_string(),
                 lease.fence.to_string(),
+                lease.mode.name().to_string(),
+                lease.mode.n().to_string(),
+                lease.hold.clone(),
+                keys.hold_prefix.clone(),
             ];
             let back = self.quorum.round_on(
                 "restore",
@@ -108,7 +127,7 @@ impl Locker {
                 move |_| {
                     Call::eval(
                         &scripts().restore,
-                        &[&keys.lock, &keys.fence],
+                        &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
                         &args.each_ref().map(String::as_str),
                         |v| Ok(int(&v) == Some(1)),
                     )

@@ -13,22 +13,38 @@ pub(super) type View = Vec<Option<Reply<Granted>>>;
 #[derive(Clone, Debug)]
 pub(super) enum Granted {
     /// Free here, and taken: `fence` is the one this instance handed out (its counter + 1).
+    /// `hold` is which hold it is ('' the exclusive lock, else its id: see `Lease::hold`).
     Taken {
         fence: u64,
+        hold: String,
     },
     /// Already ours here: the hold count now, and the holder's fence.
     Reentered {
         count: i64,
         fence: u64,
+        hold: String,
     },
     Held(Holder),
     /// Free, but the decider's queue has another waiter first.
     Queued(Waiter),
+    /// Held with another N (`--limit`; exclusive and shared holds count as 1): by this holder.
+    Mismatch {
+        limit: u32,
+        holder: Option<Holder>,
+    },
 }
 
 impl Granted {
     pub(super) fn ours(&self) -> bool {
         matches!(self, Granted::Taken { .. } | Granted::Reentered { .. })
+    }
+
+    /// Which hold an instance granted us, if it did.
+    pub(super) fn hold(&self) -> Option<&str> {
+        match self {
+            Granted::Taken { hold, .. } | Granted::Reentered { hold, .. } => Some(hold),
+            _ => None,
+        }
     }
 }
 
@@ -76,10 +92,16 @@ pub(super) fn parse_granted(v: &Value) -> Reply<Granted> {
     match status {
         1 => Ok(Granted::Taken {
             fence: num(0).max(0) as u64,
+            hold: rest.get(1).map(string).unwrap_or_default(),
         }),
         2 => Ok(Granted::Reentered {
             count: num(0),
             fence: num(1).max(0) as u64,
+            hold: rest.get(2).map(string).unwrap_or_default(),
+        }),
+        4 => Ok(Granted::Mismatch {
+            limit: u32::try_from(num(0)).unwrap_or(1),
+            holder: rest.get(1..).and_then(Holder::from_values),
         }),
         3 => Ok(Granted::Queued(Waiter::parse(
             &rest.first().map(string).unwrap_or_default(),

@@ -60,8 +60,8 @@ impl Locker {
             move |_| {
                 Call::eval(
                     &scripts().release,
-                    &[&keys.lock, &keys.queue, &keys.qinfo],
-                    &[&token, "0", &quiet, ""],
+                    &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
+                    &[&token, "0", &quiet, "", &keys.hold_prefix],
                     |_| Ok(()),
                 )
             },
