@@ -144,7 +144,7 @@ _redlock() {
             return 0
             ;;
         redlock__subcmd__acquire)
-            opts="-r -t -w -n -E -s -v -q -h -V --resource --ttl --wait --no-wait --conflict-exit-code --token --json --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
+            opts="-r -t -w -n -E -l -s -v -q -h -V --resource --ttl --wait --no-wait --conflict-exit-code --token --limit --shared --json --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -183,6 +183,14 @@ _redlock() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -727,7 +735,7 @@ _redlock() {
             return 0
             ;;
         redlock__subcmd__run)
-            opts="-r -t -w -n -E -c -s -v -q -h -V --resource --ttl --wait --no-wait --conflict-exit-code --token --command --kill-after --timeout --min-hold --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
+            opts="-r -t -w -n -E -l -c -s -v -q -h -V --resource --ttl --wait --no-wait --conflict-exit-code --token --limit --shared --command --kill-after --timeout --min-hold --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -766,6 +774,14 @@ _redlock() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

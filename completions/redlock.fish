@@ -47,6 +47,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand run" -s t -l ttl -d 'Lea
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s w -l wait -d 'Give up after DUR if the lock is still held [default: wait forever]' -r
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s E -l conflict-exit-code -d 'Exit code when the lock could not be had because it is held elsewhere' -r
 complete -c redlock -n "__fish_redlock_using_subcommand run" -l token -d 'Who holds the lock; the holder\'s token re-enters [default: a fresh random 128-bit token]' -r
+complete -c redlock -n "__fish_redlock_using_subcommand run" -s l -l limit -d 'Up to N holders at once (a counting semaphore); every holder must use the same N' -r
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s c -l command -d 'Run this string with `sh -c` instead of a command and arguments' -r -f -a "(__fish_complete_command)"
 complete -c redlock -n "__fish_redlock_using_subcommand run" -l kill-after -d 'After SIGTERM (lock lost or --timeout), wait this long before SIGKILL' -r
 complete -c redlock -n "__fish_redlock_using_subcommand run" -l timeout -d 'Stop the command after DUR (exit 124, as timeout(1)) [default: no limit]' -r
@@ -59,6 +60,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand run" -l tls-ca -d 'CA ce
 complete -c redlock -n "__fish_redlock_using_subcommand run" -l tls-cert -d 'Client certificate (PEM) for rediss:// servers that require one; needs --tls-key' -r -F
 complete -c redlock -n "__fish_redlock_using_subcommand run" -l tls-key -d 'Private key (PEM) of --tls-cert' -r -F
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s n -l no-wait -d 'Give up at once if the lock is held'
+complete -c redlock -n "__fish_redlock_using_subcommand run" -l shared -d 'A shared hold: shared holders hold together, never with an exclusive one (flock -s)'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s v -l verbose -d 'Debug lines on stderr: each round, per instance, with timings'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s q -l quiet -d 'No notices on stderr (errors are still printed)'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s h -l help -d 'Print help'
@@ -68,6 +70,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s t -l ttl -d 
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s w -l wait -d 'Give up after DUR if the lock is still held [default: wait forever]' -r
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s E -l conflict-exit-code -d 'Exit code when the lock could not be had because it is held elsewhere' -r
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l token -d 'Who holds the lock; the holder\'s token re-enters [default: a fresh random 128-bit token]' -r
+complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s l -l limit -d 'Up to N holders at once (a counting semaphore); every holder must use the same N' -r
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s s -l server -d 'Redis instance URL; repeat it or give a comma-separated list. Quorum is N/2 + 1. redis://[[user]:password@]host[:port][/db], rediss://… (TLS), redis+unix:///path/to/sock. Put URLs with passwords in REDLOCK_SERVERS, not on the command line' -r
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l prefix -d 'Namespace of every key redlock writes' -r
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l connect-timeout -d 'Per-instance connect limit' -r
@@ -76,6 +79,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l tls-ca -d 'C
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l tls-cert -d 'Client certificate (PEM) for rediss:// servers that require one; needs --tls-key' -r -F
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l tls-key -d 'Private key (PEM) of --tls-cert' -r -F
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s n -l no-wait -d 'Give up at once if the lock is held'
+complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l shared -d 'A shared hold: shared holders hold together, never with an exclusive one (flock -s)'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l json -d 'Print {"resource","token","fence","ttl_ms","validity_ms"} instead of the token'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s v -l verbose -d 'Debug lines on stderr: each round, per instance, with timings'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s q -l quiet -d 'No notices on stderr (errors are still printed)'

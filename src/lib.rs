@@ -7,8 +7,9 @@
 //!
 //! - [`cli`]: what the user types and reads. The clap definition ([`cli::args`]), its
 //!   resolution into settings ([`cli::config`]), the one table of exit codes ([`cli::exit`]),
-//!   the messages for the engine's typed errors ([`cli::messages`]), the inspect table and
-//!   JSON ([`cli::output`]), and the man pages ([`cli::man`]).
+//!   the messages for the engine's typed errors ([`cli::messages`]) and its facts in words
+//!   ([`cli::words`]), the inspect table and JSON ([`cli::output`]), and the man pages
+//!   ([`cli::man`]).
 //! - [`cmd`]: one file per subcommand, from parsed arguments to engine calls to exit codes.
 //! - [`engine`]: everything that talks to Redis. Never prints, never exits, never names a
 //!   flag; fails with [`engine::error::LockError`].

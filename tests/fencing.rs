@@ -320,3 +320,54 @@ fn a_fresh_acquire_on_five_slow_instances_costs_one_round_trip() {
         "a fresh acquisition took {best:?}: more than one round trip"
     );
 }
+
+/// fence.lua's claim, for holds that may have company (`--limit`, `--shared`): a fence that
+/// went to one token on an instance is never recorded there for another, so two concurrent
+/// holders whose quorums meet can never both use it.
+#[test]
+fn a_fence_claimed_by_one_hold_is_refused_to_another() {
+    let server = RedisServer::start();
+    let mut conn = server.conn();
+    let fence_lua = &redlock::engine::scripts::scripts().fence.body;
+    let keys = redlock::engine::lock::Keys::new("redlock:", "sem");
+    for (id, token) in [("0", "a"), ("1", "b")] {
+        redis::cmd("HSET")
+            .arg(format!("{}{id}", keys.hold_prefix))
+            .arg(&["token", token, "count", "1", "fence", "0"])
+            .query::<()>(&mut conn)
+            .expect("HSET hold");
+        redis::cmd("HSET")
+            .arg(&keys.holds)
+            .arg(&["mode", "limit", "limit", "2"])
+            .arg(format!("t:{token}"))
+            .arg(id)
+            .query::<()>(&mut conn)
+            .expect("HSET registry");
+    }
+    // Instance state after acquire.lua handed out 7 to `a`.
+    redis::cmd("SET")
+        .arg(&keys.fence)
+        .arg(7)
+        .query::<()>(&mut conn)
+        .expect("SET");
+    redis::cmd("SET")
+        .arg(&keys.fenced_by)
+        .arg("a")
+        .query::<()>(&mut conn)
+        .expect("SET");
+    let mut claim = |token: &str, fence: u64| -> Vec<i64> {
+        redis::cmd("EVAL")
+            .arg(fence_lua)
+            .arg(4)
+            .arg(&[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by])
+            .arg(&[token, &fence.to_string(), &keys.hold_prefix, "1"])
+            .query(&mut conn)
+            .expect("EVAL fence")
+    };
+    assert_eq!(claim("b", 7), vec![0, 7], "7 went to a here");
+    assert_eq!(claim("b", 6), vec![0, 7], "the counter is past 6");
+    assert_eq!(claim("a", 7), vec![1], "a's own fence");
+    assert_eq!(claim("b", 8), vec![1], "the next fence above the counter");
+    assert_eq!(claim("a", 8), vec![0, 8], "8 is b's now");
+    assert_eq!(counter(&server, "sem"), 8);
+}

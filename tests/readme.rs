@@ -78,6 +78,9 @@ const STUBS: &[(&str, &str)] = &[
     ("./report", "#!/bin/sh\nexit 0\n"),
     ("./deploy.sh", "#!/bin/sh\nsleep 2\n"),
     ("./migrate", "#!/bin/sh\nexit 0\n"),
+    ("./backup.sh", "#!/bin/sh\nexit 0\n"),
+    ("./run-tests.sh", "#!/bin/sh\nexit 0\n"),
+    ("./reset-test-env.sh", "#!/bin/sh\nexit 0\n"),
     (
         "bin/psql",
         "#!/bin/sh\ncase \"$*\" in\n  *fence=[0-9]*) exit 0 ;;\n  *) echo \"psql stub: no fence=N in: $*\" >&2; exit 1 ;;\nesac\n",

@@ -526,7 +526,7 @@ fn unix_socket_run_holds_the_lock_while_the_command_runs() {
 
 /// The least-privilege rule docs/tls-auth.md recommends, word for word (checked below).
 const LEAST_PRIVILEGE: &str = "on >locker-pw ~redlock:* &redlock:* +ping +eval +scan \
-     +subscribe +unsubscribe +del +exists +get +hdel +hget +hincrby +hmget +hset +pexpire +pttl +publish \
+     +subscribe +unsubscribe +del +exists +get +hdel +hget +hgetall +hincrby +hmget +hset +pexpire +pttl +publish \
      +pubsub|numsub +set +time +type +zadd +zcard +zrange +zrank +zrem";
 
 #[test]
@@ -570,4 +570,12 @@ fn the_documented_least_privilege_acl_is_enough_for_every_command() {
     let out = rl(&url, &["run", "-r", "job", "--", "true"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(holder_token(&mut server.conn(), "job"), None);
+    // Slots and shared holds use the registry (HGETALL) and the fence claims.
+    for mode in [&["--limit", "2"][..], &["--shared"][..]] {
+        let mut args = vec!["run", "-r", "capacity"];
+        args.extend(mode);
+        args.extend(["--", "true"]);
+        let out = rl(&url, &args);
+        assert_eq!(out.code, Some(0), "{mode:?}: {out:?}");
+    }
 }

@@ -5,7 +5,7 @@
 use crate::cli::args::{Command, GlobalArgs, LockArgs};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::{LockSettings, Settings, Verbosity, Wait};
-use crate::engine::tls::Tls;
+use crate::engine::tls::{KeyProblem, Tls};
 
 /// What clap cannot check alone, for the subcommand given; `Err` is a usage error's message.
 pub fn check(command: &Command) -> Result<(), String> {
@@ -49,7 +49,14 @@ pub fn settings(args: &GlobalArgs) -> Result<Settings, String> {
                 .into(),
         );
     }
-    tls.check()?;
+    tls.check().map_err(|e| match e {
+        KeyProblem::File(message) => message,
+        KeyProblem::Mismatch { key, cert, reason } => format!(
+            "--tls-key '{}' does not fit --tls-cert '{}' ({reason}); give the key the certificate was issued for",
+            key.display(),
+            cert.display()
+        ),
+    })?;
     Ok(Settings {
         servers: args.servers.iter().map(|s| s.clone().with_tls(&tls)).collect(),
         prefix: args.prefix.clone(),

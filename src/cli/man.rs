@@ -21,7 +21,16 @@ const RUN_CHILD_ENV: &[(&str, &str)] = &[
         "REDLOCK_FENCE",
         "Set for the command: a fencing token, a decimal integer that strictly increases from \
          one holder of the resource to the next. Pass it to the storage you protect, which \
-         rejects writes carrying an older fence.",
+         rejects writes carrying an older fence. Each hold has its own (--limit, --shared): \
+         fences strictly increase over all acquisitions of the resource, whatever their mode.",
+    ),
+    (
+        "REDLOCK_MODE",
+        "Set for the command: exclusive, shared (--shared) or limit (--limit N with N > 1).",
+    ),
+    (
+        "REDLOCK_LIMIT",
+        "Read as --limit N's default; set for the command to N (1 for exclusive and shared holds).",
     ),
 ];
 

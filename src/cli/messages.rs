@@ -3,6 +3,7 @@
 //! code. The engine states facts; the next step is the CLI's business.
 
 use crate::cli::exit::{Failure, BUSY};
+use crate::cli::words;
 use crate::engine::error::LockError;
 use crate::process::signals;
 
@@ -16,15 +17,16 @@ pub fn failure(err: &LockError, conflict_exit_code: i32) -> Failure {
                 "; use --wait DUR to queue for it"
             };
             Failure::Busy {
-                message: format!("{err}{hint}"),
+                message: format!("{}{hint}", text(err)),
                 code: conflict_exit_code,
             }
         }
         LockError::Unavailable { .. } => unavailable(err, "to answer"),
-        LockError::LeaseTooShort { .. } => Failure::Other(format!("{err}; use a longer --ttl")),
-        LockError::NotHolder { .. } => Failure::NotHolder(err.to_string()),
+        LockError::LeaseTooShort { .. } => Failure::Other(format!("{}; use a longer --ttl", text(err))),
+        LockError::NotHolder { .. } => Failure::NotHolder(text(err)),
         LockError::LimitMismatch { .. } => Failure::Other(format!(
-            "{err}; every holder of a resource must use the same --limit (--shared and exclusive holds: 1)"
+            "{}; every holder of a resource must use the same --limit (exclusive and --shared holds count as 1)",
+            text(err)
         )),
         LockError::Interrupted { resource, signal } => Failure::Interrupted {
             signal: *signal,
@@ -55,5 +57,68 @@ pub fn unavailable(err: &LockError, purpose: &str) -> Failure {
         }
         _ => "check that they are up and the --server URLs",
     };
-    Failure::Unavailable(format!("{err} {purpose}: {next}"))
+    Failure::Unavailable(format!("{} {purpose}: {next}", text(err)))
+}
+
+/// What `err` says, in the user's words: its holder as [`words::holder`] names it, and each
+/// instance's error as [`words::server_error`] does.
+pub fn text(err: &LockError) -> String {
+    match err {
+        LockError::Held { resource, busy, .. } => words::busy(resource, busy),
+        LockError::Unavailable {
+            answered,
+            n,
+            needed,
+            errors,
+            ..
+        } => format!(
+            "only {answered} of {n} servers answered ({} of {n} servers did not: {}); need {needed}",
+            n - answered,
+            errors
+                .iter()
+                .map(words::server_error)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        LockError::NotHolder {
+            resource,
+            renewed,
+            n,
+            needed,
+            holder,
+        } => {
+            let whose = match holder {
+                Some(h) => format!("it is {}", words::holder(h)),
+                None => "it is free (the lease expired or was released)".to_string(),
+            };
+            format!(
+                "lock '{resource}' is not held by that token on a quorum ({renewed} of {n}, need {needed}): {whose}"
+            )
+        }
+        LockError::LimitMismatch {
+            resource,
+            ours,
+            theirs,
+            holder,
+        } => {
+            let by = holder
+                .as_ref()
+                .map_or(String::new(), |h| format!(" ({})", words::holder(h)));
+            format!("lock '{resource}' is held with --limit {theirs}{by}, and this asks for --limit {ours}")
+        }
+        // Nothing in these needs a flag or a holder worded.
+        LockError::LeaseTooShort { .. } | LockError::Interrupted { .. } => err.to_string(),
+    }
+}
+
+/// An error chain as `{:#}` shows it (`outer: inner`), each engine error in it in the user's
+/// words (the heartbeat's reports).
+pub fn chain(err: &anyhow::Error) -> String {
+    err.chain()
+        .map(|e| match e.downcast_ref::<LockError>() {
+            Some(lock) => text(lock),
+            None => e.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
 }

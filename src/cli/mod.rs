@@ -8,3 +8,5 @@ pub mod exit;
 pub mod man;
 pub mod messages;
 pub mod output;
+pub mod table;
+pub mod words;

@@ -2,130 +2,80 @@
 //! NO_COLOR) and a stable JSON document for programs (durations in ms, times in RFC 3339).
 //! Servers are shown through `ServerUrl`'s Display, so a password is never printed.
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::engine::holder::{human, Holder, Waiter};
+pub use crate::cli::table::Style;
+use crate::cli::table::{cell, clean, header, painted, table, Cell, Row, GREEN, RED, YELLOW};
+use crate::cli::words::{self, human};
+use crate::engine::holder::{Holder, Waiter};
 use crate::engine::listing::Listing;
 use crate::engine::state::{InstanceView, LockState, Verdict};
 
-const RESET: &str = "\x1b[0m";
-const BOLD: &str = "\x1b[1m";
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-
-/// Whether to colour the human output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Style {
-    pub color: bool,
-}
-
-impl Style {
-    /// Colours only when stdout is a terminal and NO_COLOR is not set to a non-empty value
-    /// (no-color.org).
-    pub fn detect() -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style {
-            color: !no_color && std::io::stdout().is_terminal(),
+/// The verdict line: `free`, `held by T (web-3 pid 4121) on 2/3 instances (quorum 2),
+/// expires in 12s`, `split: …` or `unknown: …`.
+pub fn summary(state: &LockState) -> String {
+    let (n, q) = (state.n(), state.quorum);
+    match &state.verdict {
+        Verdict::Free => "free".to_string(),
+        Verdict::Held {
+            holder,
+            held_on,
+            expires_in,
+        } => {
+            let expiry = match expires_in {
+                Some(left) => format!("expires in {}", human(*left)),
+                None => "never expires (no lease set)".to_string(),
+            };
+            format!(
+                "held by {} ({}) on {held_on}/{n} instances (quorum {q}), {expiry}",
+                holder.token,
+                holder.who()
+            )
         }
-    }
-
-    pub fn plain() -> Style {
-        Style { color: false }
-    }
-
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color && !code.is_empty() && !text.is_empty() {
-            format!("{code}{text}{RESET}")
-        } else {
-            text.to_string()
+        Verdict::Split { tokens, free, failed } => {
+            format!(
+                "split: no token holds a quorum ({q} of {n}): {}",
+                seen_list(tokens, *free, *failed)
+            )
         }
-    }
-}
-
-/// Text that came from a server (a holder's host or command, a key's name) may hold anything;
-/// control characters would let it rewrite the operator's terminal, so they become `?`.
-fn clean(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
-}
-
-/// One table cell: its text and the colour it is painted in.
-struct Cell {
-    text: String,
-    color: &'static str,
-}
-
-fn cell(text: impl Into<String>) -> Cell {
-    Cell {
-        text: clean(&text.into()),
-        color: "",
-    }
-}
-
-fn painted(text: impl Into<String>, color: &'static str) -> Cell {
-    Cell {
-        text: clean(&text.into()),
-        color,
-    }
-}
-
-enum Row {
-    /// Aligned cells.
-    Cells(Vec<Cell>),
-    /// An aligned first cell, then text running to the end of the line (an error).
-    Span(Cell, Cell),
-}
-
-/// Align `rows` in columns two spaces apart; painting never changes a width.
-fn table(rows: &[Row], style: Style) -> String {
-    let mut widths: Vec<usize> = vec![];
-    for row in rows {
-        let cells: &[Cell] = match row {
-            Row::Cells(cells) => cells,
-            Row::Span(first, _) => std::slice::from_ref(first),
-        };
-        for (i, c) in cells.iter().enumerate() {
-            let w = c.text.chars().count();
-            match widths.get_mut(i) {
-                Some(old) => *old = (*old).max(w),
-                None => widths.push(w),
+        Verdict::Holds { mode, limit, holders } => {
+            let k = holders.len();
+            if mode == "limit" {
+                format!("held ({k} of {limit} slots)")
+            } else {
+                format!("shared by {k}")
             }
         }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let cells: Vec<&Cell> = match row {
-            Row::Cells(cells) => cells.iter().collect(),
-            Row::Span(first, rest) => vec![first, rest],
-        };
-        // Trailing empty cells print nothing, so no line ends in spaces.
-        let last = cells
-            .iter()
-            .rposition(|c| !c.text.is_empty())
-            .map_or(0, |i| i + 1);
-        let mut line = String::new();
-        for (i, c) in cells[..last].iter().enumerate() {
-            line.push_str(&style.paint(c.color, &c.text));
-            if i + 1 < last {
-                let pad = widths
-                    .get(i)
-                    .copied()
-                    .unwrap_or(0)
-                    .saturating_sub(c.text.chars().count());
-                line.push_str(&" ".repeat(pad + 2));
+        Verdict::Unknown { answered } => {
+            let free = state
+                .instances
+                .iter()
+                .filter(|v| matches!(&v.seen, Ok(s) if s.holder.is_none()))
+                .count();
+            let mut line = format!("unknown: only {answered} of {n} instances answered (quorum {q})");
+            if *answered > 0 {
+                line.push_str(&format!("; seen: {}", seen_list(&state.tokens(), free, 0)));
             }
+            line
         }
-        out.push_str(&line);
-        out.push('\n');
     }
-    out
 }
 
-fn header(names: &[&str]) -> Row {
-    Row::Cells(names.iter().map(|n| painted(*n, BOLD)).collect())
+/// `T (web-3 pid 4121) on 1, free on 1, no answer from 1`: what each instance says.
+fn seen_list(tokens: &[(Holder, usize)], free: usize, failed: usize) -> String {
+    let mut parts: Vec<String> = tokens
+        .iter()
+        .map(|(h, on)| format!("{} ({}) on {on}", h.token, h.who()))
+        .collect();
+    if free > 0 {
+        parts.push(format!("free on {free}"));
+    }
+    if failed > 0 {
+        parts.push(format!("no answer from {failed}"));
+    }
+    parts.join(", ")
 }
 
 /// The verdict, painted by what it says.
@@ -135,7 +85,7 @@ fn verdict_cell(state: &LockState) -> Cell {
         Verdict::Held { .. } | Verdict::Holds { .. } => YELLOW,
         Verdict::Split { .. } | Verdict::Unknown { .. } => RED,
     };
-    painted(state.summary(), color)
+    painted(summary(state), color)
 }
 
 /// `29s`, `850ms`, or `no expiry`.
@@ -219,7 +169,12 @@ fn instance_row(view: &InstanceView) -> Row {
     let server = cell(view.server.to_string());
     let seen = match &view.seen {
         Ok(seen) => seen,
-        Err(e) => return Row::Span(server, painted(format!("error: {e}"), RED)),
+        Err(e) => {
+            return Row::Span(
+                server,
+                painted(format!("error: {}", words::instance_error(e)), RED),
+            )
+        }
     };
     let Some(h) = &seen.holder else {
         if !seen.holds.is_empty() {
@@ -257,7 +212,10 @@ pub fn listing_table(listing: &Listing, style: Style) -> String {
         let server = cell(s.server.to_string());
         rows.push(match &s.locks {
             Ok(count) => Row::Cells(vec![server, cell("ok"), cell(count.to_string())]),
-            Err(e) => Row::Span(server, painted(format!("error: {e}"), RED)),
+            Err(e) => Row::Span(
+                server,
+                painted(format!("error: {}", words::instance_error(e)), RED),
+            ),
         });
     }
     let mut out = table(&rows, style);
@@ -357,7 +315,7 @@ pub fn lock_json(state: &LockState) -> Value {
             Err(e) => json!({
                 "server": v.server.to_string(),
                 "reachable": false,
-                "error": e.to_string(),
+                "error": words::instance_error(e),
                 "holder": null,
                 "holds": null,
                 "last_fence": null,
@@ -367,7 +325,7 @@ pub fn lock_json(state: &LockState) -> Value {
     json!({
         "resource": state.resource,
         "state": state_name,
-        "summary": state.summary(),
+        "summary": summary(state),
         "n": state.n(),
         "quorum": state.quorum,
         "answered": state.answered(),
@@ -404,7 +362,7 @@ pub fn listing_json(listing: &Listing) -> Value {
         .iter()
         .map(|s| match &s.locks {
             Ok(count) => json!({"server": s.server.to_string(), "reachable": true, "error": null, "locks": count}),
-            Err(e) => json!({"server": s.server.to_string(), "reachable": false, "error": e.to_string(), "locks": null}),
+            Err(e) => json!({"server": s.server.to_string(), "reachable": false, "error": words::instance_error(e), "locks": null}),
         })
         .collect();
     json!({
@@ -420,32 +378,75 @@ pub fn listing_json(listing: &Listing) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::instance::{ErrorClass, InstanceError};
+    use crate::engine::state::Seen;
+
+    fn holder(token: &str, left_ms: Option<u64>) -> Holder {
+        Holder {
+            token: token.into(),
+            count: 1,
+            host: "web-3".into(),
+            pid: Some(4121),
+            cmd: "./deploy.sh".into(),
+            since_unix_ms: Some(0),
+            fence: 1,
+            ttl: Some(Duration::from_secs(30)),
+            time_left: left_ms.map(Duration::from_millis),
+        }
+    }
+
+    fn view(seen: Option<Option<Holder>>) -> InstanceView {
+        InstanceView {
+            server: "redis://127.0.0.1:1".parse().expect("url"),
+            seen: match seen {
+                Some(holder) => Ok(Seen {
+                    holder,
+                    last_fence: 1,
+                    queue: vec![],
+                    holds: vec![],
+                    mode: String::new(),
+                    limit: 0,
+                }),
+                None => Err(InstanceError::new(ErrorClass::Unreachable, "connection refused")),
+            },
+        }
+    }
 
     #[test]
-    fn columns_align_and_lines_end_without_spaces() {
-        let rows = vec![
-            Row::Cells(vec![cell("a"), cell("bb"), cell("")]),
-            Row::Cells(vec![cell("ccc"), cell("d"), cell("e")]),
-            Row::Span(cell("f"), cell("error: long text")),
-        ];
+    fn unknown_names_what_the_few_answers_saw() {
+        let views = [view(Some(Some(holder("a", Some(1))))), view(None), view(None)];
+        let state = LockState::new("x", views.to_vec(), 2);
         assert_eq!(
-            table(&rows, Style::plain()),
-            "a    bb\nccc  d   e\nf    error: long text\n"
+            summary(&state),
+            "unknown: only 1 of 3 instances answered (quorum 2); seen: a (web-3 pid 4121) on 1"
         );
     }
 
     #[test]
-    fn colour_does_not_change_alignment() {
-        let rows = vec![
-            Row::Cells(vec![painted("a", RED), cell("x")]),
-            Row::Cells(vec![cell("bbb"), cell("y")]),
+    fn held_says_when_the_quorum_runs_out() {
+        let views = [
+            view(Some(Some(holder("a", Some(5_000))))),
+            view(Some(Some(holder("a", Some(9_000))))),
+            view(Some(Some(holder("a", Some(7_000))))),
         ];
-        let text = table(&rows, Style { color: true });
-        assert_eq!(text, "\x1b[31ma\x1b[0m    x\nbbb  y\n");
+        let state = LockState::new("deploy", views.to_vec(), 2);
+        assert_eq!(
+            summary(&state),
+            "held by a (web-3 pid 4121) on 3/3 instances (quorum 2), expires in 7s"
+        );
     }
 
     #[test]
-    fn control_characters_from_servers_are_neutralised() {
-        assert_eq!(clean("web\x1b[2J-3\n"), "web?[2J-3?");
+    fn split_lists_every_token_and_the_free_instances() {
+        let views = [
+            view(Some(Some(holder("a", Some(1))))),
+            view(Some(Some(holder("b", Some(1))))),
+            view(Some(None)),
+        ];
+        let state = LockState::new("x", views.to_vec(), 2);
+        assert_eq!(
+            summary(&state),
+            "split: no token holds a quorum (2 of 3): a (web-3 pid 4121) on 1, b (web-3 pid 4121) on 1, free on 1"
+        );
     }
 }

@@ -28,8 +28,11 @@ pub struct Context {
 
 impl Context {
     pub fn new(settings: Settings) -> Context {
-        let trace: Option<Trace> = (settings.verbosity == Verbosity::Verbose)
-            .then(|| Arc::new(|line: &str| eprintln!("redlock: debug: {line}")) as Trace);
+        let trace = (settings.verbosity == Verbosity::Verbose).then(|| Trace {
+            line: Arc::new(|line: &str| eprintln!("redlock: debug: {line}")),
+            error: crate::cli::words::instance_error,
+            busy: crate::cli::words::busy_state,
+        });
         let locker = Locker::new(&settings, trace);
         Context { settings, locker }
     }
@@ -62,7 +65,10 @@ fn waiting_line(resource: &str, busy: &Busy) -> String {
         Some(n) => format!("; {n} ahead of you"),
         None => String::new(),
     };
-    format!("waiting for lock '{resource}': {}{place}", busy.state())
+    format!(
+        "waiting for lock '{resource}': {}{place}",
+        crate::cli::words::busy_state(busy)
+    )
 }
 
 /// Run the parsed command line; the `Ok` value is the exit code.

@@ -8,6 +8,7 @@ use super::{print, Context};
 use crate::cli::args::ReleaseArgs;
 use crate::cli::exit::{self, Failure};
 use crate::cli::messages;
+use crate::cli::words;
 use crate::engine::error::LockError;
 use crate::engine::holder::tally;
 
@@ -31,7 +32,7 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
         for (h, _) in tally(&forced.holders) {
             text.push_str(&format!(
                 "broke lock '{resource}' {} (token {})\n",
-                h.describe(),
+                words::holder(&h),
                 h.token
             ));
         }
@@ -51,7 +52,7 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
             released
                 .failed
                 .iter()
-                .map(|(_, e)| e.as_str())
+                .map(|(_, e)| words::server_error(e))
                 .collect::<Vec<_>>()
                 .join("; ")
         ))
@@ -69,7 +70,7 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
     let message = match released.others.first() {
         Some(h) => format!(
             "lock '{resource}' is {}, not by that token; nothing released (use --force to break it)",
-            h.describe()
+            words::holder(h)
         ),
         None => format!(
             "lock '{resource}' is not held by that token: it is free (already released, or its lease expired)"

@@ -21,8 +21,10 @@ use nix::sys::signal::Signal;
 use super::{new_token, Context};
 use crate::cli::args::RunArgs;
 use crate::cli::exit::{self, Failure};
-use crate::engine::heartbeat::{Beat, Heartbeat, Timing};
-use crate::engine::holder::{clock_time, human, HolderMeta};
+use crate::cli::messages;
+use crate::cli::words::{self, clock_time, human};
+use crate::engine::heartbeat::{Beat, Heartbeat, Lost, Timing};
+use crate::engine::holder::HolderMeta;
 use crate::engine::lock::{Lease, Request};
 use crate::engine::settings::Verbosity;
 use crate::engine::wakeup::Wakeup;
@@ -281,11 +283,19 @@ impl Running<'_> {
                 }
             }
             Beat::Failing { error, give_up_at } => self.ctx.notice(&format!(
-                "cannot renew lock '{}' ({error}); retrying for {} before stopping the command",
+                "cannot renew lock '{}' ({}); retrying for {} before stopping the command",
                 self.resource,
+                messages::chain(&error),
                 human(give_up_at.saturating_duration_since(Instant::now()))
             )),
             Beat::Lost { reason } => {
+                let reason = match reason {
+                    Lost::NotOurs(e) => messages::text(&e),
+                    Lost::NoRenewal(e) => format!(
+                        "no renewal reached a quorum before its validity ran out ({})",
+                        messages::chain(&e)
+                    ),
+                };
                 // Said at once, whatever the verbosity (lock loss is never silent), so it is in
                 // the log next to what the command prints while it stops; the exit line gives
                 // the outcome.
@@ -359,11 +369,11 @@ impl Holding<'_, '_> {
         // Only where something of ours may be held: an instance that was down all along has
         // nothing to release, and a warning about it would only alarm (CONTRACT.md, "Releases
         // are prompt, and always arrive").
-        let unreleased: Vec<&str> = released
+        let unreleased: Vec<String> = released
             .failed
             .iter()
             .filter(|(i, _)| lease.maybe_held.get(*i).copied().unwrap_or(true))
-            .map(|(_, e)| e.as_str())
+            .map(|(_, e)| words::server_error(e))
             .collect();
         if !unreleased.is_empty() {
             self.ctx.notice(&format!(

@@ -1,11 +1,12 @@
 //! Why a lock operation failed, as data: the engine's typed errors. `cli::messages` turns them
 //! into what the user reads (with the flag to try next) and `cli::exit` into exit codes; the
-//! `Display` here is the plain fact, for `-v` lines and the heartbeat's reports.
+//! `Display` here is the plain fact, naming no flag (for tests and debugging).
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::engine::holder::{Busy, Holder};
+use crate::engine::instance::ServerError;
 
 #[derive(Debug, Clone)]
 pub enum LockError {
@@ -22,8 +23,8 @@ pub enum LockError {
         n: usize,
         needed: usize,
         refused: bool,
-        /// "server: error" for each instance that did not answer.
-        errors: Vec<String>,
+        /// Each instance that did not answer, with its error.
+        errors: Vec<ServerError>,
     },
     /// A quorum answered, but too late: no validity was left of a lease of `ttl`.
     LeaseTooShort {
@@ -66,7 +67,11 @@ impl fmt::Display for LockError {
                 f,
                 "only {answered} of {n} servers answered ({} of {n} servers did not: {}); need {needed}",
                 n - answered,
-                errors.join("; ")
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
             LockError::LeaseTooShort {
                 resource,
@@ -89,7 +94,7 @@ impl fmt::Display for LockError {
                 holder,
             } => {
                 let whose = match holder {
-                    Some(h) => format!("it is {}", h.describe()),
+                    Some(h) => format!("it is {}", h.fact()),
                     None => "it is free (the lease expired or was released)".to_string(),
                 };
                 write!(

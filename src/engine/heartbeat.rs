@@ -13,6 +13,7 @@
 //! to end would let the command overlap the next holder.
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ use crate::engine::lock::{Lease, Locker};
 use crate::engine::settings::Settings;
 
 /// What the heartbeat tells the event loop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Beat {
     /// A renewal reached a quorum; `restored` instances that had lost the key were taken back.
     Renewed {
@@ -31,9 +32,23 @@ pub enum Beat {
         recovered: bool,
     },
     /// The first failed renewal of a streak; retries go on until `give_up_at`.
-    Failing { error: String, give_up_at: Instant },
+    Failing {
+        error: Arc<anyhow::Error>,
+        give_up_at: Instant,
+    },
     /// The lease is lost; the thread has ended. Sent at most once.
-    Lost { reason: String },
+    Lost { reason: Lost },
+}
+
+/// Why a lease was lost.
+#[derive(Debug, Clone)]
+pub enum Lost {
+    /// A quorum answered, and the lock is not ours there ([`LockError::NotHolder`]), or the
+    /// renewal came too late to leave any validity ([`LockError::LeaseTooShort`]).
+    NotOurs(Box<LockError>),
+    /// No renewal reached a quorum before the lease's validity ran out; the last one failed
+    /// with this.
+    NoRenewal(Arc<anyhow::Error>),
 }
 
 /// When to renew, retry and give up; derived from the ttl and the servers' timeouts.
@@ -158,7 +173,7 @@ fn beat(locker: &Locker, lease: &Lease, timing: Timing, stopped: &mpsc::Receiver
             err.downcast_ref::<LockError>()
         {
             report(Beat::Lost {
-                reason: e.to_string(),
+                reason: Lost::NotOurs(Box::new(e.clone())),
             });
             return;
         }
@@ -167,7 +182,7 @@ fn beat(locker: &Locker, lease: &Lease, timing: Timing, stopped: &mpsc::Receiver
                 if !failing {
                     failing = true;
                     report(Beat::Failing {
-                        error: format!("{err:#}"),
+                        error: Arc::new(err),
                         give_up_at: timing.last_safe_moment(valid_until),
                     });
                 }
@@ -178,7 +193,7 @@ fn beat(locker: &Locker, lease: &Lease, timing: Timing, stopped: &mpsc::Receiver
                     return;
                 }
                 report(Beat::Lost {
-                    reason: format!("no renewal reached a quorum before its validity ran out ({err:#})"),
+                    reason: Lost::NoRenewal(Arc::new(err)),
                 });
                 return;
             }

@@ -1,5 +1,5 @@
-//! Who holds a lock: the metadata a holder leaves next to it, and its one-line description,
-//! so every message that names a holder names it the same way.
+//! Who holds a lock: the metadata a holder leaves next to it, as data (its words for the user
+//! are in `cli::words`), and the one count of holders every reader shares.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -109,68 +109,21 @@ impl Holder {
             .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
     }
 
-    /// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`: who, and how long it has held the
-    /// lock (not the lease's time left, which the holder keeps renewing and people read as
-    /// "free in"). A hold kept only by `--min-hold` after its command ended says so:
-    /// `kept by --min-hold until 03:00:41 after ./report on web-1 finished`.
-    pub fn describe(&self) -> String {
-        self.describe_at(SystemTime::now())
-    }
-
-    fn describe_at(&self, now: SystemTime) -> String {
-        if self.count == 0 {
-            // release.lua leaves count 0 when --min-hold keeps the key: nobody holds it.
-            let until = match self.time_left {
-                Some(left) => format!(" until {}", clock_time(now + left)),
-                None => String::new(),
-            };
-            let what = if self.cmd.is_empty() {
-                "its command"
-            } else {
-                &self.cmd
-            };
-            return format!(
-                "kept by --min-hold{until} after {what} on {} finished",
-                self.who()
-            );
-        }
-        let mut s = format!("held by {}", self.who());
+    /// `held by web-3 pid 4121 (./deploy.sh)`, or for a hold kept after its command ended
+    /// (count 0, see release.lua) `kept by web-3 pid 4121 (./deploy.sh) after its command
+    /// finished`: the plain facts, for the engine's `Display` and tests. What users read is
+    /// `cli::words::holder`.
+    pub fn fact(&self) -> String {
+        let verb = if self.count == 0 { "kept" } else { "held" };
+        let mut s = format!("{verb} by {}", self.who());
         if !self.cmd.is_empty() {
             s.push_str(&format!(" ({})", self.cmd));
         }
-        if let Some(held) = self.since().and_then(|t| now.duration_since(t).ok()) {
-            s.push_str(&format!(" for {}", human(held)));
+        if self.count == 0 {
+            s.push_str(" after its command finished");
         }
         s
     }
-}
-
-/// `03:00:41`: a wall-clock time of day in the local time zone, as `date` shows it.
-pub fn clock_time(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let Ok(secs) = libc::time_t::try_from(secs) else {
-        return "(far in the future)".into();
-    };
-    // SAFETY: localtime_r reads `secs` and writes only into `tm`, which we own; it is the
-    // thread-safe variant (no shared static buffer). An all-zero `tm` is a valid value.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&secs, &mut tm).is_null() {
-            return humantime::format_rfc3339_seconds(t).to_string();
-        }
-        tm
-    };
-    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
-}
-
-/// A short human duration: `850ms`, `12s`, `3m 20s`.
-pub fn human(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        return format!("{}ms", d.as_millis());
-    }
-    let secs = d.as_secs();
-    let rounded = Duration::from_secs(if d.subsec_millis() >= 500 { secs + 1 } else { secs });
-    humantime::format_duration(rounded).to_string()
 }
 
 pub fn int(v: &Value) -> Option<i64> {
@@ -210,26 +163,18 @@ pub struct Busy {
 }
 
 impl Busy {
-    /// `lock 'deploy' is held by web-3 pid 4121 (./deploy.sh) for 4m 12s`
+    /// `lock 'deploy' is held by web-3 pid 4121 (./deploy.sh)`: the plain facts, for the
+    /// engine's `Display` and tests. What users read is `cli::words::busy`.
     pub fn describe(&self, resource: &str) -> String {
-        format!("lock '{resource}' is {}", self.state())
+        format!("lock '{resource}' is {}", self.fact())
     }
 
-    /// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`, or why nobody does.
-    pub fn state(&self) -> String {
+    /// `held by web-3 pid 4121 (./deploy.sh)`, or why nobody holds it: the plain facts.
+    pub fn fact(&self) -> String {
         match (&self.holder, &self.turn_of) {
-            (Some(h), _) => h.describe(),
-            (None, Some(w)) => {
-                let mut s = format!("free, but queued waiters come first: next is {}", w.host);
-                if let Some(pid) = w.pid {
-                    s.push_str(&format!(" pid {pid}"));
-                }
-                if !w.cmd.is_empty() {
-                    s.push_str(&format!(" ({})", w.cmd));
-                }
-                s
-            }
-            (None, None) => "contended: no holder has a quorum right now".to_string(),
+            (Some(h), _) => h.fact(),
+            (None, Some(w)) => format!("free, but waiter {} comes first", w.host),
+            (None, None) => "contended: no holder has a quorum".to_string(),
         }
     }
 }
@@ -340,31 +285,13 @@ mod tests {
     }
 
     #[test]
-    fn describes_who_and_how_long_it_has_held() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let since = 1_000_000_000 - 252_000;
-        assert_eq!(
-            holder(1, Some(since)).describe_at(now),
-            "held by web-3 pid 4121 (./deploy.sh) for 4m 12s"
-        );
-        // Not the lease's time left: without `since`, no duration at all.
-        assert_eq!(
-            holder(1, None).describe_at(now),
-            "held by web-3 pid 4121 (./deploy.sh)"
-        );
+    fn states_the_facts_without_wording_them() {
         assert_eq!(holder(1, None).who(), "web-3 pid 4121");
-    }
-
-    #[test]
-    fn a_min_hold_keep_says_the_command_finished_and_when_the_keep_ends() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let shown = holder(0, Some(1)).describe_at(now);
-        let until = clock_time(now + Duration::from_millis(11_600));
+        assert_eq!(holder(1, None).fact(), "held by web-3 pid 4121 (./deploy.sh)");
         assert_eq!(
-            shown,
-            format!("kept by --min-hold until {until} after ./deploy.sh on web-3 pid 4121 finished")
+            holder(0, None).fact(),
+            "kept by web-3 pid 4121 (./deploy.sh) after its command finished"
         );
-        assert_eq!(until.len(), 8, "HH:MM:SS: {until}");
     }
 
     #[test]

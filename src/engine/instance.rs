@@ -10,6 +10,7 @@ use redis::{ErrorKind, ServerErrorKind, Value};
 
 use crate::engine::scripts::Script;
 use crate::engine::server::ServerUrl;
+use crate::engine::tls::TlsProblem;
 
 /// Why an instance gave no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +30,10 @@ pub enum ErrorClass {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceError {
     pub class: ErrorClass,
+    /// What went wrong; for a TLS problem, rustls's text alone.
     pub message: String,
+    /// What TLS problem it is, if it is one.
+    pub tls: Option<TlsProblem>,
 }
 
 impl InstanceError {
@@ -37,6 +41,16 @@ impl InstanceError {
         InstanceError {
             class,
             message: message.into(),
+            tls: None,
+        }
+    }
+
+    /// A TLS problem: always a refusal. `message` is rustls's text.
+    pub fn tls(problem: TlsProblem, message: impl Into<String>) -> Self {
+        InstanceError {
+            class: ErrorClass::Refused,
+            message: message.into(),
+            tls: Some(problem),
         }
     }
 
@@ -46,9 +60,29 @@ impl InstanceError {
     }
 }
 
+/// The plain fact, naming no flag; `cli::words::instance_error` adds what to do about a TLS
+/// problem.
 impl fmt::Display for InstanceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        match self.tls {
+            None => f.write_str(&self.message),
+            Some(TlsProblem::ClientKey) => write!(f, "client certificate and key: {}", self.message),
+            Some(_) => write!(f, "TLS handshake failed: {}", self.message),
+        }
+    }
+}
+
+/// An instance's error, with the server it came from.
+#[derive(Debug, Clone)]
+pub struct ServerError {
+    pub server: ServerUrl,
+    pub error: InstanceError,
+}
+
+/// `host:port: error` (the server by its Display, which hides a password).
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.server, self.error)
     }
 }
 
@@ -58,7 +92,7 @@ fn classify(e: &redis::RedisError, connecting: bool) -> InstanceError {
     // rustls verifies lazily, on the first request, so a certificate problem can surface on
     // any job, not only while connecting. It is a refusal, never "unreachable".
     if let Some(tls) = crate::engine::tls::rustls_error(e) {
-        return InstanceError::new(ErrorClass::Refused, crate::engine::tls::describe(tls));
+        return crate::engine::tls::failure(tls);
     }
     // A server with requirepass answers a long unauthenticated request (our scripts have
     // more than 10 arguments) with this protocol error instead of NOAUTH, and hangs up.

@@ -7,7 +7,7 @@ use redis::Value;
 
 use crate::engine::error::LockError;
 use crate::engine::holder::string;
-use crate::engine::instance::{Call, ErrorClass, InstanceError};
+use crate::engine::instance::{Call, ErrorClass, InstanceError, ServerError};
 use crate::engine::lock::Locker;
 use crate::engine::quorum::Reply;
 use crate::engine::scripts::scripts;
@@ -48,11 +48,16 @@ impl Listing {
         self.servers.iter().filter(|s| s.locks.is_ok()).count()
     }
 
-    /// `host:port: error` for each instance whose SCAN failed.
-    pub fn errors(&self) -> Vec<String> {
+    /// Each instance whose SCAN failed, with its error.
+    pub fn errors(&self) -> Vec<ServerError> {
         self.servers
             .iter()
-            .filter_map(|s| s.locks.as_ref().err().map(|e| format!("{}: {e}", s.server)))
+            .filter_map(|s| {
+                s.locks.as_ref().err().map(|e| ServerError {
+                    server: s.server.clone(),
+                    error: e.clone(),
+                })
+            })
             .collect()
     }
 

@@ -6,15 +6,22 @@
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::engine::instance::{Call, ErrorClass, InstanceError};
+use crate::engine::holder::Busy;
+use crate::engine::instance::{Call, ErrorClass, InstanceError, ServerError};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::Settings;
 use crate::engine::wire::{Deliver, Wire};
 
 pub type Reply<T> = Result<T, InstanceError>;
 
-/// Where `-v` lines go; the engine never prints on its own.
-pub type Trace = Arc<dyn Fn(&str) + Send + Sync>;
+/// Where `-v` lines go (the engine never prints on its own), and how an instance's error and
+/// a busy lock read in them: the CLI's words, which may name a flag.
+#[derive(Clone)]
+pub struct Trace {
+    pub line: Arc<dyn Fn(&str) + Send + Sync>,
+    pub error: fn(&InstanceError) -> String,
+    pub busy: fn(&Busy) -> String,
+}
 
 /// How long a short-lived process gives the instances that did not count toward a decided
 /// round before it exits: their requests are on the wire already, this only lets a quick
@@ -76,13 +83,16 @@ impl<T> Round<T> {
             .count()
     }
 
-    /// "host:port: error" for each instance that gave no answer.
-    pub fn errors<'a>(&'a self, servers: &'a [ServerUrl]) -> Vec<String> {
+    /// Each instance that gave no answer, with its error.
+    pub fn errors(&self, servers: &[ServerUrl]) -> Vec<ServerError> {
         self.replies
             .iter()
             .zip(servers)
             .filter_map(|(r, s)| match r {
-                Err(e) if e.class != ErrorClass::NotAwaited => Some(format!("{s}: {e}")),
+                Err(e) if e.class != ErrorClass::NotAwaited => Some(ServerError {
+                    server: s.clone(),
+                    error: e.clone(),
+                }),
                 _ => None,
             })
             .collect()
@@ -126,7 +136,14 @@ impl Quorum {
 
     pub fn trace(&self, line: &str) {
         if let Some(t) = &self.trace {
-            t(line);
+            (t.line)(line);
+        }
+    }
+
+    /// A `-v` line that needs the CLI's words, made only when tracing.
+    pub fn trace_with(&self, line: impl FnOnce(&Trace) -> String) {
+        if let Some(t) = &self.trace {
+            (t.line)(&line(t));
         }
     }
 
@@ -341,10 +358,10 @@ impl Quorum {
             }
             match rx.recv_timeout(next.saturating_duration_since(now)) {
                 Ok((i, reply)) if replies[i].is_none() => {
-                    if self.trace.is_some() {
+                    if let Some(t) = &self.trace {
                         let status = match &reply {
                             Ok(_) => "ok".to_string(),
-                            Err(e) => format!("error: {e}"),
+                            Err(e) => format!("error: {}", (t.error)(e)),
                         };
                         self.trace(&format!(
                             "{what}: {} {status} after {:.1}ms",

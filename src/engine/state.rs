@@ -1,12 +1,13 @@
 //! Every instance's view of a lock and the verdict those views add up to (free, held by one
-//! token on a quorum, split, or unknown), with the queue of waiters. The listing of every lock
+//! token on a quorum, split, or unknown), with the queue of waiters. Its words are in
+//! `cli::output`. The listing of every lock
 //! is in [`crate::engine::listing`].
 
 use std::time::Duration;
 
 use crate::engine::error::LockError;
-use crate::engine::holder::{human, Holder, Waiter};
-use crate::engine::instance::{ErrorClass, InstanceError};
+use crate::engine::holder::{Holder, Waiter};
+use crate::engine::instance::{ErrorClass, InstanceError, ServerError};
 use crate::engine::lock::Locker;
 use crate::engine::server::ServerUrl;
 
@@ -137,61 +138,16 @@ impl LockState {
         crate::engine::holder::tally(holders(&self.instances))
     }
 
-    /// The verdict line: `free`, `held by T (web-3 pid 4121) on 2/3 instances (quorum 2),
-    /// expires in 12s`, `split: …` or `unknown: …`.
-    pub fn summary(&self) -> String {
-        let (n, q) = (self.n(), self.quorum);
-        match &self.verdict {
-            Verdict::Free => "free".to_string(),
-            Verdict::Held {
-                holder,
-                held_on,
-                expires_in,
-            } => {
-                let expiry = match expires_in {
-                    Some(left) => format!("expires in {}", human(*left)),
-                    None => "never expires (no lease set)".to_string(),
-                };
-                format!(
-                    "held by {} ({}) on {held_on}/{n} instances (quorum {q}), {expiry}",
-                    holder.token,
-                    holder.who()
-                )
-            }
-            Verdict::Split { tokens, free, failed } => {
-                format!(
-                    "split: no token holds a quorum ({q} of {n}): {}",
-                    seen_list(tokens, *free, *failed)
-                )
-            }
-            Verdict::Holds { mode, limit, holders } => {
-                let k = holders.len();
-                if mode == "limit" {
-                    format!("held ({k} of {limit} slots)")
-                } else {
-                    format!("shared by {k}")
-                }
-            }
-            Verdict::Unknown { answered } => {
-                let free = self
-                    .instances
-                    .iter()
-                    .filter(|v| matches!(&v.seen, Ok(s) if s.holder.is_none()))
-                    .count();
-                let mut line = format!("unknown: only {answered} of {n} instances answered (quorum {q})");
-                if *answered > 0 {
-                    line.push_str(&format!("; seen: {}", seen_list(&self.tokens(), free, 0)));
-                }
-                line
-            }
-        }
-    }
-
-    /// `host:port: error` for each instance that gave no answer.
-    pub fn errors(&self) -> Vec<String> {
+    /// Each instance that gave no answer, with its error.
+    pub fn errors(&self) -> Vec<ServerError> {
         self.instances
             .iter()
-            .filter_map(|v| v.seen.as_ref().err().map(|e| format!("{}: {e}", v.server)))
+            .filter_map(|v| {
+                v.seen.as_ref().err().map(|e| ServerError {
+                    server: v.server.clone(),
+                    error: e.clone(),
+                })
+            })
             .collect()
     }
 
@@ -261,21 +217,6 @@ fn holds_verdict(views: &[InstanceView], quorum: usize, answered: usize) -> Verd
     Verdict::Holds { mode, limit, holders }
 }
 
-/// `T (web-3 pid 4121) on 1, free on 1, no answer from 1`: what each instance says.
-fn seen_list(tokens: &[(Holder, usize)], free: usize, failed: usize) -> String {
-    let mut parts: Vec<String> = tokens
-        .iter()
-        .map(|(h, on)| format!("{} ({}) on {on}", h.token, h.who()))
-        .collect();
-    if free > 0 {
-        parts.push(format!("free on {free}"));
-    }
-    if failed > 0 {
-        parts.push(format!("no answer from {failed}"));
-    }
-    parts.join(", ")
-}
-
 fn holders(views: &[InstanceView]) -> impl Iterator<Item = &Holder> {
     views
         .iter()
@@ -301,7 +242,7 @@ pub(crate) fn unavailable<'a>(
     n: usize,
     needed: usize,
     mut failures: impl Iterator<Item = &'a InstanceError>,
-    errors: Vec<String>,
+    errors: Vec<ServerError>,
 ) -> LockError {
     LockError::Unavailable {
         answered,
@@ -356,10 +297,6 @@ mod tests {
         let views = [view(Some(Some(holder("a", Some(1))))), view(None), view(None)];
         let state = LockState::new("x", views.to_vec(), 2);
         assert_eq!(state.verdict, Verdict::Unknown { answered: 1 });
-        assert_eq!(
-            state.summary(),
-            "unknown: only 1 of 3 instances answered (quorum 2); seen: a (web-3 pid 4121) on 1"
-        );
     }
 
     #[test]
@@ -376,11 +313,6 @@ mod tests {
             panic!("not held")
         };
         assert_eq!((held_on, expires_in), (3, Some(Duration::from_secs(7))));
-        let state = LockState::new("deploy", views.to_vec(), 2);
-        assert_eq!(
-            state.summary(),
-            "held by a (web-3 pid 4121) on 3/3 instances (quorum 2), expires in 7s"
-        );
     }
 
     #[test]
@@ -417,9 +349,5 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(
-            state.summary(),
-            "split: no token holds a quorum (2 of 3): a (web-3 pid 4121) on 1, b (web-3 pid 4121) on 1, free on 1"
-        );
     }
 }

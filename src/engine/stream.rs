@@ -104,14 +104,11 @@ fn handshake(
     mut sock: TcpStream,
     timeout: Duration,
 ) -> Result<TlsStream, InstanceError> {
-    let config = server
-        .tls()
-        .client_config()
-        .map_err(|e| InstanceError::new(ErrorClass::Refused, e))?;
+    let config = server.tls().client_config()?;
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| InstanceError::new(ErrorClass::Refused, format!("TLS: bad server name {host}: {e}")))?;
-    let mut conn = rustls::ClientConnection::new(config, name)
-        .map_err(|e| InstanceError::new(ErrorClass::Refused, crate::engine::tls::describe(&e)))?;
+    let mut conn =
+        rustls::ClientConnection::new(config, name).map_err(|e| crate::engine::tls::failure(&e))?;
     sock.set_read_timeout(Some(timeout))
         .map_err(|e| io_error(&e, true))?;
     sock.set_write_timeout(Some(timeout))
@@ -131,7 +128,7 @@ fn tls_failure(e: &io::Error) -> InstanceError {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
-        return InstanceError::new(ErrorClass::Refused, crate::engine::tls::describe(tls));
+        return crate::engine::tls::failure(tls);
     }
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => InstanceError::new(
@@ -150,7 +147,7 @@ pub fn io_error(e: &io::Error, connecting: bool) -> InstanceError {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
-        return InstanceError::new(ErrorClass::Refused, crate::engine::tls::describe(tls));
+        return crate::engine::tls::failure(tls);
     }
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut if connecting => {

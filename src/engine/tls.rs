@@ -1,6 +1,6 @@
 //! TLS for `rediss://` servers: the CA to trust and the client certificate (read and checked
 //! when the command line is parsed, so a bad file is a usage error), and what a failed
-//! handshake means, in words that name the certificate problem.
+//! handshake means, as a typed problem (`cli::words` names the flag that fixes it).
 
 use std::fmt;
 use std::io::Read;
@@ -9,6 +9,8 @@ use std::sync::{Arc, Once, OnceLock};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::engine::instance::{ErrorClass, InstanceError};
 
 /// Larger PEM files are refused rather than read (`--tls-ca /dev/zero` must not eat memory).
 const MAX_PEM_BYTES: u64 = 4 << 20;
@@ -90,6 +92,19 @@ fn io_message(e: &std::io::Error) -> String {
     }
 }
 
+/// Why a client certificate and its private key cannot be used together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyProblem {
+    /// A file does not hold what it should (its message names the file).
+    File(String),
+    /// The key is not the one the certificate was issued for; `reason` is rustls's.
+    Mismatch {
+        key: PathBuf,
+        cert: PathBuf,
+        reason: String,
+    },
+}
+
 /// How every `rediss://` server is reached. The default trusts the system's root
 /// certificates and presents no client certificate.
 #[derive(Clone, Debug, Default)]
@@ -108,22 +123,20 @@ impl Tls {
 
     /// Checks that the private key belongs to the client certificate, so a mismatch is a
     /// usage error now rather than a refusal from every server later. Pure: no I/O.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), KeyProblem> {
         let Some((cert, key)) = &self.client else {
             return Ok(());
         };
         let chain = CertificateDer::pem_slice_iter(&cert.pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("'{}': {e}", cert.path.display()))?;
+            .map_err(|e| KeyProblem::File(format!("'{}': {e}", cert.path.display())))?;
         let der = PrivateKeyDer::from_pem_slice(&key.pem)
-            .map_err(|_| format!("'{}' holds no private key", key.path.display()))?;
+            .map_err(|_| KeyProblem::File(format!("'{}' holds no private key", key.path.display())))?;
         let provider = rustls::crypto::ring::default_provider();
-        rustls::sign::CertifiedKey::from_der(chain, der, &provider).map_err(|e| {
-            format!(
-                "--tls-key '{}' does not fit --tls-cert '{}' ({e}); give the key the certificate was issued for",
-                key.path.display(),
-                cert.path.display()
-            )
+        rustls::sign::CertifiedKey::from_der(chain, der, &provider).map_err(|e| KeyProblem::Mismatch {
+            key: key.path.clone(),
+            cert: cert.path.clone(),
+            reason: e.to_string(),
         })?;
         Ok(())
     }
@@ -144,23 +157,24 @@ impl Tls {
     /// The rustls configuration for our own connections (`stream`): these roots (or the
     /// system's), this client certificate, ring's crypto. Built once per process: reading the
     /// system's roots costs milliseconds.
-    pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
-        static BUILT: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, InstanceError> {
+        static BUILT: OnceLock<Result<Arc<rustls::ClientConfig>, InstanceError>> = OnceLock::new();
         // One process has one set of --tls-* settings, so one configuration serves it.
         BUILT
             .get_or_init(|| self.build_client_config().map(Arc::new))
             .clone()
     }
 
-    fn build_client_config(&self) -> Result<rustls::ClientConfig, String> {
+    fn build_client_config(&self) -> Result<rustls::ClientConfig, InstanceError> {
+        let refused = |message: String| InstanceError::new(ErrorClass::Refused, message);
         let mut roots = rustls::RootCertStore::empty();
         match &self.ca {
             Some(ca) => {
                 for cert in CertificateDer::pem_slice_iter(&ca.pem) {
-                    let cert = cert.map_err(|e| format!("'{}': {e}", ca.path.display()))?;
+                    let cert = cert.map_err(|e| refused(format!("'{}': {e}", ca.path.display())))?;
                     roots
                         .add(cert)
-                        .map_err(|e| format!("'{}': {e}", ca.path.display()))?;
+                        .map_err(|e| refused(format!("'{}': {e}", ca.path.display())))?;
                 }
             }
             None => {
@@ -173,19 +187,19 @@ impl Tls {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
+            .map_err(|e| refused(e.to_string()))?
             .with_root_certificates(roots);
         match &self.client {
             None => Ok(builder.with_no_client_auth()),
             Some((cert, key)) => {
                 let chain = CertificateDer::pem_slice_iter(&cert.pem)
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| format!("'{}': {e}", cert.path.display()))?;
+                    .map_err(|e| refused(format!("'{}': {e}", cert.path.display())))?;
                 let der = PrivateKeyDer::from_pem_slice(&key.pem)
-                    .map_err(|_| format!("'{}' holds no private key", key.path.display()))?;
+                    .map_err(|_| refused(format!("'{}' holds no private key", key.path.display())))?;
                 builder
                     .with_client_auth_cert(chain, der)
-                    .map_err(|e| format!("--tls-cert/--tls-key: {e}"))
+                    .map_err(|e| InstanceError::tls(TlsProblem::ClientKey, e.to_string()))
             }
         }
     }
@@ -220,29 +234,50 @@ pub fn rustls_error(e: &redis::RedisError) -> Option<&rustls::Error> {
         .downcast_ref::<rustls::Error>()
 }
 
-/// One line naming the certificate problem and what to do about it.
-pub fn describe(e: &rustls::Error) -> String {
+/// What went wrong with TLS, as far as it tells what to do next (`cli::words` says what).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsProblem {
+    /// The server's certificate is signed by a CA we do not trust.
+    UnknownIssuer,
+    /// The server's certificate does not list the name we connected by.
+    WrongName,
+    /// The server's certificate has expired (or this host's clock is wrong).
+    Expired,
+    /// The server may require a client certificate and got none it accepts.
+    ClientCertRequired,
+    /// The server does not accept our client certificate.
+    ClientCertRejected,
+    /// What came back was not TLS: a plain port.
+    NotTls,
+    /// Any other handshake failure.
+    Other,
+    /// The client certificate and key could not be set up.
+    ClientKey,
+}
+
+/// What a failed handshake means, read from rustls's error.
+pub fn problem(e: &rustls::Error) -> TlsProblem {
     use rustls::{AlertDescription as Alert, CertificateError as Cert, Error as E};
-    let hint = match e {
-        E::InvalidCertificate(Cert::UnknownIssuer | Cert::BadSignature) => {
-            "; pass the CA that signed the server's certificate with --tls-ca FILE"
-        }
+    match e {
+        E::InvalidCertificate(Cert::UnknownIssuer | Cert::BadSignature) => TlsProblem::UnknownIssuer,
         E::InvalidCertificate(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => {
-            "; connect by a host name or IP address the certificate lists"
+            TlsProblem::WrongName
         }
-        E::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => {
-            "; the server's certificate has expired (or this host's clock is wrong)"
-        }
+        E::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => TlsProblem::Expired,
         E::AlertReceived(Alert::CertificateRequired | Alert::HandshakeFailure) => {
-            "; the server may require a client certificate: pass --tls-cert FILE and --tls-key FILE"
+            TlsProblem::ClientCertRequired
         }
         E::AlertReceived(Alert::UnknownCA | Alert::BadCertificate | Alert::DecryptError) => {
-            "; the server does not accept our client certificate (--tls-cert)"
+            TlsProblem::ClientCertRejected
         }
-        E::InvalidMessage(_) => "; is this a TLS port? use redis:// for a plain one",
-        _ => "",
-    };
-    format!("TLS handshake failed: {e}{hint}")
+        E::InvalidMessage(_) => TlsProblem::NotTls,
+        _ => TlsProblem::Other,
+    }
+}
+
+/// A failed handshake as an instance's error: a refusal, its problem and rustls's text.
+pub fn failure(e: &rustls::Error) -> InstanceError {
+    InstanceError::tls(problem(e), e.to_string())
 }
 
 #[cfg(test)]
@@ -259,10 +294,10 @@ mod tests {
         assert_eq!(rustls_error(&direct), Some(&tls));
         let plain = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         assert_eq!(rustls_error(&plain), None);
+        assert_eq!(failure(&tls).tls, Some(TlsProblem::UnknownIssuer));
         assert_eq!(
-            describe(&tls),
-            "TLS handshake failed: invalid peer certificate: UnknownIssuer; \
-             pass the CA that signed the server's certificate with --tls-ca FILE"
+            failure(&tls).to_string(),
+            "TLS handshake failed: invalid peer certificate: UnknownIssuer"
         );
     }
 

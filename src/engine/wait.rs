@@ -233,17 +233,19 @@ fn wait_in_line(
         if verify {
             next = verify_at;
         }
-        locker.quorum().trace(&format!(
-            "wait: {}; {} ahead; sleeping {:.1}ms at most{}",
-            busy.state(),
-            busy.ahead.map_or("?".to_string(), |a| a.to_string()),
-            next.saturating_duration_since(now).as_secs_f64() * 1e3,
-            if verify {
-                ", then checking every instance"
-            } else {
-                ""
-            }
-        ));
+        locker.quorum().trace_with(|t| {
+            format!(
+                "wait: {}; {} ahead; sleeping {:.1}ms at most{}",
+                (t.busy)(&busy),
+                busy.ahead.map_or("?".to_string(), |a| a.to_string()),
+                next.saturating_duration_since(now).as_secs_f64() * 1e3,
+                if verify {
+                    ", then checking every instance"
+                } else {
+                    ""
+                }
+            )
+        });
         approach = if line.first_in_line() {
             Approach::Parallel
         } else {

@@ -98,6 +98,10 @@ impl Locker {
                 }
             }
         }
+        // The rest are asked for the slot the decider gave us (`--limit`).
+        if let Some(Some(Ok(g))) = deciding.map(|d| &view[d]) {
+            g.hold().inspect(|h| self.prefer(h));
+        }
         let rest: Vec<bool> = view.iter().map(Option::is_none).collect();
         if rest.contains(&true) {
             let round = self.ask("acquire", req, &view, &rest, true, deciding);

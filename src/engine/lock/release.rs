@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::locker::*;
 use super::replies::{array, parse_status};
 use crate::engine::holder::{int, Holder};
-use crate::engine::instance::{Call, ErrorClass};
+use crate::engine::instance::{Call, ErrorClass, ServerError};
 use crate::engine::quorum::Round;
 use crate::engine::scripts::scripts;
 
@@ -20,8 +20,8 @@ pub struct Released {
     pub free: usize,
     /// Other tokens' holds that were left untouched.
     pub others: Vec<Holder>,
-    /// Instances that did not confirm the release: their index and "server: error".
-    pub failed: Vec<(usize, String)>,
+    /// Instances that did not confirm the release: their index and error.
+    pub failed: Vec<(usize, ServerError)>,
 }
 
 /// The outcome of a force release.
@@ -29,7 +29,8 @@ pub struct Released {
 pub struct Forced {
     /// Who held it, per instance where it was held.
     pub holders: Vec<Holder>,
-    pub failed: Vec<String>,
+    /// Instances that did not answer, with their errors.
+    pub failed: Vec<ServerError>,
 }
 
 impl Locker {
@@ -83,7 +84,13 @@ impl Locker {
             .iter()
             .enumerate()
             .filter_map(|(i, r)| match r {
-                Err(e) if e.class != ErrorClass::NotAwaited => Some((i, format!("{}: {e}", servers[i]))),
+                Err(e) if e.class != ErrorClass::NotAwaited => Some((
+                    i,
+                    ServerError {
+                        server: servers[i].clone(),
+                        error: e.clone(),
+                    },
+                )),
                 _ => None,
             })
             .collect();

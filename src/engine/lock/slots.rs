@@ -62,10 +62,15 @@ impl Locker {
                 }
             }
         }
-        if let Ok(slot) = best.parse::<u32>() {
+        self.prefer(&best);
+        best
+    }
+
+    /// Ask for `hold` first next time, if it is a slot.
+    pub(super) fn prefer(&self, hold: &str) {
+        if let Ok(slot) = hold.parse::<u32>() {
             *lock(&self.slot_hint) = Some(slot);
         }
-        best
     }
 
     /// The request's N differs from the holders' `theirs` (exit 1, nothing changed).

@@ -123,7 +123,10 @@ end
 -- counter stays bumped with no holder: a gap, which is harmless, as fences need only rise.
 local fence = counter(KEYS[2]) + 1
 redis.call('SET', KEYS[2], fence)
-redis.call('SET', KEYS[6], token)
+if mode ~= 'exclusive' then
+  -- Whose it is, for fence claims (fence.lua): only holds that may have company claim.
+  redis.call('SET', KEYS[6], token)
+end
 redis.call('DEL', take_key)
 -- `fence` stays 0 until the acquisition has concluded (fence.lua records it): until then
 -- this is a contender that has not finished, which the decider and waiters tell apart.

@@ -20,7 +20,9 @@ if ARGV[4] == '1' and (c > fence or (c == fence and redis.call('GET', KEYS[4]) ~
 end
 if c < fence then
   redis.call('SET', KEYS[2], ARGV[2])
-  redis.call('SET', KEYS[4], ARGV[1])
+  if ARGV[4] == '1' then
+    redis.call('SET', KEYS[4], ARGV[1])
+  end
 end
 if (tonumber(redis.call('HGET', key, 'fence') or '0') or 0) < fence then
   redis.call('HSET', key, 'fence', ARGV[2])

@@ -38,6 +38,8 @@ if id ~= '' then
 end
 if counter(KEYS[2]) < tonumber(ARGV[8]) then
   redis.call('SET', KEYS[2], ARGV[8])
-  redis.call('SET', KEYS[4], token)
+  if id ~= '' then
+    redis.call('SET', KEYS[4], token)
+  end
 end
 return 1

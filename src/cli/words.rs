@@ -1,0 +1,178 @@
+//! The engine's facts in the words users read: a holder, a busy lock, an instance's error
+//! (with the flag that fixes a TLS problem), durations and times of day. The engine keeps the facts (a hold count of 0 is a hold kept by `--min-hold`, the
+//! time left, since when); naming the flag behind them is the CLI's business.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::engine::holder::{Busy, Holder};
+use crate::engine::instance::{InstanceError, ServerError};
+use crate::engine::tls::TlsProblem;
+
+/// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`: who, and how long it has held the
+/// lock (not the lease's time left, which the holder keeps renewing and people read as
+/// "free in"). A hold kept only by `--min-hold` after its command ended says so:
+/// `kept by --min-hold until 03:00:41 after ./report on web-1 finished`.
+pub fn holder(h: &Holder) -> String {
+    holder_at(h, SystemTime::now())
+}
+
+fn holder_at(h: &Holder, now: SystemTime) -> String {
+    if h.count == 0 {
+        // release.lua leaves count 0 when --min-hold keeps the key: nobody holds it.
+        let until = match h.time_left {
+            Some(left) => format!(" until {}", clock_time(now + left)),
+            None => String::new(),
+        };
+        let what = if h.cmd.is_empty() { "its command" } else { &h.cmd };
+        return format!("kept by --min-hold{until} after {what} on {} finished", h.who());
+    }
+    let mut s = format!("held by {}", h.who());
+    if !h.cmd.is_empty() {
+        s.push_str(&format!(" ({})", h.cmd));
+    }
+    if let Some(held) = h.since().and_then(|t| now.duration_since(t).ok()) {
+        s.push_str(&format!(" for {}", human(held)));
+    }
+    s
+}
+
+/// `lock 'deploy' is held by web-3 pid 4121 (./deploy.sh) for 4m 12s`
+pub fn busy(resource: &str, busy: &Busy) -> String {
+    format!("lock '{resource}' is {}", busy_state(busy))
+}
+
+/// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`, or why nobody does.
+pub fn busy_state(busy: &Busy) -> String {
+    match (&busy.holder, &busy.turn_of) {
+        (Some(h), _) => holder(h),
+        (None, Some(w)) => {
+            let mut s = format!("free, but queued waiters come first: next is {}", w.host);
+            if let Some(pid) = w.pid {
+                s.push_str(&format!(" pid {pid}"));
+            }
+            if !w.cmd.is_empty() {
+                s.push_str(&format!(" ({})", w.cmd));
+            }
+            s
+        }
+        (None, None) => "contended: no holder has a quorum right now".to_string(),
+    }
+}
+
+/// An instance's error as users read it: a TLS problem with what to do about it (the flag
+/// to pass, or what to check).
+pub fn instance_error(e: &InstanceError) -> String {
+    let hint = match e.tls {
+        None => return e.to_string(),
+        Some(TlsProblem::ClientKey) => return format!("--tls-cert/--tls-key: {}", e.message),
+        Some(TlsProblem::UnknownIssuer) => {
+            "; pass the CA that signed the server's certificate with --tls-ca FILE"
+        }
+        Some(TlsProblem::WrongName) => "; connect by a host name or IP address the certificate lists",
+        Some(TlsProblem::Expired) => "; the server's certificate has expired (or this host's clock is wrong)",
+        Some(TlsProblem::ClientCertRequired) => {
+            "; the server may require a client certificate: pass --tls-cert FILE and --tls-key FILE"
+        }
+        Some(TlsProblem::ClientCertRejected) => {
+            "; the server does not accept our client certificate (--tls-cert)"
+        }
+        Some(TlsProblem::NotTls) => "; is this a TLS port? use redis:// for a plain one",
+        Some(TlsProblem::Other) => "",
+    };
+    format!("{e}{hint}")
+}
+
+/// `host:port: error`, the error as [`instance_error`] words it.
+pub fn server_error(e: &ServerError) -> String {
+    format!("{}: {}", e.server, instance_error(&e.error))
+}
+
+/// `03:00:41`: a wall-clock time of day in the local time zone, as `date` shows it.
+pub fn clock_time(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let Ok(secs) = libc::time_t::try_from(secs) else {
+        return "(far in the future)".into();
+    };
+    // SAFETY: localtime_r reads `secs` and writes only into `tm`, which we own; it is the
+    // thread-safe variant (no shared static buffer). An all-zero `tm` is a valid value.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&secs, &mut tm).is_null() {
+            return humantime::format_rfc3339_seconds(t).to_string();
+        }
+        tm
+    };
+    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+}
+
+/// A short human duration: `850ms`, `12s`, `3m 20s`.
+pub fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let secs = d.as_secs();
+    let rounded = Duration::from_secs(if d.subsec_millis() >= 500 { secs + 1 } else { secs });
+    humantime::format_duration(rounded).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder_with(count: i64, since_unix_ms: Option<u64>) -> Holder {
+        Holder {
+            token: "t".into(),
+            count,
+            host: "web-3".into(),
+            pid: Some(4121),
+            cmd: "./deploy.sh".into(),
+            since_unix_ms,
+            fence: 7,
+            ttl: None,
+            time_left: Some(Duration::from_millis(11_600)),
+        }
+    }
+
+    #[test]
+    fn describes_who_and_how_long_it_has_held() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let since = 1_000_000_000 - 252_000;
+        assert_eq!(
+            holder_at(&holder_with(1, Some(since)), now),
+            "held by web-3 pid 4121 (./deploy.sh) for 4m 12s"
+        );
+        // Not the lease's time left: without `since`, no duration at all.
+        assert_eq!(
+            holder_at(&holder_with(1, None), now),
+            "held by web-3 pid 4121 (./deploy.sh)"
+        );
+        assert_eq!(holder_with(1, None).who(), "web-3 pid 4121");
+    }
+
+    #[test]
+    fn a_min_hold_keep_says_the_command_finished_and_when_the_keep_ends() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let shown = holder_at(&holder_with(0, Some(1)), now);
+        let until = clock_time(now + Duration::from_millis(11_600));
+        assert_eq!(
+            shown,
+            format!("kept by --min-hold until {until} after ./deploy.sh on web-3 pid 4121 finished")
+        );
+        assert_eq!(until.len(), 8, "HH:MM:SS: {until}");
+    }
+
+    #[test]
+    fn a_tls_problem_says_which_flag_fixes_it() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        assert_eq!(
+            instance_error(&crate::engine::tls::failure(&tls)),
+            "TLS handshake failed: invalid peer certificate: UnknownIssuer; \
+             pass the CA that signed the server's certificate with --tls-ca FILE"
+        );
+        let other = InstanceError::new(
+            crate::engine::instance::ErrorClass::Unreachable,
+            "connection refused",
+        );
+        assert_eq!(instance_error(&other), "connection refused");
+    }
+}
