@@ -628,7 +628,7 @@ fn full_slots_with_the_decider_paused_admit_no_fourth_and_everyone_runs() {
 }
 
 #[test]
-fn full_slots_with_the_decider_restarted_empty_admit_no_fourth_and_everyone_runs() {
+fn full_slots_with_an_instance_restarted_empty_admit_no_fourth_and_everyone_runs() {
     three_full_slots_survive(Fault::RestartEmpty);
 }
 
