@@ -18,6 +18,8 @@
 //! - `fanout`: acquire, release and run on 5 instances each behind a proxy adding 50 ms each way.
 //! - `handoff8`, `handoff32`: K contenders × 25 runs around a 20 ms section, every tool.
 //! - `fault`: the K=8 handoff with the resource's decider SIGSTOPped for 5 s.
+//! - `limit4`: 16 contenders × 25 runs around a 20 ms section on `--limit 4`.
+//! - `shared8`: 8 readers looping on `--shared` (and `flock -s`), one writer arriving among them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
@@ -102,6 +104,12 @@ fn main() {
     }
     if part("fault") {
         fault(&env, &mut table, unfaulted);
+    }
+    if part("limit4") {
+        limit(&env, &mut table);
+    }
+    if part("shared8") {
+        shared(&env, &mut table);
     }
 
     table.print();
@@ -1712,6 +1720,314 @@ fn fault(env: &Env, table: &mut Table, unfaulted: Option<Vec<f64>>) {
             })
             .collect(),
         na(),
+        na(),
+        na(),
+    );
+}
+
+// ---------------------------------------------------------------- capacity: --limit and --shared
+
+const LIMIT_K: usize = 16;
+const LIMIT_N: usize = 4;
+const SHARED_K: usize = 8;
+const SHARED_RUNS: usize = 40;
+
+/// The most sections inside at once (a section that ends as another begins does not count).
+fn most_inside(sections: &[Section]) -> usize {
+    let mut edges: Vec<(u64, i64)> = sections
+        .iter()
+        .flat_map(|s| [(s.enter, 1), (s.exit, -1)])
+        .collect();
+    // At equal times the exit (-1) comes first.
+    edges.sort_unstable();
+    let (mut now, mut most) = (0i64, 0i64);
+    for (_, step) in edges {
+        now += step;
+        most = most.max(now);
+    }
+    most.max(0) as usize
+}
+
+/// Runs `cmds` one after another on a thread of its own until the watchdog expires; the
+/// thread returns how many failed.
+fn worker_thread(mut cmds: Vec<Command>, watchdog: Arc<Watchdog>) -> thread::JoinHandle<usize> {
+    thread::spawn(move || {
+        let mut failed = 0;
+        for cmd in cmds.iter_mut() {
+            if watchdog.expired() {
+                break;
+            }
+            let ok = spawn(cmd).is_some_and(|mut child| reap(&mut child).is_some_and(|s| s.success()));
+            failed += usize::from(!ok);
+        }
+        failed
+    })
+}
+
+/// `redlock -q run -r RESOURCE -s (3 instances) EXTRA -- critical LOG WORKER 20` of binary `bin`.
+fn critical_under(
+    env: &Env,
+    bin: usize,
+    extra: &[&str],
+    resource: &str,
+    log: &Path,
+    worker: usize,
+) -> Command {
+    let servers = env.servers(3);
+    let mut args = vec!["-q", "run", "-r", resource, "-s", servers.as_str()];
+    args.extend_from_slice(extra);
+    args.push("--");
+    let mut cmd = env.redlock(bin, &args);
+    cmd.arg(&env.critical)
+        .arg(log)
+        .arg(worker.to_string())
+        .arg(CRITICAL_MS.to_string());
+    cmd
+}
+
+/// One round of `--limit 4`: LIMIT_K contenders × ITERATIONS runs.
+struct LimitRun {
+    wall_over_ideal: f64,
+    most: usize,
+    failed: usize,
+    sections: usize,
+}
+
+fn limit_run(env: &Env, bin: usize, tag: &str) -> LimitRun {
+    let log = env.dir.join(format!("{tag}.log"));
+    let _ = std::fs::remove_file(&log);
+    let ideal = (LIMIT_K * ITERATIONS) as f64 * CRITICAL_MS as f64 / LIMIT_N as f64 / 1e3;
+    let watchdog = Arc::new(Watchdog::start(tag, Duration::from_secs_f64(ideal * 6.0 + 20.0)));
+    let limit = LIMIT_N.to_string();
+    let t0 = Instant::now();
+    let workers: Vec<_> = (0..LIMIT_K)
+        .map(|w| {
+            let cmds = (0..ITERATIONS)
+                .map(|_| critical_under(env, bin, &["-l", &limit], tag, &log, w))
+                .collect();
+            worker_thread(cmds, Arc::clone(&watchdog))
+        })
+        .collect();
+    let failed: usize = workers.into_iter().map(|h| h.join().unwrap_or(ITERATIONS)).sum();
+    let wall = t0.elapsed().as_secs_f64();
+    let sections = read_sections(&log);
+    LimitRun {
+        wall_over_ideal: if watchdog.expired() {
+            f64::NAN
+        } else {
+            wall / ideal
+        },
+        most: most_inside(&sections),
+        failed: failed + usize::from(watchdog.expired()),
+        sections: sections.len(),
+    }
+}
+
+fn limit(env: &Env, table: &mut Table) {
+    let mut runs: Vec<Vec<LimitRun>> = (0..env.bins.len()).map(|_| vec![]).collect();
+    for round in 0..env.rounds {
+        for b in env.order(round) {
+            progress(&format!(
+                "--limit {LIMIT_N}, K={LIMIT_K}, round {} of {}, redlock {}",
+                round + 1,
+                env.rounds,
+                column_name(b)
+            ));
+            runs[b].push(limit_run(env, b, &format!("limit-{b}-{round}")));
+        }
+    }
+    let ideal = LIMIT_K * ITERATIONS * CRITICAL_MS as usize / LIMIT_N;
+    table.add(
+        &format!("`--limit {LIMIT_N}`: wall / ideal"),
+        &format!(
+            "{LIMIT_K} contenders × {ITERATIONS} runs around a 20 ms section, up to {LIMIT_N} at once; ideal = {LIMIT_K} × {ITERATIONS} × 20 ms / {LIMIT_N} = {ideal} ms; median of rounds"
+        ),
+        runs.iter()
+            .map(|r| {
+                let m = median(&r.iter().map(|s| s.wall_over_ideal).collect::<Vec<_>>());
+                if m.is_finite() {
+                    format!("{m:.3}")
+                } else {
+                    "timed out".into()
+                }
+            })
+            .collect(),
+        na(),
+        na(),
+        na(),
+    );
+    table.add(
+        &format!("`--limit {LIMIT_N}`: safety"),
+        &format!("most sections inside at once (at most {LIMIT_N}), failed runs, over all rounds"),
+        runs.iter()
+            .map(|r| {
+                format!(
+                    "{} at most, {} failed, {} sections",
+                    r.iter().map(|s| s.most).max().unwrap_or(0),
+                    r.iter().map(|s| s.failed).sum::<usize>(),
+                    r.iter().map(|s| s.sections).sum::<usize>()
+                )
+            })
+            .collect(),
+        na(),
+        na(),
+        na(),
+    );
+}
+
+/// Readers and one writer: redlock `--shared` and exclusive, or `flock -s` and `flock`.
+enum SharedTool {
+    Redlock(usize),
+    Flock(PathBuf),
+}
+
+impl SharedTool {
+    fn section(&self, env: &Env, shared: bool, resource: &str, log: &Path, worker: usize) -> Command {
+        match self {
+            SharedTool::Redlock(bin) => {
+                let extra: &[&str] = if shared { &["--shared"] } else { &[] };
+                critical_under(env, *bin, extra, resource, log, worker)
+            }
+            SharedTool::Flock(file) => {
+                let mut cmd = Command::new("flock");
+                if shared {
+                    cmd.arg("-s");
+                }
+                cmd.arg(file)
+                    .arg(&env.critical)
+                    .arg(log)
+                    .arg(worker.to_string())
+                    .arg(CRITICAL_MS.to_string());
+                quiet(&mut cmd);
+                cmd
+            }
+        }
+    }
+}
+
+/// One round of SHARED_K readers and a writer arriving once a quarter of their sections are done.
+#[derive(Clone, Copy)]
+struct SharedRun {
+    /// The writer's spawn to its section's start, ms; NaN if it never got in.
+    wait_ms: f64,
+    /// Reader sections that began meanwhile.
+    wait_sections: f64,
+    readers_most: usize,
+    beside_writer: usize,
+    failed: usize,
+    sections: usize,
+}
+
+fn shared_run(env: &Env, tool: &SharedTool, tag: &str) -> SharedRun {
+    let log = env.dir.join(format!("{tag}.log"));
+    let _ = std::fs::remove_file(&log);
+    let readers_ideal = SHARED_RUNS as f64 * CRITICAL_MS as f64 / 1e3;
+    let watchdog = Arc::new(Watchdog::start(
+        tag,
+        Duration::from_secs_f64(readers_ideal * 10.0 + 20.0),
+    ));
+    let readers: Vec<_> = (0..SHARED_K)
+        .map(|w| {
+            let cmds = (0..SHARED_RUNS)
+                .map(|_| tool.section(env, true, tag, &log, w))
+                .collect();
+            worker_thread(cmds, Arc::clone(&watchdog))
+        })
+        .collect();
+    // The writer comes once a quarter of the reader sections are logged.
+    let mut writer = tool.section(env, false, tag, &log, SHARED_K);
+    let quarter = SHARED_K * SHARED_RUNS / 4;
+    while !watchdog.expired() && read_sections(&log).len() < quarter {
+        thread::sleep(Duration::from_millis(2));
+    }
+    let arrived = monotonic_ns();
+    let writer_ok = !watchdog.expired()
+        && spawn(&mut writer).is_some_and(|mut child| reap(&mut child).is_some_and(|s| s.success()));
+    let failed: usize = readers.into_iter().map(|h| h.join().unwrap_or(SHARED_RUNS)).sum();
+    let sections = read_sections(&log);
+    let (writes, reads): (Vec<Section>, Vec<Section>) = sections.iter().partition(|s| s.worker == SHARED_K);
+    let (wait_ms, wait_sections, beside_writer) = match writes.first() {
+        Some(w) => (
+            w.enter.saturating_sub(arrived) as f64 / 1e6,
+            reads
+                .iter()
+                .filter(|r| r.enter >= arrived && r.enter < w.enter)
+                .count() as f64,
+            reads
+                .iter()
+                .filter(|r| r.enter < w.exit && r.exit > w.enter)
+                .count(),
+        ),
+        None => (f64::NAN, f64::NAN, 0),
+    };
+    SharedRun {
+        wait_ms,
+        wait_sections,
+        readers_most: most_inside(&reads),
+        beside_writer,
+        failed: failed + usize::from(!writer_ok) + usize::from(watchdog.expired()),
+        sections: sections.len(),
+    }
+}
+
+fn shared(env: &Env, table: &mut Table) {
+    let mut red: Vec<Vec<SharedRun>> = (0..env.bins.len()).map(|_| vec![]).collect();
+    let mut flo = vec![];
+    for round in 0..env.rounds {
+        for b in env.order(round) {
+            progress(&format!(
+                "--shared, {SHARED_K} readers and a writer, round {} of {}, redlock {}",
+                round + 1,
+                env.rounds,
+                column_name(b)
+            ));
+            red[b].push(shared_run(
+                env,
+                &SharedTool::Redlock(b),
+                &format!("shared-{b}-{round}"),
+            ));
+        }
+        progress(&format!(
+            "flock -s, {SHARED_K} readers and a writer, round {} of {}",
+            round + 1,
+            env.rounds
+        ));
+        let tool = SharedTool::Flock(env.dir.join("shared.lock"));
+        flo.push(shared_run(env, &tool, &format!("shared-flock-{round}")));
+    }
+    let wait = |runs: &[SharedRun]| {
+        let ms_ = median(&runs.iter().map(|r| r.wait_ms).collect::<Vec<_>>());
+        let n = median(&runs.iter().map(|r| r.wait_sections).collect::<Vec<_>>());
+        if ms_.is_finite() {
+            format!("{} = {n:.0} reader sections", ms(ms_))
+        } else {
+            "timed out".into()
+        }
+    };
+    let safety = |runs: &[SharedRun]| {
+        format!(
+            "{} readers at most; {} beside the writer; {} failed, {} sections",
+            runs.iter().map(|r| r.readers_most).max().unwrap_or(0),
+            runs.iter().map(|r| r.beside_writer).sum::<usize>(),
+            runs.iter().map(|r| r.failed).sum::<usize>(),
+            runs.iter().map(|r| r.sections).sum::<usize>()
+        )
+    };
+    table.add(
+        "`--shared`: the writer's wait",
+        &format!(
+            "{SHARED_K} readers × {SHARED_RUNS} runs around a 20 ms section, shared (flock: `flock -s`); one exclusive writer arrives once a quarter of their sections are done: its wait (spawn to section start) and the reader sections that began meanwhile; median of rounds"
+        ),
+        red.iter().map(|r| wait(r)).collect(),
+        wait(&flo),
+        na(),
+        na(),
+    );
+    table.add(
+        "`--shared`: safety",
+        "most readers inside at once (shared holds overlap), reader sections overlapping the writer's (there must be none), failed runs, over all rounds",
+        red.iter().map(|r| safety(r)).collect(),
+        safety(&flo),
         na(),
         na(),
     );
