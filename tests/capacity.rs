@@ -541,8 +541,8 @@ fn slot_map(cluster: &Cluster, resource: &str) -> BTreeMap<(String, String), Vec
 /// until three more sections have begun), or restarted empty (one a holder's slot is on when it
 /// is on two only, else the decider). Never more than three inside; everyone runs.
 fn three_full_slots_survive(fault: Fault) {
-    // Restarted empty, a holder left on one instance keeps running until its heartbeat (every
-    // ttl/3, 667 ms) finds out: a section almost that long leaves a newcomer time to get in.
+    // Restarted empty, a holder left on one instance would keep running until its heartbeat
+    // (every ttl/3, 667 ms) finds out: a section almost that long leaves a newcomer time to get in.
     let section_ms = match fault {
         Fault::RestartEmpty => 500,
         Fault::Kill | Fault::Pause => 150,
@@ -568,22 +568,17 @@ fn three_full_slots_survive(fault: Fault) {
     });
     let mut target = locker(&cluster.urls()).order(resource)[0];
     if let Fault::RestartEmpty = fault {
-        // The dangerous moment: a holder whose slot is on two instances only (the third
-        // granted it another slot, given back). Restarting one of those two leaves it one
-        // instance, and its slot free on two. Wait a little for one; else the decider.
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
+        // While a majority keeps its data, no fourth gets in (CONTRACT.md). A slot on all three
+        // instances keeps a quorum when one of them restarts empty; a slot on a bare quorum
+        // (one instance was busy when it was taken, until the heartbeat restores it there) does
+        // not, as for the exclusive lock: docs/capacity.md, "An instance restarted empty". So
+        // the restart comes while the three inside hold their slots everywhere.
+        procs::wait_until("three inside, each slot on every instance", LIMIT, || {
             let map = slot_map(&cluster, resource);
-            let bare = map.iter().find_map(|(slot_token, on)| {
-                (on.len() == 2 && inside(&log_lines(&log), |_| true).0 == 3)
-                    .then(|| (slot_token.clone(), on.clone()))
-            });
-            if let Some((_, on)) = bare {
-                target = if on.contains(&target) { target } else { on[0] };
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+            inside(&log_lines(&log), |_| true).0 == 3
+                && map.len() == 3
+                && map.values().all(|on| on.len() == 3)
+        });
     }
     let at_fault = slot_map(&cluster, resource);
     match fault {

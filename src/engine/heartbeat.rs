@@ -142,10 +142,18 @@ impl<'scope> Heartbeat<'scope> {
     }
 }
 
+/// How soon after acquisition a lease missing on some instance is renewed (and restored there).
+const RESTORE_SOON: Duration = Duration::from_millis(50);
+
 /// The heartbeat loop; returns when stopped or once it has reported a loss.
 fn beat(locker: &Locker, lease: &Lease, timing: Timing, stopped: &mpsc::Receiver<()>, report: &dyn Fn(Beat)) {
     let mut valid_until = lease.valid_until;
     let mut next = timing.next_renewal(lease.started, valid_until);
+    if lease.maybe_held.contains(&false) {
+        // Not on every instance (one was busy, slow or down): a hold on a bare quorum is one
+        // restart-empty away from a second holder, until it is restored where it is missing.
+        next = next.min(lease.started + RESTORE_SOON);
+    }
     let mut failing = false;
     loop {
         if !sleep_until(stopped, next) {

@@ -146,6 +146,7 @@ impl Locker {
             busy.from_decider = true;
             return Ok(Attempt::Busy(busy));
         }
+        self.settle_slot(req, &mut view, &mut maybe_ours, deciding, started);
         if count_ours(&view) < self.quorum.needed() {
             self.complete(req, decider, &mut view, &mut maybe_ours);
         }
@@ -216,7 +217,7 @@ impl Locker {
         let mode = [
             req.mode.name().to_string(),
             req.mode.n().to_string(),
-            self.first_slot(req).to_string(),
+            self.first_slot(req),
             keys.hold_prefix.clone(),
         ];
         let (n, q) = (self.quorum.n(), self.quorum.needed());

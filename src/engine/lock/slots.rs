@@ -9,26 +9,106 @@
 //! yet three tokens each hold a quorum.) docs/capacity.md has the whole argument.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::locker::*;
-use super::replies::Granted;
+use super::replies::{maybe_ours as maybe_ours_of, Granted, View};
 use crate::engine::error::LockError;
 use crate::engine::holder::Holder;
 use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::quorum::Reply;
 use crate::engine::sync::lock;
 
+/// What an instance that granted another slot counts as once that slot is given back.
+const GRANTED_ANOTHER: &str = "granted another slot";
+/// How often the slot is asked for again where an unfinished contender has it.
+const SETTLE_TRIES: usize = 4;
+
 impl Locker {
     /// The slot a `--limit N` attempt asks for first (an instance gives the next free one when
     /// that is taken): the one an earlier attempt of ours was granted most, else one spread by
     /// the token, so that simultaneous contenders mostly ask for different slots.
-    pub(super) fn first_slot(&self, req: &Request) -> u32 {
+    pub(super) fn first_slot(&self, req: &Request) -> String {
         let n = req.mode.n().max(1);
-        if let Some(hint) = *lock(&self.slot_hint) {
-            return hint % n;
+        let slot = match *lock(&self.slot_hint) {
+            Some(hint) => hint % n,
+            None => (super::decider::fnv1a(&[req.token.as_bytes()]) % u64::from(n)) as u32,
+        };
+        if *lock(&self.slot_only) {
+            format!("={slot}")
+        } else {
+            slot.to_string()
         }
-        (super::decider::fnv1a(&[req.token.as_bytes()]) % u64::from(n)) as u32
+    }
+
+    /// A `--limit` attempt whose instances granted different slots keeps the one granted most
+    /// and gives the others back (`one_hold`), then asks every instance that answered without
+    /// granting it for that slot alone. A slot held on a bare quorum is one restart-empty away
+    /// from a second holder (the forgotten instance and the one where the slot is free make a
+    /// quorum for anyone), so a holder holds its slot wherever it can.
+    pub(super) fn settle_slot(
+        &self,
+        req: &Request,
+        view: &mut View,
+        maybe_ours: &mut [bool],
+        deciding: Option<usize>,
+        started: Instant,
+    ) {
+        if !matches!(req.mode, Mode::Limit(_)) {
+            return;
+        }
+        let mut replies: Vec<Reply<Granted>> = view
+            .iter()
+            .map(|r| {
+                r.clone()
+                    .unwrap_or_else(|| Err(InstanceError::new(ErrorClass::NotAwaited, "not asked")))
+            })
+            .collect();
+        let best = self.one_hold(req, &mut replies, started);
+        if best.is_empty() {
+            return;
+        }
+        for (v, r) in view.iter_mut().zip(replies) {
+            if v.is_some() {
+                *v = Some(r);
+            }
+        }
+        let missing: Vec<bool> = view
+            .iter()
+            .map(|r| match r {
+                Some(Ok(g)) => g.hold() != Some(best.as_str()),
+                Some(Err(e)) => e.message == GRANTED_ANOTHER,
+                None => false,
+            })
+            .collect();
+        if !missing.contains(&true) {
+            return;
+        }
+        let mut targets = missing;
+        for _ in 0..SETTLE_TRIES {
+            *lock(&self.slot_only) = true;
+            let round = self.ask("acquire the slot", req, view, &targets, false, deciding);
+            *lock(&self.slot_only) = false;
+            self.merge(view, round);
+            for (m, r) in maybe_ours.iter_mut().zip(maybe_ours_of(view)) {
+                *m |= r;
+            }
+            // Where another has the slot, it is most likely giving it back: a contender that
+            // has not finished (another attempt's grant of a slot it is giving back), or the
+            // holder whose release made room for us, still on its way there. Both land within
+            // a round: ask there again shortly.
+            targets = view
+                .iter()
+                .zip(&targets)
+                .map(|(r, t)| *t && matches!(r, Some(Ok(Granted::Held(_)))))
+                .collect();
+            if !targets.contains(&true) {
+                return;
+            }
+            std::thread::sleep(
+                Duration::from_micros(200) + crate::engine::wakeup::jitter(Duration::from_micros(300)),
+            );
+        }
     }
 
     /// Instances may grant one attempt different slots (each took the first free one from the
@@ -58,7 +138,7 @@ impl Locker {
             self.undo(&req.resource, &req.token, &others, view, started);
             for (r, other) in view.iter_mut().zip(&others) {
                 if *other {
-                    *r = Err(InstanceError::new(ErrorClass::NotAwaited, "granted another slot"));
+                    *r = Err(InstanceError::new(ErrorClass::NotAwaited, GRANTED_ANOTHER));
                 }
             }
         }

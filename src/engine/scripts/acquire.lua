@@ -6,7 +6,7 @@
 -- ARGV[1] token, ARGV[2] ttl ms, ARGV[3] host, ARGV[4] pid, ARGV[5] cmd, ARGV[6] since (unix ms),
 -- ARGV[7] wake-up channel prefix, ARGV[8] '1' on the resource's decider (the queue's home),
 -- ARGV[9] mode ('exclusive', 'shared' or 'limit'), ARGV[10] N, ARGV[11] the slot to try first
--- (--limit), ARGV[12] hold key prefix
+-- (--limit; '=i': slot i or none), ARGV[12] hold key prefix
 -- -> {1, fence, id}          taken: fence is this instance's counter + 1, which the counter now
 --                            holds, and the hash keeps as `pending`; id '' for the exclusive
 --                            lock, else the hold's id
@@ -83,8 +83,10 @@ elseif mode == 'limit' then
   for _, hid in pairs(st.holders) do
     used[hid] = true
   end
-  local first = tonumber(ARGV[11]) or 0
-  for k = 0, limit - 1 do
+  -- '=i': slot i alone (an attempt completing the slot it holds elsewhere).
+  local only = string.sub(ARGV[11], 1, 1) == '='
+  local first = tonumber(only and string.sub(ARGV[11], 2) or ARGV[11]) or 0
+  for k = 0, only and 0 or limit - 1 do
     local s = tostring((first + k) % limit)
     if not used[s] and redis.call('EXISTS', prefix .. s) == 0 then
       take_id = s
