@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::engine::locker;
@@ -566,7 +566,7 @@ fn three_full_slots_survive(fault: Fault) {
     procs::wait_until("three inside at once", LIMIT, || {
         inside(&log_lines(&log), |_| true).0 == 3
     });
-    let mut target = locker(&cluster.urls()).order(resource)[0];
+    let target = locker(&cluster.urls()).order(resource)[0];
     if let Fault::RestartEmpty = fault {
         // While a majority keeps its data, no fourth gets in (CONTRACT.md). A slot on all three
         // instances keeps a quorum when one of them restarts empty; a slot on a bare quorum
