@@ -306,14 +306,29 @@ fn eighty_buyers_at_once_sell_exactly_the_stock_of_twenty() {
         stock = stock.display(),
         sales = dir.path().join("sales").display()
     );
+    let errors = |i: usize| dir.path().join(format!("buyer-{i}.err"));
     let mut buyers: Vec<Child> = (0..80)
-        .map(|_| {
+        .map(|i| {
             procs::scrubbed(BIN)
                 .env("REDLOCK_SERVERS", cluster.servers_arg())
-                .args(["-q", "run", "-w", "100s", "-r", "shop", "-c", &buy])
+                // Eighty processes on two cores: a request may wait for a CPU longer than the
+                // default 250 ms op timeout, which would end a buyer with 69. This test is
+                // about exactly-once under contention, not about timeouts.
+                .args([
+                    "-q",
+                    "--op-timeout",
+                    "2s",
+                    "run",
+                    "-w",
+                    "100s",
+                    "-r",
+                    "shop",
+                    "-c",
+                    &buy,
+                ])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(std::fs::File::create(errors(i)).expect("stderr file"))
                 .spawn()
                 .expect("spawn a buyer")
         })
@@ -321,7 +336,8 @@ fn eighty_buyers_at_once_sell_exactly_the_stock_of_twenty() {
     for (i, b) in buyers.iter_mut().enumerate() {
         let status = procs::wait_timeout(b, Duration::from_secs(120))
             .unwrap_or_else(|| panic!("buyer {i} still waiting"));
-        assert!(status.success(), "buyer {i}: {status:?}");
+        let said = std::fs::read_to_string(errors(i)).unwrap_or_default();
+        assert!(status.success(), "buyer {i}: {status:?}: {said}");
     }
     let sold = std::fs::read_to_string(dir.path().join("sales"))
         .unwrap_or_default()

@@ -345,10 +345,27 @@ fn a_restore_never_shortens_a_longer_lease_either() {
     let restore = &redlock::engine::scripts::scripts().restore;
     let done: i64 = redis::cmd("EVAL")
         .arg(&restore.body)
-        .arg(2)
-        .arg("redlock:lock:kept")
-        .arg("redlock:fence:kept")
-        .arg(&["me", "2000", "h", "1", "c", "0", "1", "1"])
+        .arg(4)
+        .arg(&[
+            "redlock:lock:kept",
+            "redlock:fence:kept",
+            "redlock:holds:kept",
+            "redlock:fenced-by:kept",
+        ])
+        .arg(&[
+            "me",
+            "2000",
+            "h",
+            "1",
+            "c",
+            "0",
+            "1",
+            "1",
+            "exclusive",
+            "1",
+            "",
+            "redlock:hold:kept#",
+        ])
         .query(&mut conn)
         .expect("restore");
     assert_eq!(done, 1);

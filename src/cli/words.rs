@@ -44,6 +44,15 @@ pub fn busy(resource: &str, busy: &Busy) -> String {
 /// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`, or why nobody does.
 pub fn busy_state(busy: &Busy) -> String {
     match (&busy.holder, &busy.turn_of) {
+        (Some(h), None) if busy.holding.is_some() => {
+            // Full (every slot), or shared and we want it alone: how many, and one of them.
+            let held = match &busy.holding {
+                Some((kind, k, limit)) if kind == "limit" => format!("held ({k} of {limit} slots)"),
+                Some((_, k, _)) => format!("shared by {k}"),
+                None => String::new(),
+            };
+            format!("{held}, one {}", holder(h))
+        }
         (Some(h), _) => holder(h),
         (None, Some(w)) => {
             let room = match &busy.holding {

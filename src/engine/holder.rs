@@ -160,10 +160,13 @@ pub struct Busy {
     pub turn_of: Option<Waiter>,
     /// Waiters ahead of us in the queue, once we are in it (`wait` sets it).
     pub ahead: Option<usize>,
-    /// With `turn_of`: what the deciding instance holds now beside which there is room for us
-    /// (`shared` or `limit`, how many holds, and N); `None` when it is free.
-    pub holding: Option<(String, usize, u32)>,
+    /// What is held beside the exclusive lock, if anything: with `turn_of`, beside the room
+    /// for us on the deciding instance; else what keeps us out.
+    pub holding: Option<Holding>,
 }
+
+/// `--shared` or `--limit` holds somewhere: the mode (`shared` or `limit`), how many, and N.
+pub type Holding = (String, usize, u32);
 
 impl Busy {
     /// `lock 'deploy' is held by web-3 pid 4121 (./deploy.sh)`: the plain facts, for the

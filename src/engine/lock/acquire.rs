@@ -57,14 +57,14 @@ impl Locker {
                 started.get_or_insert(round.started);
                 self.merge(&mut view, round);
                 match &view[d] {
-                    Some(Ok(Granted::Held(h))) if h.fence == 0 && self.stuck(h) => {
+                    Some(Ok(Granted::Held(h, _))) if h.fence == 0 && self.stuck(h) => {
                         // A contender that never finished (it died between the decider and the
                         // rest): pass the decider over while its hold lasts, and ask the rest.
                         lock(&self.suspect_until)[d] =
                             Some(Instant::now() + h.time_left.unwrap_or(SUSPECT_FOR));
                         break;
                     }
-                    Some(Ok(Granted::Held(h))) => {
+                    Some(Ok(Granted::Held(h, _))) => {
                         return Ok(Attempt::Busy(Busy {
                             holder: Some(h.clone()),
                             held_on: 1,
@@ -136,7 +136,7 @@ impl Locker {
             let held: Vec<&Holder> = replies
                 .iter()
                 .filter_map(|r| match r {
-                    Ok(Granted::Held(h)) => Some(h),
+                    Ok(Granted::Held(h, _)) => Some(h),
                     _ => None,
                 })
                 .collect();
@@ -171,7 +171,7 @@ impl Locker {
         for _ in 0..COMPLETE_TRIES {
             let held: Vec<bool> = view
                 .iter()
-                .map(|r| matches!(r, Some(Ok(Granted::Held(_)))))
+                .map(|r| matches!(r, Some(Ok(Granted::Held(..)))))
                 .collect();
             if count_ours(view) + held.iter().filter(|h| **h).count() < q {
                 return;

@@ -48,7 +48,7 @@ pub(super) fn fencing(view: &[Reply<Granted>]) -> Fencing {
                 count = count.max(*c);
                 fence = fence.max(*f);
             }
-            Granted::Held(_) | Granted::Queued(..) | Granted::Mismatch { .. } => {}
+            Granted::Held(..) | Granted::Queued(..) | Granted::Mismatch { .. } => {}
         }
     }
     if !reentered {

@@ -3,7 +3,7 @@
 use redis::Value;
 
 use crate::engine::holder::Busy;
-use crate::engine::holder::{int, string, tally, Holder, Waiter};
+use crate::engine::holder::{int, string, tally, Holder, Holding, Waiter};
 use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::quorum::Reply;
 
@@ -14,10 +14,7 @@ pub(super) type View = Vec<Option<Reply<Granted>>>;
 pub(super) enum Granted {
     /// Free here, and taken: `fence` is the one this instance handed out (its counter + 1).
     /// `hold` is which hold it is ('' the exclusive lock, else its id: see `Lease::hold`).
-    Taken {
-        fence: u64,
-        hold: String,
-    },
+    Taken { fence: u64, hold: String },
     /// Already ours here: the hold count now, and the holder's fence.
     Reentered {
         count: i64,
@@ -26,15 +23,14 @@ pub(super) enum Granted {
         /// The hold's N (it keeps its own mode, whatever the re-entry asked for).
         limit: u32,
     },
-    Held(Holder),
+    /// Held by this holder (one of them), and beside the exclusive lock what is held there
+    /// (see `Busy::holding`).
+    Held(Holder, Option<Holding>),
     /// Room for us, but the decider's queue has another waiter first; what is held there
     /// beside the room (see `Busy::holding`).
-    Queued(Waiter, Option<(String, usize, u32)>),
+    Queued(Waiter, Option<Holding>),
     /// Held with another N (`--limit`; exclusive and shared holds count as 1): by this holder.
-    Mismatch {
-        limit: u32,
-        holder: Option<Holder>,
-    },
+    Mismatch { limit: u32, holder: Option<Holder> },
 }
 
 impl Granted {
@@ -108,27 +104,31 @@ pub(super) fn parse_granted(v: &Value) -> Reply<Granted> {
             limit: u32::try_from(num(0)).unwrap_or(1),
             holder: rest.get(1..).and_then(Holder::from_values),
         }),
-        3 => {
-            let kind = rest.get(2).map(string).unwrap_or_default();
-            let holding = (!kind.is_empty() && kind != "free").then(|| {
-                (
-                    kind,
-                    usize::try_from(num(3)).unwrap_or(0),
-                    u32::try_from(num(4)).unwrap_or(1),
-                )
-            });
-            Ok(Granted::Queued(
-                Waiter::parse(
-                    &rest.first().map(string).unwrap_or_default(),
-                    &rest.get(1).map(string).unwrap_or_default(),
-                ),
-                holding,
-            ))
-        }
+        3 => Ok(Granted::Queued(
+            Waiter::parse(
+                &rest.first().map(string).unwrap_or_default(),
+                &rest.get(1).map(string).unwrap_or_default(),
+            ),
+            holding_at(&rest, 2),
+        )),
         _ => Holder::from_values(&rest)
-            .map(Granted::Held)
+            .map(|h| Granted::Held(h, holding_at(&rest, 9)))
             .ok_or_else(|| InstanceError::new(ErrorClass::Protocol, "malformed holder in acquire reply")),
     }
+}
+
+/// `kind, k, N` at `at` in a reply: what is held beside the exclusive lock (`None`: nothing,
+/// or the exclusive lock).
+fn holding_at(rest: &[Value], at: usize) -> Option<Holding> {
+    let kind = rest.get(at).map(string)?;
+    let num = |i: usize| rest.get(at + i).and_then(int).unwrap_or(0);
+    (kind == "shared" || kind == "limit").then(|| {
+        (
+            kind,
+            usize::try_from(num(1)).unwrap_or(0),
+            u32::try_from(num(2)).unwrap_or(1),
+        )
+    })
 }
 
 /// The instances where an attempt may hold the lock: granted, or a request that may have run.

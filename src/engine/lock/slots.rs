@@ -100,7 +100,7 @@ impl Locker {
             targets = view
                 .iter()
                 .zip(&targets)
-                .map(|(r, t)| *t && matches!(r, Some(Ok(Granted::Held(_)))))
+                .map(|(r, t)| *t && matches!(r, Some(Ok(Granted::Held(..)))))
                 .collect();
             if !targets.contains(&true) {
                 return;

@@ -90,11 +90,16 @@ impl Locker {
         let holders: Vec<&Holder> = view
             .iter()
             .filter_map(|r| match r {
-                Ok(Granted::Held(h)) => Some(h),
+                Ok(Granted::Held(h, _)) => Some(h),
                 _ => None,
             })
             .collect();
-        Ok(busy_from(&holders, self.quorum.n()))
+        let mut busy = busy_from(&holders, self.quorum.n());
+        busy.holding = view.iter().find_map(|r| match r {
+            Ok(Granted::Held(_, holding)) => holding.clone(),
+            _ => None,
+        });
+        Ok(busy)
     }
 
     /// Too few instances answered `round` (exit 69).

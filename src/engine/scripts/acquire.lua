@@ -12,7 +12,8 @@
 --                            lock, else the hold's id
 -- -> {2, count, fence, id, N}  re-entered: already ours, hold count now `count` (the hold
 --                            keeps its own mode: id and N say which)
--- -> {0, holder...}          held by another token (one of them)
+-- -> {0, holder..., [kind, k, N]}  held by another token (one of them; beside the exclusive
+--                            lock, what is held: 'shared' or 'limit', k holds, N)
 -- -> {3, token, record, kind, k, N}  there is room for us (free, or k holds of `kind` with
 --                            N), but this decides and another waiter goes first
 -- -> {4, N, holder...}       held with another --limit N (shared and exclusive holds: N = 1)
@@ -61,6 +62,16 @@ local function any_hold()
     return prefix .. hid
   end
 end
+-- Held by others: one of them, and (beside the exclusive lock) the kind, k holds and N.
+local function busy()
+  local h = reply_holder(0, any_hold())
+  if st.kind ~= 'exclusive' then
+    table.insert(h, st.kind)
+    table.insert(h, st.n)
+    table.insert(h, st.limit)
+  end
+  return h
+end
 if st.kind ~= 'free' then
   -- Every holder of a resource uses the same N (exclusive and shared holds: 1).
   local theirs = st.kind == 'limit' and st.limit or 1
@@ -69,7 +80,7 @@ if st.kind ~= 'free' then
     return reply_holder(4, any_hold(), theirs)
   end
   if not fits(st, mode) then
-    return reply_holder(0, any_hold())
+    return busy()
   end
 end
 
@@ -95,7 +106,7 @@ elseif mode == 'limit' then
   end
 end
 if mode == 'limit' and take_id == '' then
-  return reply_holder(0, any_hold())
+  return busy()
 end
 local take_key = take_id == '' and lock_key or prefix .. take_id
 
