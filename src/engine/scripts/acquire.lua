@@ -33,9 +33,12 @@ end
 -- re-entry. (A holder's fence is recorded right after its acquisition concluded, on the
 -- connections its acquisition used, before its command starts: a nested holder's re-entry comes
 -- after it.)
-local key, id = hold_of(lock_key, registry, prefix, token)
-if key then
-  if (tonumber(redis.call('HGET', key, 'fence') or '0') or 0) ~= 0 then
+local st = held(lock_key, registry, prefix)
+local id = st.holders[token]
+if id then
+  local key = id == '' and lock_key or prefix .. id
+  local fence = tonumber(redis.call('HGET', key, 'fence') or '0') or 0
+  if fence ~= 0 then
     local count = redis.call('HINCRBY', key, 'count', 1)
     -- A nested holder never shortens the outer holder's lease.
     if redis.call('PTTL', key) < tonumber(ARGV[2]) then
@@ -44,16 +47,18 @@ if key then
     if id ~= '' then
       keep_registry(registry, tonumber(ARGV[2]))
     end
-    return {2, count, tonumber(redis.call('HGET', key, 'fence') or '0') or 0, id,
-            id ~= '' and tonumber(redis.call('HGET', registry, 'limit')) or 1}
+    return {2, count, fence, id, st.limit}
   end
   redis.call('DEL', key)
   if id ~= '' then
     redis.call('HDEL', registry, 't:' .. token)
   end
+  st.holders[token] = nil
+  st.n = st.n - 1
+  if st.n == 0 then
+    st.kind, st.limit = 'free', 1
+  end
 end
-
-local st = held(lock_key, registry, prefix)
 local function any_hold()
   if st.kind == 'exclusive' then
     return lock_key

@@ -20,6 +20,7 @@ end
 -- 'expires_ms|host|pid|since_ms|mode|cmd' (KEYS qinfo). A waiter is alive while its
 -- registration has not expired and it listens on its wake-up channel (wake_prefix .. token):
 -- a process that dies closes its connections, and its subscriptions go with them.
+-- Returns its record when it is alive.
 local function waiter_alive(qinfo, wake_prefix, token, now)
   local info = redis.call('HGET', qinfo, token)
   if not info then
@@ -29,7 +30,7 @@ local function waiter_alive(qinfo, wake_prefix, token, now)
   if expires < now then
     return false
   end
-  return redis.call('PUBSUB', 'NUMSUB', wake_prefix .. token)[2] > 0
+  return redis.call('PUBSUB', 'NUMSUB', wake_prefix .. token)[2] > 0 and info
 end
 -- Drop the waiters that are gone among the first `upto` (-1: all).
 local function prune(queue, qinfo, wake_prefix, upto)
@@ -128,7 +129,8 @@ end
 -- passing over those that hold already), letting each in while it fits beside what `st` holds
 -- and those let in before it (a run of shared waiters together, up to N with --limit N, one
 -- exclusive one alone); nobody passes one that does not fit. `each(token, info)` is called for
--- each let in; a true result ends the walk. Returns the first that does not fit, if any.
+-- each let in; a true result ends the walk. Returns the first that does not fit, if any (its
+-- record too, unless nobody at all could fit any more).
 local function walk(queue, qinfo, wake_prefix, st, each)
   local now = now_ms()
   local start = 0
@@ -139,9 +141,13 @@ local function walk(queue, qinfo, wake_prefix, st, each)
     end
     start = start + #batch
     for _, t in ipairs(batch) do
+      if st.kind == 'exclusive' or (st.kind == 'limit' and st.n >= st.limit) then
+        -- Nobody fits any more, whoever comes next.
+        return t
+      end
       if not st.holders[t] then
-        if waiter_alive(qinfo, wake_prefix, t, now) then
-          local info = redis.call('HGET', qinfo, t)
+        local info = waiter_alive(qinfo, wake_prefix, t, now)
+        if info then
           local mode, limit = waiter_mode(info)
           if not fits(st, mode) then
             return t, info

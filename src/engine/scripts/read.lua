@@ -10,9 +10,10 @@ table.insert(h, counter(KEYS[2]))
 describe_holds(h, KEYS[5], ARGV[2])
 local now = now_ms()
 for _, t in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-  if waiter_alive(KEYS[4], ARGV[1], t, now) then
+  local info = waiter_alive(KEYS[4], ARGV[1], t, now)
+  if info then
     table.insert(h, t)
-    table.insert(h, redis.call('HGET', KEYS[4], t))
+    table.insert(h, info)
   end
 end
 return h

@@ -27,9 +27,10 @@ for i = 1, #KEYS, 5 do
   if redis.call('TYPE', KEYS[i + 2]).ok == 'zset' and redis.call('TYPE', KEYS[i + 3]).ok == 'hash' then
     local wake = ARGV[2 * j - 1]
     for _, t in ipairs(redis.call('ZRANGE', KEYS[i + 2], 0, -1)) do
-      if waiter_alive(KEYS[i + 3], wake, t, now) then
+      local info = waiter_alive(KEYS[i + 3], wake, t, now)
+      if info then
         table.insert(h, t)
-        table.insert(h, redis.call('HGET', KEYS[i + 3], t))
+        table.insert(h, info)
       end
     end
   end
