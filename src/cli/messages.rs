@@ -65,36 +65,8 @@ pub fn unavailable(err: &LockError, purpose: &str) -> Failure {
 pub fn text(err: &LockError) -> String {
     match err {
         LockError::Held { resource, busy, .. } => words::busy(resource, busy),
-        LockError::Unavailable {
-            answered,
-            n,
-            needed,
-            errors,
-            ..
-        } => format!(
-            "only {answered} of {n} servers answered ({} of {n} servers did not: {}); need {needed}",
-            n - answered,
-            errors
-                .iter()
-                .map(words::server_error)
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        LockError::NotHolder {
-            resource,
-            renewed,
-            n,
-            needed,
-            holder,
-        } => {
-            let whose = match holder {
-                Some(h) => format!("it is {}", words::holder(h)),
-                None => "it is free (the lease expired or was released)".to_string(),
-            };
-            format!(
-                "lock '{resource}' is not held by that token on a quorum ({renewed} of {n}, need {needed}): {whose}"
-            )
-        }
+        LockError::Unavailable { errors, .. } => err.unavailable_line(errors.iter().map(words::server_error)),
+        LockError::NotHolder { holder, .. } => err.not_holder_line(holder.as_ref().map(words::holder)),
         LockError::LimitMismatch {
             resource,
             ours,

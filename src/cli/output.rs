@@ -378,38 +378,28 @@ pub fn listing_json(listing: &Listing) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::instance::{ErrorClass, InstanceError};
-    use crate::engine::state::Seen;
+    use crate::engine::state::fixtures::{holder, holds, view};
 
-    fn holder(token: &str, left_ms: Option<u64>) -> Holder {
-        Holder {
-            token: token.into(),
-            count: 1,
-            host: "web-3".into(),
-            pid: Some(4121),
-            cmd: "./deploy.sh".into(),
-            since_unix_ms: Some(0),
-            fence: 1,
-            ttl: Some(Duration::from_secs(30)),
-            time_left: left_ms.map(Duration::from_millis),
-        }
-    }
-
-    fn view(seen: Option<Option<Holder>>) -> InstanceView {
-        InstanceView {
-            server: "redis://127.0.0.1:1".parse().expect("url"),
-            seen: match seen {
-                Some(holder) => Ok(Seen {
-                    holder,
-                    last_fence: 1,
-                    queue: vec![],
-                    holds: vec![],
-                    mode: String::new(),
-                    limit: 0,
-                }),
-                None => Err(InstanceError::new(ErrorClass::Unreachable, "connection refused")),
-            },
-        }
+    #[test]
+    fn slots_and_shared_holds_read_as_how_full() {
+        let slots = LockState::new(
+            "backups",
+            vec![holds(&["a", "b"], 3), holds(&["a", "b"], 3), view(None)],
+            2,
+        );
+        assert_eq!(summary(&slots), "held (2 of 3 slots)");
+        let shared = LockState::new(
+            "env",
+            vec![holds(&["r"], 1), holds(&["r"], 1), holds(&["r"], 1)],
+            2,
+        );
+        assert_eq!(summary(&shared), "shared by 1");
+        let json = lock_json(&slots);
+        assert_eq!(
+            (json["mode"].as_str(), json["limit"].as_u64()),
+            (Some("limit"), Some(3))
+        );
+        assert_eq!(json["holders"].as_array().map(Vec::len), Some(2));
     }
 
     #[test]

@@ -133,40 +133,26 @@ pub fn human(d: Duration) -> String {
 mod tests {
     use super::*;
 
-    fn holder_with(count: i64, since_unix_ms: Option<u64>) -> Holder {
-        Holder {
-            token: "t".into(),
-            count,
-            host: "web-3".into(),
-            pid: Some(4121),
-            cmd: "./deploy.sh".into(),
-            since_unix_ms,
-            fence: 7,
-            ttl: None,
-            time_left: Some(Duration::from_millis(11_600)),
-        }
-    }
-
     #[test]
     fn describes_who_and_how_long_it_has_held() {
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
         let since = 1_000_000_000 - 252_000;
         assert_eq!(
-            holder_at(&holder_with(1, Some(since)), now),
+            holder_at(&crate::engine::holder::sample(1, Some(since)), now),
             "held by web-3 pid 4121 (./deploy.sh) for 4m 12s"
         );
         // Not the lease's time left: without `since`, no duration at all.
         assert_eq!(
-            holder_at(&holder_with(1, None), now),
+            holder_at(&crate::engine::holder::sample(1, None), now),
             "held by web-3 pid 4121 (./deploy.sh)"
         );
-        assert_eq!(holder_with(1, None).who(), "web-3 pid 4121");
+        assert_eq!(crate::engine::holder::sample(1, None).who(), "web-3 pid 4121");
     }
 
     #[test]
     fn a_min_hold_keep_says_the_command_finished_and_when_the_keep_ends() {
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let shown = holder_at(&holder_with(0, Some(1)), now);
+        let shown = holder_at(&crate::engine::holder::sample(0, Some(1)), now);
         let until = clock_time(now + Duration::from_millis(11_600));
         assert_eq!(
             shown,

@@ -57,22 +57,9 @@ impl fmt::Display for LockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LockError::Held { resource, busy, .. } => f.write_str(&busy.describe(resource)),
-            LockError::Unavailable {
-                answered,
-                n,
-                needed,
-                errors,
-                ..
-            } => write!(
-                f,
-                "only {answered} of {n} servers answered ({} of {n} servers did not: {}); need {needed}",
-                n - answered,
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
+            LockError::Unavailable { errors, .. } => {
+                f.write_str(&self.unavailable_line(errors.iter().map(ToString::to_string)))
+            }
             LockError::LeaseTooShort {
                 resource,
                 ttl,
@@ -86,21 +73,8 @@ impl fmt::Display for LockError {
                 elapsed.as_millis(),
                 drift.as_millis()
             ),
-            LockError::NotHolder {
-                resource,
-                renewed,
-                n,
-                needed,
-                holder,
-            } => {
-                let whose = match holder {
-                    Some(h) => format!("it is {}", h.fact()),
-                    None => "it is free (the lease expired or was released)".to_string(),
-                };
-                write!(
-                    f,
-                    "lock '{resource}' is not held by that token on a quorum ({renewed} of {n}, need {needed}): {whose}"
-                )
+            LockError::NotHolder { holder, .. } => {
+                f.write_str(&self.not_holder_line(holder.as_ref().map(Holder::fact)))
             }
             LockError::LimitMismatch {
                 resource,
@@ -126,3 +100,39 @@ impl fmt::Display for LockError {
 }
 
 impl std::error::Error for LockError {}
+
+impl LockError {
+    /// An `Unavailable` error's sentence, each instance's error worded by the caller.
+    pub fn unavailable_line(&self, errors: impl Iterator<Item = String>) -> String {
+        let LockError::Unavailable {
+            answered, n, needed, ..
+        } = self
+        else {
+            return self.to_string();
+        };
+        format!(
+            "only {answered} of {n} servers answered ({} of {n} servers did not: {}); need {needed}",
+            n - answered,
+            errors.collect::<Vec<_>>().join("; ")
+        )
+    }
+
+    /// A `NotHolder` error's sentence, its holder (if any) worded by the caller.
+    pub fn not_holder_line(&self, holder: Option<String>) -> String {
+        let LockError::NotHolder {
+            resource,
+            renewed,
+            n,
+            needed,
+            ..
+        } = self
+        else {
+            return self.to_string();
+        };
+        let whose = match holder {
+            Some(h) => format!("it is {h}"),
+            None => "it is free (the lease expired or was released)".to_string(),
+        };
+        format!("lock '{resource}' is not held by that token on a quorum ({renewed} of {n}, need {needed}): {whose}")
+    }
+}

@@ -265,8 +265,25 @@ pub fn tally<'a>(holders: impl IntoIterator<Item = &'a Holder>) -> Vec<(Holder, 
     tokens
 }
 
+/// A holder of `./deploy.sh` on web-3, for tests.
+#[cfg(test)]
+pub(crate) fn sample(count: i64, since_unix_ms: Option<u64>) -> Holder {
+    Holder {
+        token: "t".into(),
+        count,
+        host: "web-3".into(),
+        pid: Some(4121),
+        cmd: "./deploy.sh".into(),
+        since_unix_ms,
+        fence: 7,
+        ttl: None,
+        time_left: Some(Duration::from_millis(11_600)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::sample as holder;
     use super::*;
 
     #[test]
@@ -274,20 +291,6 @@ mod tests {
         let meta = HolderMeta::new(1, &"x".repeat(500));
         assert_eq!(meta.cmd.chars().count(), 200);
         assert_eq!(HolderMeta::new(1, "a\nb").cmd, "a b");
-    }
-
-    fn holder(count: i64, since_unix_ms: Option<u64>) -> Holder {
-        Holder {
-            token: "t".into(),
-            count,
-            host: "web-3".into(),
-            pid: Some(4121),
-            cmd: "./deploy.sh".into(),
-            since_unix_ms,
-            fence: 7,
-            ttl: None,
-            time_left: Some(Duration::from_millis(11_600)),
-        }
     }
 
     #[test]

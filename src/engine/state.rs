@@ -253,11 +253,12 @@ pub(crate) fn unavailable<'a>(
     }
 }
 
+/// A holder and an instance's view, for the tests of the verdict and of its wording.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use super::*;
 
-    fn holder(token: &str, left_ms: Option<u64>) -> Holder {
+    pub fn holder(token: &str, left_ms: Option<u64>) -> Holder {
         Holder {
             token: token.into(),
             count: 1,
@@ -271,7 +272,8 @@ mod tests {
         }
     }
 
-    fn view(seen: Option<Option<Holder>>) -> InstanceView {
+    /// `None`: no answer; `Some(None)`: free; `Some(Some(h))`: held by `h`.
+    pub fn view(seen: Option<Option<Holder>>) -> InstanceView {
         InstanceView {
             server: "redis://127.0.0.1:1".parse().expect("url"),
             seen: match seen {
@@ -286,6 +288,45 @@ mod tests {
                 None => Err(InstanceError::new(ErrorClass::Unreachable, "connection refused")),
             },
         }
+    }
+
+    /// An instance with `--limit limit` holds (or `--shared` ones when `limit` is 1).
+    pub fn holds(tokens: &[&str], limit: u32) -> InstanceView {
+        let mut v = view(Some(None));
+        if let Ok(seen) = &mut v.seen {
+            seen.holds = tokens.iter().map(|t| holder(t, Some(9_000))).collect();
+            seen.mode = if limit > 1 { "limit" } else { "shared" }.into();
+            seen.limit = limit;
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    #[test]
+    fn holds_on_a_quorum_count_and_those_on_fewer_do_not() {
+        let views = [
+            holds(&["a", "b"], 3),
+            holds(&["a", "b", "c"], 3),
+            holds(&["a"], 3),
+        ];
+        let Verdict::Holds { mode, limit, holders } = verdict(&views, 2) else {
+            panic!("not held")
+        };
+        assert_eq!((mode.as_str(), limit), ("limit", 3));
+        let tokens: Vec<&str> = holders.iter().map(|(h, _)| h.token.as_str()).collect();
+        assert_eq!(tokens, ["a", "b"], "c holds one instance only");
+        let shared = [holds(&["r1", "r2"], 1), holds(&["r1", "r2"], 1), view(None)];
+        assert!(
+            matches!(verdict(&shared, 2), Verdict::Holds { ref mode, ref holders, .. }
+            if mode == "shared" && holders.len() == 2)
+        );
+        let scattered = [holds(&["a"], 2), holds(&["b"], 2), view(Some(None))];
+        assert!(matches!(verdict(&scattered, 2), Verdict::Split { free: 1, .. }));
     }
 
     #[test]
