@@ -397,3 +397,48 @@ fn a_renewal_never_shortens_a_longer_lease() {
         );
     }
 }
+
+/// Delayed restarts, kept by the client (engine/lock/slots.rs, `distrust_restarted`): a holder
+/// on a bare quorum {0, 1} (its key lost on 2) keeps the lock when instance 1 restarts empty,
+/// because a newcomer's grant from instance 1, whose data is younger than the ttl, does not
+/// count beside the grant of an instance with older data. Without that rule the newcomer takes {1, 2}: a second
+/// holder while the first still holds instance 0.
+#[test]
+fn an_instance_restarted_lately_does_not_count_toward_a_newcomers_quorum() {
+    let mut cluster = Cluster::start(3);
+    let ttl = Duration::from_secs(2);
+    let urls = cluster.urls();
+    // Every instance's data older than the ttl (both holders use 2 s) first: its age counts
+    // from the first acquisition there, and a deployment all younger than that counts as it is.
+    acquire(&locker(&urls), &request("first-use", "anyone", ttl));
+    thread::sleep(Duration::from_millis(2200));
+    acquire(&locker(&urls), &request("bare", "first", ttl));
+    redis::cmd("DEL")
+        .arg("redlock:lock:bare")
+        .query::<()>(&mut cluster.servers[2].conn())
+        .expect("DEL");
+    cluster.servers[1].restart();
+    match locker(&urls)
+        .try_acquire(&request("bare", "second", ttl))
+        .expect("attempt")
+    {
+        Attempt::Acquired(lease) => panic!(
+            "a second holder on the restarted instance and the free one (fence {}): {}",
+            lease.fence,
+            cluster.logs()
+        ),
+        Attempt::Busy(_) => {}
+    }
+    assert_eq!(
+        holder_token(&mut cluster.servers[0].conn(), "bare").as_deref(),
+        Some("first")
+    );
+    assert_eq!(
+        holder_token(&mut cluster.servers[2].conn(), "bare"),
+        None,
+        "the attempt was undone"
+    );
+    // A deployment that is all young, as in a test or on first start, counts as it is.
+    let fresh = Cluster::start(3);
+    acquire(&locker(&fresh.urls()), &request("bare", "third", ttl));
+}

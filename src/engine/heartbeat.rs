@@ -149,9 +149,11 @@ const RESTORE_SOON: Duration = Duration::from_millis(50);
 fn beat(locker: &Locker, lease: &Lease, timing: Timing, stopped: &mpsc::Receiver<()>, report: &dyn Fn(Beat)) {
     let mut valid_until = lease.valid_until;
     let mut next = timing.next_renewal(lease.started, valid_until);
-    if lease.maybe_held.contains(&false) {
-        // Not on every instance (one was busy, slow or down): a hold on a bare quorum is one
+    if lease.missing {
+        // Not on every instance (another had it on one): a hold on a bare quorum is one
         // restart-empty away from a second holder, until it is restored where it is missing.
+        // (An instance that did not answer is not waited for this early: it would hold up the
+        // end of a short command by the round's time.)
         next = next.min(lease.started + RESTORE_SOON);
     }
     let mut failing = false;

@@ -221,6 +221,7 @@ impl Locker {
             keys.hold_prefix.clone(),
         ];
         let (n, q) = (self.quorum.n(), self.quorum.needed());
+        let ttl = req.ttl;
         // What the instances not asked this time already said (a request still in flight may
         // yet be ours, so it counts as neither).
         let others = view.iter().zip(targets).filter(|(_, t)| !**t).map(|(r, _)| r);
@@ -262,6 +263,7 @@ impl Locker {
                         &keys.qinfo,
                         &keys.holds,
                         &keys.fenced_by,
+                        &keys.data_since,
                     ],
                     &argv,
                     |v| parse_granted(&v).map(Some),
@@ -273,9 +275,16 @@ impl Locker {
                 if all || !by_quorum {
                     return all;
                 }
+                // A young instance's grant does not count beside an older one's (see
+                // `distrust_restarted`): while one has answered, wait for more.
+                let old_granted = mine
+                    .clone()
+                    .any(|(r, _)| matches!(r, Some(Ok(Some(g))) if g.ours() && !g.young(ttl)));
                 let won = mine
                     .clone()
-                    .filter(|(r, _)| matches!(r, Some(Ok(Some(g))) if g.ours()))
+                    .filter(
+                        |(r, _)| matches!(r, Some(Ok(Some(g))) if g.ours() && !(old_granted && g.young(ttl))),
+                    )
                     .count();
                 let lost = mine
                     .filter(|(r, _)| matches!(r, Some(r) if !matches!(r, Ok(Some(g)) if g.ours())))
@@ -358,6 +367,7 @@ impl Locker {
             .map(|r| r.unwrap_or_else(|| Err(InstanceError::new(ErrorClass::NotAwaited, "not asked"))))
             .collect();
         let hold = self.one_hold(req, &mut view, started);
+        Self::distrust_restarted(req.ttl, &mut view);
         if count_ours_replies(&view) < q {
             self.undo(&req.resource, &req.token, maybe_ours, &view, started);
             let mismatch = view.iter().find_map(|r| match r {
@@ -462,6 +472,10 @@ impl Locker {
             meta: req.meta.clone(),
             since_unix_ms: crate::engine::holder::now_unix_ms(),
             maybe_held: maybe_ours.to_vec(),
+            missing: view.iter().any(|r| match r {
+                Ok(g) => !g.ours(),
+                Err(e) => e.message == super::slots::GRANTED_ANOTHER,
+            }),
         }))
     }
 }

@@ -167,6 +167,7 @@ mod tests {
         Ok(Granted::Taken {
             fence,
             hold: String::new(),
+            up: None,
         })
     }
 

@@ -24,6 +24,8 @@ pub struct Keys {
     pub hold_prefix: String,
     /// Which token the fence counter's last value went to (fence claims, see fence.lua).
     pub fenced_by: String,
+    /// When the instance's data set began (one key per prefix): how old a grant's instance is.
+    pub data_since: String,
 }
 
 impl Keys {
@@ -38,6 +40,7 @@ impl Keys {
             holds: format!("{prefix}holds:{resource}"),
             hold_prefix: format!("{prefix}hold:{resource}#"),
             fenced_by: format!("{prefix}fenced-by:{resource}"),
+            data_since: format!("{prefix}data-since"),
         }
     }
 
@@ -131,6 +134,9 @@ pub struct Lease {
     /// have run). Instances never reached hold nothing of ours, so a failed release there is
     /// nothing to warn about.
     pub maybe_held: Vec<bool>,
+    /// Some instance answered without holding it for us (another had it there): the lease is
+    /// worth restoring there soon (see `heartbeat`).
+    pub missing: bool,
 }
 
 impl Lease {

@@ -1,5 +1,7 @@
 //! What the lock scripts answer, parsed into what an attempt or a round needs.
 
+use std::time::Duration;
+
 use redis::Value;
 
 use crate::engine::holder::Busy;
@@ -14,7 +16,12 @@ pub(super) type View = Vec<Option<Reply<Granted>>>;
 pub(super) enum Granted {
     /// Free here, and taken: `fence` is the one this instance handed out (its counter + 1).
     /// `hold` is which hold it is ('' the exclusive lock, else its id: see `Lease::hold`).
-    Taken { fence: u64, hold: String },
+    Taken {
+        fence: u64,
+        hold: String,
+        /// How old the instance's data set is (`None` from scripts that do not say).
+        up: Option<Duration>,
+    },
     /// Already ours here: the hold count now, and the holder's fence.
     Reentered {
         count: i64,
@@ -36,6 +43,11 @@ pub(super) enum Granted {
 impl Granted {
     pub(super) fn ours(&self) -> bool {
         matches!(self, Granted::Taken { .. } | Granted::Reentered { .. })
+    }
+
+    /// Taken on an instance whose data is younger than `ttl`: one that may have restarted empty.
+    pub(super) fn young(&self, ttl: Duration) -> bool {
+        matches!(self, Granted::Taken { up: Some(up), .. } if *up < ttl)
     }
 
     /// Which hold an instance granted us, if it did.
@@ -93,6 +105,11 @@ pub(super) fn parse_granted(v: &Value) -> Reply<Granted> {
         1 => Ok(Granted::Taken {
             fence: num(0).max(0) as u64,
             hold: rest.get(1).map(string).unwrap_or_default(),
+            up: rest
+                .get(2)
+                .and_then(int)
+                .and_then(|ms| u64::try_from(ms).ok())
+                .map(Duration::from_millis),
         }),
         2 => Ok(Granted::Reentered {
             count: num(0),

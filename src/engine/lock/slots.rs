@@ -19,8 +19,10 @@ use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::quorum::Reply;
 use crate::engine::sync::lock;
 
+/// What a grant of an instance that restarted lately counts as (`distrust_restarted`).
+const RESTARTED_LATELY: &str = "granted, but up for less than the ttl (it may have restarted empty)";
 /// What an instance that granted another slot counts as once that slot is given back.
-const GRANTED_ANOTHER: &str = "granted another slot";
+pub(super) const GRANTED_ANOTHER: &str = "granted another slot";
 /// How often the slot is asked for again where an unfinished contender has it.
 const SETTLE_TRIES: usize = 4;
 
@@ -165,6 +167,37 @@ impl Locker {
             Some(_) if hold.is_empty() => Mode::Exclusive,
             Some(_) if hold.starts_with("r:") => Mode::Shared,
             Some(limit) => Mode::limit(limit),
+        }
+    }
+
+    /// Delayed restarts (the Redlock paper's rule), kept by the client: an instance whose data
+    /// is younger than the lease's ttl (`P data-since`, written by the first acquisition on a
+    /// fresh data set) may have restarted empty and forgotten a hold that still runs (one held
+    /// on a bare quorum that included it), so its grant does not count while an instance with
+    /// older data granted too. When every instance that granted is that young (a fresh
+    /// deployment, or a majority restarted at once, which nothing can tell apart), they count.
+    /// The grant stays ours there (it is released with the rest).
+    ///
+    /// "The lease's ttl" is the longest of ours and those of the holders this attempt saw: a
+    /// holder that renews a 30 s lease every 10 s may be back on the instance only that late.
+    pub(super) fn distrust_restarted(ttl: Duration, view: &mut [Reply<Granted>]) {
+        let ttl = view
+            .iter()
+            .filter_map(|r| match r {
+                Ok(Granted::Held(h, _)) => h.ttl,
+                _ => None,
+            })
+            .fold(ttl, Duration::max);
+        let old = view
+            .iter()
+            .any(|r| matches!(r, Ok(g @ Granted::Taken { .. }) if !g.young(ttl)));
+        if !old {
+            return;
+        }
+        for r in view.iter_mut() {
+            if matches!(r, Ok(g) if g.young(ttl)) {
+                *r = Err(InstanceError::new(ErrorClass::NotAwaited, RESTARTED_LATELY));
+            }
         }
     }
 
