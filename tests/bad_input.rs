@@ -120,9 +120,10 @@ fn lock_keys(server: &RedisServer) -> Vec<String> {
         .arg("*")
         .query(&mut server.conn())
         .expect("KEYS");
-    // The fence counters and the age of the data set outlive every lock by design.
+    // The fence counters, and since when an instance remembers a resource, outlive every lock
+    // by design.
     keys.into_iter()
-        .filter(|k| !k.contains(":fence:") && !k.ends_with(":data-since"))
+        .filter(|k| !k.contains(":fence:") && !k.contains(":data-since:"))
         .collect()
 }
 

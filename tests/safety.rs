@@ -400,17 +400,19 @@ fn a_renewal_never_shortens_a_longer_lease() {
 
 /// Delayed restarts, kept by the client (engine/lock/slots.rs, `distrust_restarted`): a holder
 /// on a bare quorum {0, 1} (its key lost on 2) keeps the lock when instance 1 restarts empty,
-/// because a newcomer's grant from instance 1, whose data is younger than the ttl, does not
-/// count beside the grant of an instance with older data. Without that rule the newcomer takes {1, 2}: a second
+/// because a newcomer's grant from instance 1, which has remembered the resource for less than
+/// the ttl, does not count beside the grant of an instance with an older memory of it. Without that rule the newcomer takes {1, 2}: a second
 /// holder while the first still holds instance 0.
 #[test]
 fn an_instance_restarted_lately_does_not_count_toward_a_newcomers_quorum() {
     let mut cluster = Cluster::start(3);
     let ttl = Duration::from_secs(2);
     let urls = cluster.urls();
-    // Every instance's data older than the ttl (both holders use 2 s) first: its age counts
-    // from the first acquisition there, and a deployment all younger than that counts as it is.
-    acquire(&locker(&urls), &request("first-use", "anyone", ttl));
+    // Every instance's memory of the resource older than the ttl (both holders use 2 s) first:
+    // it counts from the first acquisition there, and a first use counts as it is.
+    let first = locker(&urls);
+    let early = acquire(&first, &request("bare", "anyone", ttl));
+    first.release(&early.resource, &early.token, Duration::ZERO);
     thread::sleep(Duration::from_millis(2200));
     acquire(&locker(&urls), &request("bare", "first", ttl));
     redis::cmd("DEL")
@@ -438,7 +440,7 @@ fn an_instance_restarted_lately_does_not_count_toward_a_newcomers_quorum() {
         None,
         "the attempt was undone"
     );
-    // A deployment that is all young, as in a test or on first start, counts as it is.
+    // A resource's first use, where every instance is that young, counts as it is.
     let fresh = Cluster::start(3);
     acquire(&locker(&fresh.urls()), &request("bare", "third", ttl));
 }

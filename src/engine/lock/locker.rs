@@ -24,7 +24,8 @@ pub struct Keys {
     pub hold_prefix: String,
     /// Which token the fence counter's last value went to (fence claims, see fence.lua).
     pub fenced_by: String,
-    /// When the instance's data set began (one key per prefix): how old a grant's instance is.
+    /// Since when this instance remembers the resource (written by its first acquisition there,
+    /// never expires): how old a grant's instance is, for this resource.
     pub data_since: String,
 }
 
@@ -40,7 +41,7 @@ impl Keys {
             holds: format!("{prefix}holds:{resource}"),
             hold_prefix: format!("{prefix}hold:{resource}#"),
             fenced_by: format!("{prefix}fenced-by:{resource}"),
-            data_since: format!("{prefix}data-since"),
+            data_since: format!("{prefix}data-since:{resource}"),
         }
     }
 

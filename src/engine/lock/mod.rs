@@ -26,8 +26,9 @@
 //!   P holds:NAME     hash: mode ('shared' or 'limit'), limit (N), and t:TOKEN -> ID for each of
 //!                    those holds; expires no sooner than any of them
 //!   P fenced-by:NAME the token the fence counter's last value went to (fence claims)
-//!   P data-since     when this instance's data set began (unix ms; never expires): a grant
-//!                    from an instance younger than the ttl may come from one restarted empty
+//!   P data-since:NAME since when this instance remembers NAME (unix ms, written by its first
+//!                    acquisition there; never expires): a grant from an instance that has
+//!                    remembered it for less than the ttl may come from one restarted empty
 
 mod acquire;
 mod decider;

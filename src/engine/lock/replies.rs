@@ -19,7 +19,8 @@ pub(super) enum Granted {
     Taken {
         fence: u64,
         hold: String,
-        /// How old the instance's data set is (`None` from scripts that do not say).
+        /// How long the instance has remembered the resource (`None` from scripts that do not
+        /// say).
         up: Option<Duration>,
     },
     /// Already ours here: the hold count now, and the holder's fence.
@@ -45,7 +46,8 @@ impl Granted {
         matches!(self, Granted::Taken { .. } | Granted::Reentered { .. })
     }
 
-    /// Taken on an instance whose data is younger than `ttl`: one that may have restarted empty.
+    /// Taken on an instance that has remembered the resource for less than `ttl`: one that may
+    /// have restarted empty.
     pub(super) fn young(&self, ttl: Duration) -> bool {
         matches!(self, Granted::Taken { up: Some(up), .. } if *up < ttl)
     }

@@ -170,12 +170,13 @@ impl Locker {
         }
     }
 
-    /// Delayed restarts (the Redlock paper's rule), kept by the client: an instance whose data
-    /// is younger than the lease's ttl (`P data-since`, written by the first acquisition on a
-    /// fresh data set) may have restarted empty and forgotten a hold that still runs (one held
-    /// on a bare quorum that included it), so its grant does not count while an instance with
-    /// older data granted too. When every instance that granted is that young (a fresh
-    /// deployment, or a majority restarted at once, which nothing can tell apart), they count.
+    /// Delayed restarts (the Redlock paper's rule), kept by the client: an instance that has
+    /// remembered the resource for less than the lease's ttl (`P data-since:NAME`, written by
+    /// its first acquisition there) may have restarted empty and forgotten a hold that still
+    /// runs (one held on a bare quorum that included it), so its grant does not count while an
+    /// instance with an older memory of it granted too. When every instance that granted is
+    /// that young (a resource's first use, or a majority wiped at once, which nothing can tell
+    /// apart), they count.
     /// The grant stays ours there (it is released with the rest).
     ///
     /// "The lease's ttl" is the longest of ours and those of the holders this attempt saw: a

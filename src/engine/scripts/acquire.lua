@@ -2,14 +2,15 @@
 -- turn it is).
 -- KEYS[1] lock hash (the exclusive hold), KEYS[2] fence counter (outlives the lock), KEYS[3]
 -- queue, KEYS[4] qinfo, KEYS[5] registry of the other holds, KEYS[6] who the counter's last
--- fence went to, KEYS[7] when this instance's data set began (unix ms, one key per prefix)
+-- fence went to, KEYS[7] since when this instance remembers the resource (unix ms)
 -- ARGV[1] token, ARGV[2] ttl ms, ARGV[3] host, ARGV[4] pid, ARGV[5] cmd, ARGV[6] since (unix ms),
 -- ARGV[7] wake-up channel prefix, ARGV[8] '1' on the resource's decider (the queue's home),
 -- ARGV[9] mode ('exclusive', 'shared' or 'limit'), ARGV[10] N, ARGV[11] the slot to try first
 -- (--limit; '=i': slot i or none), ARGV[12] hold key prefix
 -- -> {1, fence, id, up}      taken: fence is this instance's counter + 1, which the counter now
 --                            holds, and the hash keeps as `pending`; id '' for the exclusive
---                            lock, else the hold's id; up: how old the instance's data is (ms)
+--                            lock, else the hold's id; up: how long this instance has remembered
+--                            the resource (ms)
 -- -> {2, count, fence, id, N}  re-entered: already ours, hold count now `count` (the hold
 --                            keeps its own mode: id and N say which)
 -- -> {0, holder..., [kind, k, N]}  held by another token (one of them; beside the exclusive
@@ -160,9 +161,9 @@ if take_id ~= '' then
              't:' .. token, take_id)
   keep_registry(registry, tonumber(ARGV[2]))
 end
--- How old this instance's data is: one that restarted empty lately may have forgotten a hold
--- that is still running (see `distrust_restarted` in engine/lock/slots.rs). KEYS[7] is written
--- by the first acquisition on a fresh data set and never expires, so its age is the data's.
+-- Since when this instance remembers the resource: one that restarted empty lately may have
+-- forgotten a hold that is still running (see `distrust_restarted` in engine/lock/slots.rs).
+-- KEYS[7] is written by the first acquisition here and never expires, so a wipe renews it.
 local now = now_ms()
 local born = tonumber(redis.call('GET', KEYS[7]) or '')
 if not born then
