@@ -725,6 +725,53 @@ fn a_holder_reenters_its_own_slot_with_its_token_when_every_slot_is_taken() {
 }
 
 #[test]
+fn a_busy_line_says_how_full_and_names_one_holder() {
+    let cluster = Cluster::start(3);
+    hold(&cluster, "full", "a", &["-l", "2"]);
+    hold(&cluster, "full", "b", &["-l", "2"]);
+    let out = rl(&cluster, &["run", "-n", "-l", "2", "-r", "full", "--", "true"]);
+    assert_eq!(out.code, Some(75), "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("redlock: lock 'full' is held (2 of 2 slots), one held by "),
+        "{out:?}"
+    );
+    hold(&cluster, "env", "r1", &["--shared"]);
+    hold(&cluster, "env", "r2", &["--shared"]);
+    let out = rl(&cluster, &["run", "-n", "-r", "env", "--", "true"]);
+    assert_eq!(out.code, Some(75), "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("redlock: lock 'env' is shared by 2, one held by "),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_nested_run_for_another_resource_does_not_take_the_outer_limit() {
+    let cluster = Cluster::start(3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("report");
+    // REDLOCK_LIMIT=3 is in the command's environment; the nested lock is exclusive all the
+    // same, and a nested --shared is no usage error.
+    let script = r#"
+        "$BIN" run -r other -c 'echo "$REDLOCK_MODE $REDLOCK_LIMIT"' > "$REPORT"
+        "$BIN" run --shared -r other2 -c 'echo "$REDLOCK_MODE $REDLOCK_LIMIT"' >> "$REPORT"
+    "#;
+    let out = run(
+        redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .env("BIN", BIN)
+            .env("REPORT", &report)
+            .args(["run", "-l", "3", "-r", "outer", "-c", script]),
+        LIMIT,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let text = std::fs::read_to_string(&report).expect("report");
+    assert_eq!(text, "exclusive 1\nshared 1\n", "{out:?}");
+}
+
+#[test]
 fn the_command_sees_its_mode_and_limit() {
     let cluster = Cluster::start(3);
     let show = r#"echo "$REDLOCK_MODE $REDLOCK_LIMIT""#;
