@@ -367,12 +367,15 @@ impl Holding<'_, '_> {
         let lease = &self.lease;
         let released = self.ctx.locker.release(&lease.resource, &lease.token, keep);
         // Only where something of ours may be held: an instance that was down all along has
-        // nothing to release, and a warning about it would only alarm (CONTRACT.md, "Releases
-        // are prompt, and always arrive").
+        // nothing to release (no connection to it ever came up, even if the acquisition's
+        // quorum answered before its refusal did), and a warning about it would only alarm
+        // (CONTRACT.md, "Releases are prompt, and always arrive").
         let unreleased: Vec<String> = released
             .failed
             .iter()
-            .filter(|(i, _)| lease.maybe_held.get(*i).copied().unwrap_or(true))
+            .filter(|(i, _)| {
+                lease.maybe_held.get(*i).copied().unwrap_or(true) && self.ctx.locker.quorum().reached(*i)
+            })
             .map(|(_, e)| words::server_error(e))
             .collect();
         if !unreleased.is_empty() {

@@ -147,6 +147,11 @@ impl Quorum {
         }
     }
 
+    /// Whether any request of ours may have reached instance `i` (a connection to it came up).
+    pub fn reached(&self, i: usize) -> bool {
+        self.wire.as_ref().is_some_and(|w| w.ever_up(i))
+    }
+
     /// Give the requests still unanswered up to [`SETTLE_GRACE`]: a short-lived command calls
     /// this before it exits. Whatever is not answered by then is on the wire and runs anyway.
     pub fn settle(&self) {

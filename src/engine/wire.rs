@@ -55,6 +55,8 @@ struct Slot {
     link: Link,
     /// Requests sent while connecting, in order.
     queued: Vec<(Vec<u8>, Deliver)>,
+    /// A connection came up at some point: until then, no request of ours reached the server.
+    ever_up: bool,
 }
 
 #[derive(Default)]
@@ -104,6 +106,11 @@ impl Wire {
             .name("redlock-io".into())
             .spawn(move || io.run(wake_reader))?;
         Ok(Wire { shared, wake })
+    }
+
+    /// Whether a connection to instance `i` ever came up: if not, no request reached it.
+    pub fn ever_up(&self, i: usize) -> bool {
+        self.shared.slots.get(i).is_some_and(|s| lock(s).ever_up)
     }
 
     /// Send `request` (a packed command) to instance `i`; `deliver` gets its reply. Returns
@@ -252,6 +259,7 @@ impl Shared {
         }
         let written = conn.stream.write_some(&mut conn.out);
         slot.link = Link::Up(conn);
+        slot.ever_up = true;
         match written {
             Ok(()) => vec![],
             Err(e) => fail(slot, stream::io_error(&e, false)),
