@@ -108,6 +108,16 @@ impl Queued {
         self.renew_at = Instant::now() + if settled { RENEW_EVERY } else { RENEW_SOON };
     }
 
+    /// A release told us it is our turn.
+    fn first_now(&mut self) {
+        let length = self.place.as_ref().map_or(1, |p| p.length);
+        self.place = Some(Place {
+            ahead: 0,
+            length,
+            head: None,
+        });
+    }
+
     fn first_in_line(&self) -> bool {
         self.place.as_ref().is_some_and(|p| p.ahead == 0)
     }
@@ -261,7 +271,11 @@ fn wait_in_line(
                 woken_by_release = true;
                 turn_since = Some(Instant::now());
                 // The release went to the head of the queue, which is us: ask every instance
-                // (the decider still says no if its copy of the queue has another head).
+                // (the decider still says no if its copy of the queue has another head). The
+                // place we learnt when we last renewed is out of date: we are first in line now,
+                // so should this attempt still find the lock held (the release has not reached
+                // every instance), we look again within milliseconds, not at our next renewal.
+                line.first_now();
                 approach = Approach::Parallel;
             }
             Woken::TimedOut if verify && Instant::now() >= verify_at => approach = Approach::Parallel,
