@@ -33,6 +33,19 @@ fn rl(cluster: &Cluster, args: &[&str]) -> Out {
     )
 }
 
+/// `redlock ARGS` whose command calls redlock again (`$BIN`) and writes what it saw to
+/// `$REPORT`.
+fn rl_reporting(cluster: &Cluster, report: &std::path::Path, args: &[&str]) -> Out {
+    run(
+        redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .env("BIN", BIN)
+            .env("REPORT", report)
+            .args(args),
+        LIMIT,
+    )
+}
+
 fn inspect_json(cluster: &Cluster, resource: &str) -> Value {
     let out = rl(cluster, &["inspect", "-r", resource, "--json"]);
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -704,13 +717,10 @@ fn a_holder_reenters_its_own_slot_with_its_token_when_every_slot_is_taken() {
         "$BIN" acquire -n -q -r re -l 2 --token stranger >/dev/null
         echo "$code $? $REDLOCK_TOKEN $REDLOCK_FENCE $inner" > "$REPORT"
     "#;
-    let out = run(
-        redlock()
-            .env("REDLOCK_SERVERS", cluster.servers_arg())
-            .env("BIN", BIN)
-            .env("REPORT", &report)
-            .args(["run", "-n", "-r", "re", "-l", "2", "-c", script]),
-        LIMIT,
+    let out = rl_reporting(
+        &cluster,
+        &report,
+        &["run", "-n", "-r", "re", "-l", "2", "-c", script],
     );
     assert_eq!(out.code, Some(0), "{out:?}");
     let text = std::fs::read_to_string(&report).expect("report");
@@ -758,13 +768,10 @@ fn a_nested_run_for_another_resource_does_not_take_the_outer_limit() {
         "$BIN" run -r other -c 'echo "$REDLOCK_MODE $REDLOCK_LIMIT"' > "$REPORT"
         "$BIN" run --shared -r other2 -c 'echo "$REDLOCK_MODE $REDLOCK_LIMIT"' >> "$REPORT"
     "#;
-    let out = run(
-        redlock()
-            .env("REDLOCK_SERVERS", cluster.servers_arg())
-            .env("BIN", BIN)
-            .env("REPORT", &report)
-            .args(["run", "-l", "3", "-r", "outer", "-c", script]),
-        LIMIT,
+    let out = rl_reporting(
+        &cluster,
+        &report,
+        &["run", "-l", "3", "-r", "outer", "-c", script],
     );
     assert_eq!(out.code, Some(0), "{out:?}");
     let text = std::fs::read_to_string(&report).expect("report");

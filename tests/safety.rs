@@ -398,7 +398,7 @@ fn a_renewal_never_shortens_a_longer_lease() {
     }
 }
 
-/// Delayed restarts, kept by the client (engine/lock/slots.rs, `distrust_restarted`): a holder
+/// Delayed restarts, kept by the client (engine/lock/ask.rs, `distrust_restarted`): a holder
 /// on a bare quorum {0, 1} (its key lost on 2) keeps the lock when instance 1 restarts empty,
 /// because a newcomer's grant from instance 1, which has remembered the resource for less than
 /// the ttl, does not count beside the grant of an instance with an older memory of it. Without that rule the newcomer takes {1, 2}: a second

@@ -67,17 +67,7 @@ pub fn text(err: &LockError) -> String {
         LockError::Held { resource, busy, .. } => words::busy(resource, busy),
         LockError::Unavailable { errors, .. } => err.unavailable_line(errors.iter().map(words::server_error)),
         LockError::NotHolder { holder, .. } => err.not_holder_line(holder.as_ref().map(words::holder)),
-        LockError::LimitMismatch {
-            resource,
-            ours,
-            theirs,
-            holder,
-        } => {
-            let by = holder
-                .as_ref()
-                .map_or(String::new(), |h| format!(" ({})", words::holder(h)));
-            format!("lock '{resource}' is held with --limit {theirs}{by}, and this asks for --limit {ours}")
-        }
+        LockError::LimitMismatch { holder, .. } => err.mismatch_line(holder.as_ref().map(words::holder)),
         // Nothing in these needs a flag or a holder worded.
         LockError::LeaseTooShort { .. } | LockError::Interrupted { .. } => err.to_string(),
     }

@@ -76,20 +76,8 @@ impl fmt::Display for LockError {
             LockError::NotHolder { holder, .. } => {
                 f.write_str(&self.not_holder_line(holder.as_ref().map(Holder::fact)))
             }
-            LockError::LimitMismatch {
-                resource,
-                ours,
-                theirs,
-                holder,
-            } => {
-                write!(
-                    f,
-                    "lock '{resource}' is held with a limit of {theirs}, and this asks for a limit of {ours}"
-                )?;
-                if let Some(h) = holder {
-                    write!(f, " ({} holds it)", h.who())?;
-                }
-                Ok(())
+            LockError::LimitMismatch { holder, .. } => {
+                f.write_str(&self.mismatch_line(holder.as_ref().map(Holder::who)))
             }
             LockError::Interrupted { resource, signal } => write!(
                 f,
@@ -115,6 +103,21 @@ impl LockError {
             n - answered,
             errors.collect::<Vec<_>>().join("; ")
         )
+    }
+
+    /// A `LimitMismatch` error's sentence, its holder (if any) worded by the caller.
+    pub fn mismatch_line(&self, holder: Option<String>) -> String {
+        let LockError::LimitMismatch {
+            resource,
+            ours,
+            theirs,
+            ..
+        } = self
+        else {
+            return self.to_string();
+        };
+        let by = holder.map_or(String::new(), |h| format!(" ({h})"));
+        format!("lock '{resource}' is held with a limit of {theirs}{by}, and this asks for a limit of {ours}")
     }
 
     /// A `NotHolder` error's sentence, its holder (if any) worded by the caller.

@@ -6,21 +6,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use super::ask::Asking;
 use super::decider::{Approach, SUSPECT_FOR};
 use super::fence::{fencing, Fencing};
 use super::locker::*;
-use super::replies::{busy_from, count_ours, count_ours_replies, maybe_ours, parse_granted, Granted, View};
+use super::replies::{busy_from, count_ours, count_ours_replies, maybe_ours, Granted, View};
 use crate::engine::error::LockError;
 use crate::engine::holder::Busy;
 use crate::engine::holder::Holder;
-use crate::engine::instance::{Call, ErrorClass, InstanceError};
-use crate::engine::quorum::{validity, Reply, Round};
-use crate::engine::scripts::scripts;
+use crate::engine::instance::{ErrorClass, InstanceError};
+use crate::engine::quorum::{validity, Reply};
 use crate::engine::sync::lock;
 
-/// How long, at least, an attempt that has a quorum waits for the deciding instance's answer
-/// (whose turn it is) beyond what the quorum took; see `ask`.
-const DECIDER_PATIENCE: Duration = Duration::from_millis(5);
 /// How often a contender holding the decider asks the missing instances again (rule 2).
 const COMPLETE_TRIES: usize = 5;
 
@@ -46,14 +43,14 @@ impl Locker {
             let mut next = decider;
             while let Some(d) = next {
                 deciding = Some(d);
-                let round = self.ask(
-                    "acquire on the decider",
-                    req,
-                    &view,
-                    &single(n, d),
-                    false,
+                let targets = single(n, d);
+                let asking = Asking {
+                    targets: &targets,
+                    by_quorum: false,
                     deciding,
-                );
+                    only: None,
+                };
+                let round = self.ask("acquire on the decider", req, &view, asking);
                 started.get_or_insert(round.started);
                 self.merge(&mut view, round);
                 match &view[d] {
@@ -106,7 +103,17 @@ impl Locker {
         }
         let rest: Vec<bool> = view.iter().map(Option::is_none).collect();
         if rest.contains(&true) {
-            let round = self.ask("acquire", req, &view, &rest, true, deciding);
+            let round = self.ask(
+                "acquire",
+                req,
+                &view,
+                Asking {
+                    targets: &rest,
+                    by_quorum: true,
+                    deciding,
+                    only: None,
+                },
+            );
             started.get_or_insert(round.started);
             self.merge(&mut view, round);
         }
@@ -119,7 +126,17 @@ impl Locker {
             .map(|r| matches!(r, Some(Err(e)) if e.class == ErrorClass::NotAwaited))
             .collect();
         if answered < self.quorum.needed() && unknown.contains(&true) {
-            let round = self.ask("acquire (the rest)", req, &view, &unknown, false, deciding);
+            let round = self.ask(
+                "acquire (the rest)",
+                req,
+                &view,
+                Asking {
+                    targets: &unknown,
+                    by_quorum: false,
+                    deciding,
+                    only: None,
+                },
+            );
             self.merge(&mut view, round);
         }
         let started = started.unwrap_or_else(Instant::now);
@@ -180,7 +197,17 @@ impl Locker {
             let pause =
                 Duration::from_micros(200) + crate::engine::wakeup::jitter(Duration::from_micros(300));
             std::thread::sleep(pause);
-            let round = self.ask("acquire again", req, view, &held, true, None);
+            let round = self.ask(
+                "acquire again",
+                req,
+                view,
+                Asking {
+                    targets: &held,
+                    by_quorum: true,
+                    deciding: None,
+                    only: None,
+                },
+            );
             self.merge(view, round);
             for (m, r) in maybe_ours.iter_mut().zip(self::maybe_ours(view)) {
                 *m |= r;
@@ -188,166 +215,6 @@ impl Locker {
             if count_ours(view) >= q {
                 return;
             }
-        }
-    }
-
-    /// Ask the `targets` instances for the lock; the others answer `None` at once, without
-    /// I/O. The round ends when every target answered, or (`by_quorum`) when the
-    /// attempt's outcome is decided counting what `view` already holds.
-    pub(super) fn ask(
-        &self,
-        what: &str,
-        req: &Request,
-        view: &View,
-        targets: &[bool],
-        by_quorum: bool,
-        deciding: Option<usize>,
-    ) -> Round<Option<Granted>> {
-        let keys = self.keys(&req.resource);
-        let since = crate::engine::holder::now_unix_ms();
-        let args = [
-            req.token.clone(),
-            req.ttl.as_millis().to_string(),
-            req.meta.host.clone(),
-            req.meta.pid.to_string(),
-            req.meta.cmd.clone(),
-            since.to_string(),
-            keys.wake_prefix.clone(),
-        ];
-        let mode = [
-            req.mode.name().to_string(),
-            req.mode.n().to_string(),
-            self.first_slot(req),
-            keys.hold_prefix.clone(),
-        ];
-        let (n, q) = (self.quorum.n(), self.quorum.needed());
-        let ttl = req.ttl;
-        // What the instances not asked this time already said (a request still in flight may
-        // yet be ours, so it counts as neither).
-        let others = view.iter().zip(targets).filter(|(_, t)| !**t).map(|(r, _)| r);
-        let won_before = others
-            .clone()
-            .filter(|r| matches!(r, Some(Ok(g)) if g.ours()))
-            .count();
-        let lost_before = others
-            .filter(|r| match r {
-                Some(Ok(g)) => !g.ours(),
-                Some(Err(e)) => e.class != ErrorClass::NotAwaited,
-                None => false,
-            })
-            .count();
-        let asked = targets.to_vec();
-        // An instance that failed us lately is asked all the same, but not waited for: while
-        // its answer would decide nothing the others cannot, waiting for it (the op timeout,
-        // while we may hold the decider) stalls every other waiter. The first attempt of a
-        // process knows of no such instance yet.
-        let suspected: Vec<bool> = (0..n).map(|i| targets[i] && self.suspected(i)).collect();
-        let asked_at = Instant::now();
-        let quorum_at = std::sync::OnceLock::new();
-        let mut round = self.quorum.round_on_polling(
-            what,
-            targets,
-            DECIDER_PATIENCE,
-            move |i| {
-                // The deciding instance also answers whose turn it is (acquire.lua).
-                let decides = if Some(i) == deciding { "1" } else { "0" };
-                let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
-                argv.push(decides);
-                argv.extend(mode.iter().map(String::as_str));
-                Call::eval(
-                    &scripts().acquire,
-                    &[
-                        &keys.lock,
-                        &keys.fence,
-                        &keys.queue,
-                        &keys.qinfo,
-                        &keys.holds,
-                        &keys.fenced_by,
-                        &keys.data_since,
-                    ],
-                    &argv,
-                    |v| parse_granted(&v).map(Some),
-                )
-            },
-            move |replies: &[Option<Reply<Option<Granted>>>]| {
-                let mine = replies.iter().zip(&asked).filter(|(_, a)| **a);
-                let all = mine.clone().all(|(r, _)| r.is_some());
-                if all || !by_quorum {
-                    return all;
-                }
-                // A young instance's grant does not count beside an older one's (see
-                // `distrust_restarted`): while one has answered, wait for more.
-                let old_granted = mine
-                    .clone()
-                    .any(|(r, _)| matches!(r, Some(Ok(Some(g))) if g.ours() && !g.young(ttl)));
-                let won = mine
-                    .clone()
-                    .filter(
-                        |(r, _)| matches!(r, Some(Ok(Some(g))) if g.ours() && !(old_granted && g.young(ttl))),
-                    )
-                    .count();
-                let lost = mine
-                    .filter(|(r, _)| matches!(r, Some(r) if !matches!(r, Ok(Some(g)) if g.ours())))
-                    .count();
-                let silent_suspects = replies
-                    .iter()
-                    .zip(&suspected)
-                    .filter(|(r, s)| **s && r.is_none())
-                    .count();
-                // A quorum is not enough while the deciding instance may yet say that it is
-                // another waiter's turn (unless it is failing us: then it does not decide),
-                // for about twice as long again as the quorum took: a stopped decider must not cost
-                // the op timeout (its queue then only costs order, never progress).
-                let decider_heard = deciding
-                    .is_none_or(|d| !asked[d] || suspected[d] || replies.get(d).is_some_and(Option::is_some));
-                let quorum = won_before + won >= q;
-                let patience_over = quorum && {
-                    let now = Instant::now();
-                    let at = *quorum_at.get_or_init(|| now);
-                    now >= at + ((at - asked_at) * 2).max(DECIDER_PATIENCE)
-                };
-                (quorum && (decider_heard || patience_over))
-                    || lost_before + lost + silent_suspects > n - q
-                    || replies
-                        .iter()
-                        .zip(&asked)
-                        .zip(&suspected)
-                        .all(|((r, a), s)| !*a || *s || r.is_some())
-            },
-        );
-        // Those not asked have nothing to say.
-        for (reply, asked) in round.replies.iter_mut().zip(targets) {
-            if !*asked {
-                *reply = Ok(None);
-            }
-        }
-        round
-    }
-
-    /// Fold a round's replies for the instances it asked into `view`, and learn which
-    /// instances are up.
-    pub(super) fn merge(&self, view: &mut View, round: Round<Option<Granted>>) {
-        let now = Instant::now();
-        let mut suspects = lock(&self.suspect_until);
-        for (i, reply) in round.replies.into_iter().enumerate() {
-            let reply = match reply {
-                Ok(None) => continue,
-                Ok(Some(g)) => Ok(g),
-                Err(e) => Err(e),
-            };
-            match &reply {
-                Ok(_) => suspects[i] = None,
-                Err(e)
-                    if matches!(
-                        e.class,
-                        ErrorClass::Unreachable | ErrorClass::Timeout | ErrorClass::Refused
-                    ) =>
-                {
-                    suspects[i] = Some(now + SUSPECT_FOR + crate::engine::wakeup::jitter(SUSPECT_FOR / 2));
-                }
-                Err(_) => {}
-            }
-            view[i] = Some(reply);
         }
     }
 

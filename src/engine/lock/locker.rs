@@ -159,8 +159,6 @@ pub struct Locker {
     pub(super) suspect_until: Mutex<Vec<Option<Instant>>>,
     /// The `--limit` slot our last attempt was granted most: the one to ask for next.
     pub(super) slot_hint: Mutex<Option<u32>>,
-    /// Ask for that slot alone, not the next free one when it is taken (`settle_slot`).
-    pub(super) slot_only: Mutex<bool>,
 }
 
 impl Locker {
@@ -171,7 +169,6 @@ impl Locker {
             settings: settings.clone(),
             suspect_until: Mutex::new(vec![None; settings.servers.len()]),
             slot_hint: Mutex::new(None),
-            slot_only: Mutex::new(false),
         }
     }
 

@@ -3,6 +3,7 @@
 //!
 //! - [`decider`]: the resource's instance order, and which instance decides (no split votes)
 //! - [`acquire`]: one attempt, from asking the instances to a fenced lease or an undo
+//! - [`ask`]: one round of the acquire script, and what its grants count for
 //! - [`fence`]: the fence a lease gets, and whether it must be written back first
 //! - [`renew`]: extending a lease, and taking back instances that lost it
 //! - [`release`]: releasing one hold, breaking a lock, reading it
@@ -31,6 +32,7 @@
 //!                    remembered it for less than the ttl may come from one restarted empty
 
 mod acquire;
+mod ask;
 mod decider;
 mod fence;
 mod locker;

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::ask::Asking;
 use super::locker::*;
 use super::replies::{maybe_ours as maybe_ours_of, Granted, View};
 use crate::engine::error::LockError;
@@ -19,8 +20,6 @@ use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::quorum::Reply;
 use crate::engine::sync::lock;
 
-/// What a grant of an instance that restarted lately counts as (`distrust_restarted`).
-const RESTARTED_LATELY: &str = "granted, but up for less than the ttl (it may have restarted empty)";
 /// What an instance that granted another slot counts as once that slot is given back.
 pub(super) const GRANTED_ANOTHER: &str = "granted another slot";
 /// How often the slot is asked for again where an unfinished contender has it.
@@ -30,16 +29,11 @@ impl Locker {
     /// The slot a `--limit N` attempt asks for first (an instance gives the next free one when
     /// that is taken): the one an earlier attempt of ours was granted most, else one spread by
     /// the token, so that simultaneous contenders mostly ask for different slots.
-    pub(super) fn first_slot(&self, req: &Request) -> String {
+    pub(super) fn first_slot(&self, req: &Request) -> u32 {
         let n = req.mode.n().max(1);
-        let slot = match *lock(&self.slot_hint) {
+        match *lock(&self.slot_hint) {
             Some(hint) => hint % n,
             None => (super::decider::fnv1a(&[req.token.as_bytes()]) % u64::from(n)) as u32,
-        };
-        if *lock(&self.slot_only) {
-            format!("={slot}")
-        } else {
-            slot.to_string()
         }
     }
 
@@ -88,9 +82,13 @@ impl Locker {
         }
         let mut targets = missing;
         for _ in 0..SETTLE_TRIES {
-            *lock(&self.slot_only) = true;
-            let round = self.ask("acquire the slot", req, view, &targets, false, deciding);
-            *lock(&self.slot_only) = false;
+            let asking = Asking {
+                targets: &targets,
+                by_quorum: false,
+                deciding,
+                only: Some(&best),
+            };
+            let round = self.ask("acquire the slot", req, view, asking);
             self.merge(view, round);
             for (m, r) in maybe_ours.iter_mut().zip(maybe_ours_of(view)) {
                 *m |= r;
@@ -167,38 +165,6 @@ impl Locker {
             Some(_) if hold.is_empty() => Mode::Exclusive,
             Some(_) if hold.starts_with("r:") => Mode::Shared,
             Some(limit) => Mode::limit(limit),
-        }
-    }
-
-    /// Delayed restarts (the Redlock paper's rule), kept by the client: an instance that has
-    /// remembered the resource for less than the lease's ttl (`P data-since:NAME`, written by
-    /// its first acquisition there) may have restarted empty and forgotten a hold that still
-    /// runs (one held on a bare quorum that included it), so its grant does not count while an
-    /// instance with an older memory of it granted too. When every instance that granted is
-    /// that young (a resource's first use, or a majority wiped at once, which nothing can tell
-    /// apart), they count.
-    /// The grant stays ours there (it is released with the rest).
-    ///
-    /// "The lease's ttl" is the longest of ours and those of the holders this attempt saw: a
-    /// holder that renews a 30 s lease every 10 s may be back on the instance only that late.
-    pub(super) fn distrust_restarted(ttl: Duration, view: &mut [Reply<Granted>]) {
-        let ttl = view
-            .iter()
-            .filter_map(|r| match r {
-                Ok(Granted::Held(h, _)) => h.ttl,
-                _ => None,
-            })
-            .fold(ttl, Duration::max);
-        let old = view
-            .iter()
-            .any(|r| matches!(r, Ok(g @ Granted::Taken { .. }) if !g.young(ttl)));
-        if !old {
-            return;
-        }
-        for r in view.iter_mut() {
-            if matches!(r, Ok(g) if g.young(ttl)) {
-                *r = Err(InstanceError::new(ErrorClass::NotAwaited, RESTARTED_LATELY));
-            }
         }
     }
 

@@ -162,7 +162,7 @@ if take_id ~= '' then
   keep_registry(registry, tonumber(ARGV[2]))
 end
 -- Since when this instance remembers the resource: one that restarted empty lately may have
--- forgotten a hold that is still running (see `distrust_restarted` in engine/lock/slots.rs).
+-- forgotten a hold that is still running (see `distrust_restarted` in engine/lock/ask.rs).
 -- KEYS[7] is written by the first acquisition here and never expires, so a wipe renews it.
 local now = now_ms()
 local born = tonumber(redis.call('GET', KEYS[7]) or '')

@@ -63,8 +63,8 @@ local function hold_of(lock_key, registry, hold_prefix, token)
   return nil
 end
 -- The registry's live holds {token -> id} and their number; entries whose hold has gone
--- (released, expired) are dropped, and the registry with the last of them.
-local function holds(registry, hold_prefix)
+-- (released, expired) are dropped, and the registry with the last of them (unless read_only).
+local function holds(registry, hold_prefix, read_only)
   local live, n = {}, 0
   local flat = redis.call('HGETALL', registry)
   for i = 1, #flat, 2 do
@@ -74,12 +74,12 @@ local function holds(registry, hold_prefix)
       if redis.call('HGET', hold_prefix .. id, 'token') == t then
         live[t] = id
         n = n + 1
-      else
+      elseif not read_only then
         redis.call('HDEL', registry, f)
       end
     end
   end
-  if n == 0 and #flat > 0 then
+  if n == 0 and #flat > 0 and not read_only then
     redis.call('DEL', registry)
   end
   return live, n
@@ -181,15 +181,8 @@ end
 local function describe_holds(out, registry, hold_prefix)
   local list = {}
   if registry then
-    local flat = redis.call('HGETALL', registry)
-    for i = 1, #flat, 2 do
-      local f = flat[i]
-      if string.sub(f, 1, 2) == 't:' then
-        local key = hold_prefix .. flat[i + 1]
-        if redis.call('HGET', key, 'token') == string.sub(f, 3) then
-          list[#list + 1] = holder(key)
-        end
-      end
+    for _, id in pairs((holds(registry, hold_prefix, true))) do
+      list[#list + 1] = holder(hold_prefix .. id)
     end
   end
   table.sort(list, function(a, b)
