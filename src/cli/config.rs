@@ -5,7 +5,7 @@
 use crate::cli::args::{Cli, Command, GlobalArgs, LockArgs};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::{LockSettings, Settings, Verbosity, Wait};
-use crate::engine::tls::{KeyProblem, Tls};
+use crate::engine::wire::tls::{KeyProblem, Tls};
 
 /// `REDLOCK_LIMIT` is both `--limit`'s variable and what `run` sets for its command: in a
 /// command run under another resource's lock (`REDLOCK_RESOURCE` names that one), the

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::engine::holder::{Busy, Holder};
 use crate::engine::instance::{InstanceError, ServerError};
-use crate::engine::tls::TlsProblem;
+use crate::engine::wire::tls::TlsProblem;
 
 /// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`: who, and how long it has held the
 /// lock (not the lease's time left, which the holder keeps renewing and people read as
@@ -165,7 +165,7 @@ mod tests {
     fn a_tls_problem_says_which_flag_fixes_it() {
         let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         assert_eq!(
-            instance_error(&crate::engine::tls::failure(&tls)),
+            instance_error(&crate::engine::wire::tls::failure(&tls)),
             "TLS handshake failed: invalid peer certificate: UnknownIssuer; \
              pass the CA that signed the server's certificate with --tls-ca FILE"
         );

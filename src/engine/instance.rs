@@ -10,7 +10,8 @@ use redis::{ErrorKind, ServerErrorKind, Value};
 
 use crate::engine::scripts::Script;
 use crate::engine::server::ServerUrl;
-use crate::engine::tls::TlsProblem;
+use crate::engine::wire::{ByHash, Request};
+use crate::engine::wire::tls::TlsProblem;
 
 /// Why an instance gave no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +92,8 @@ impl fmt::Display for ServerError {
 fn classify(e: &redis::RedisError, connecting: bool) -> InstanceError {
     // rustls verifies lazily, on the first request, so a certificate problem can surface on
     // any job, not only while connecting. It is a refusal, never "unreachable".
-    if let Some(tls) = crate::engine::tls::rustls_error(e) {
-        return crate::engine::tls::failure(tls);
+    if let Some(tls) = crate::engine::wire::tls::rustls_error(e) {
+        return crate::engine::wire::tls::failure(tls);
     }
     // A server with requirepass answers a long unauthenticated request (our scripts have
     // more than 10 arguments) with this protocol error instead of NOAUTH, and hangs up.
@@ -230,9 +231,9 @@ impl InstanceError {
     }
 }
 
-/// What one round asks of one instance: a packed request, and how to read its reply.
+/// What one round asks of one instance: a request, and how to read its reply.
 pub struct Call<T> {
-    pub request: Vec<u8>,
+    pub request: Request,
     /// The script's name, for its errors.
     script: Option<&'static str>,
     parse: Box<dyn FnOnce(Value) -> Result<T, InstanceError> + Send>,
@@ -245,26 +246,36 @@ impl<T: 'static> Call<T> {
         parse: impl FnOnce(Value) -> Result<T, InstanceError> + Send + 'static,
     ) -> Call<T> {
         Call {
-            request: cmd.get_packed_command(),
+            request: Request {
+                packed: cmd.get_packed_command(),
+                by_hash: None,
+            },
             script: None,
             parse: Box::new(parse),
         }
     }
 
-    /// A script. Sent with EVAL, body and all, so that it never depends on what the server
-    /// has cached: a pipelined EVALSHA that came back NOSCRIPT could only be sent again behind
-    /// the requests that followed it, out of order. (Redis caches the compiled script by its
-    /// hash, so the body costs bytes on the wire, not compiling.)
+    /// A script: EVAL with its body the first time a connection sends it, EVALSHA after that
+    /// (the wire decides, see `wire::conn::Conn::push`). Both forms are packed here, so the
+    /// choice never waits for a reply and never reorders requests.
     pub fn eval(
-        script: &Script,
+        script: &'static Script,
         keys: &[&str],
         args: &[&str],
         parse: impl FnOnce(Value) -> Result<T, InstanceError> + Send + 'static,
     ) -> Call<T> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(&script.body).arg(keys.len()).arg(keys).arg(args);
+        let mut full = redis::cmd("EVAL");
+        full.arg(&script.body).arg(keys.len()).arg(keys).arg(args);
+        let mut by_hash = redis::cmd("EVALSHA");
+        by_hash.arg(&script.sha).arg(keys.len()).arg(keys).arg(args);
         Call {
-            request: cmd.get_packed_command(),
+            request: Request {
+                packed: full.get_packed_command(),
+                by_hash: Some(ByHash {
+                    script: script.name,
+                    packed: by_hash.get_packed_command(),
+                }),
+            },
             script: Some(script.name),
             parse: Box::new(parse),
         }

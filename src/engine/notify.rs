@@ -1,29 +1,19 @@
-//! Wake-up notifications: while a waiter waits, one thread per instance stays subscribed to
-//! the waiter's own channel (`P wake:NAME:TOKEN`, published when it becomes the head of the
-//! queue there: by a release, a force release, or the waiter before it leaving) and wakes the
-//! waiter on every new event. An instance that is down sends none, and that is all:
-//! the waiter still retries when the holder's lease runs out (see [`crate::engine::wait`]).
-//!
-//! Threads end on their own within [`POLL`] once the subscription is dropped: every read has a
-//! timeout, after which the thread looks at the stop flag. Nobody joins them, so dropping a
-//! subscription never delays the caller, who usually has just acquired the lock.
+//! Wake-up notifications: while a waiter waits, it is subscribed on every instance to its own
+//! channel (`P wake:NAME:TOKEN`, published when it becomes the head of the queue there: by a
+//! release, a force release, or the waiter before it leaving), on the connection its requests
+//! use ([`crate::engine::wire::push`]), and each new event wakes it. An instance that is down
+//! sends none, and that is all: the waiter still retries when the holder's lease runs out (see
+//! [`crate::engine::wait`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::engine::server::ServerUrl;
-use crate::engine::settings::Settings;
 use crate::engine::wakeup::Wakeup;
+use crate::engine::wire::push::PushEvent;
+use crate::engine::wire::Handle;
 
-/// How often an idle subscriber thread looks at the stop flag.
-const POLL: Duration = Duration::from_millis(20);
 /// Once a quorum is subscribed, the others get at least this long to confirm (see `wait_live`).
 const GRACE_MIN: Duration = Duration::from_millis(2);
-/// Pause before subscribing again after a failure (doubled up to [`RECONNECT_MAX`]).
-const RECONNECT_FIRST: Duration = Duration::from_millis(100);
-const RECONNECT_MAX: Duration = Duration::from_secs(2);
 
 /// Where one instance's subscription stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,12 +22,11 @@ pub enum State {
     Pending,
     /// Subscribed: a release announced there reaches us.
     Live,
-    /// Not subscribed (unreachable, refused); trying again in the background.
+    /// Not subscribed (unreachable, refused); tried again at the waiter's next renewal.
     Down,
 }
 
 struct Shared {
-    stop: AtomicBool,
     states: Mutex<Vec<State>>,
     changed: Condvar,
     releases: Mutex<Releases>,
@@ -75,62 +64,69 @@ impl Releases {
 
 impl Shared {
     fn states(&self) -> MutexGuard<'_, Vec<State>> {
-        self.states.lock().unwrap_or_else(|p| p.into_inner())
+        crate::engine::sync::lock(&self.states)
     }
 
-    fn set(&self, i: usize, state: State) {
-        self.states()[i] = state;
-        self.changed.notify_all();
-    }
-
-    fn is_new_release(&self, i: usize, payload: &[u8]) -> bool {
-        crate::engine::sync::lock(&self.releases).is_new(i, payload)
-    }
-
-    fn stopped(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+    /// What instance `i` did; true when the waiter should look again.
+    fn on_push(&self, i: usize, event: PushEvent<'_>) -> bool {
+        match event {
+            PushEvent::Message(payload) => crate::engine::sync::lock(&self.releases).is_new(i, payload),
+            PushEvent::Subscribed | PushEvent::Lost => {
+                let now = if event == PushEvent::Subscribed {
+                    State::Live
+                } else {
+                    State::Down
+                };
+                let was = std::mem::replace(&mut self.states()[i], now);
+                self.changed.notify_all();
+                // Subscribed again after a gap: a release may have gone unheard. Lost: one
+                // fewer instance to hear releases from, so the others are asked.
+                was != now && was != State::Pending
+            }
+        }
     }
 }
 
-/// A live subscription to one channel on every instance. Dropping it
-/// stops the threads (they end within [`POLL`]).
+/// A live subscription to one channel on every instance. Dropping it unsubscribes.
 pub struct Subscription {
     shared: Arc<Shared>,
+    wire: Option<Handle>,
 }
 
 impl Subscription {
-    /// Subscribe to `channel` on every server of `settings`, waking `wakeup` on each message.
-    /// Returns at once; [`Subscription::wait_live`] waits for the servers to confirm.
-    pub fn start(settings: &Settings, channel: &str, wakeup: &Wakeup) -> Subscription {
-        let n = settings.servers.len();
+    /// Subscribe to `channel` on every instance of `wire` (`None`: no wire, so no instance),
+    /// waking `wakeup` on each new event. Returns at once; [`Subscription::wait_live`] waits for
+    /// the servers to confirm.
+    pub fn start(wire: Option<Handle>, n: usize, channel: &str, wakeup: &Wakeup) -> Subscription {
         let shared = Arc::new(Shared {
-            stop: AtomicBool::new(false),
-            states: Mutex::new(vec![State::Pending; n]),
+            states: Mutex::new(vec![if wire.is_some() { State::Pending } else { State::Down }; n]),
             changed: Condvar::new(),
             releases: Mutex::new(Releases {
                 heard: vec![false; n],
                 last: None,
             }),
         });
-        for (i, server) in settings.servers.iter().enumerate() {
-            let listener = Listener {
-                i,
-                server: server.clone(),
-                channel: channel.to_string(),
-                connect_timeout: settings.connect_timeout,
-                op_timeout: settings.op_timeout,
-                shared: Arc::clone(&shared),
-                wakeup: wakeup.clone(),
-            };
-            let spawned = thread::Builder::new()
-                .name(format!("redlock-sub-{}", server.short()))
-                .spawn(move || listener.run());
-            if spawned.is_err() {
-                // No thread, no notifications from that instance: the waiter's timers cover it.
-                shared.set(i, State::Down);
-            }
+        if let Some(w) = &wire {
+            let (s, wakeup) = (Arc::clone(&shared), wakeup.clone());
+            w.subscribe(
+                channel,
+                Arc::new(move |i, event| {
+                    if i < n && s.on_push(i, event) {
+                        wakeup.notify();
+                    }
+                }),
+            );
         }
-        Subscription { shared }
+        Subscription { shared, wire }
+    }
+
+    /// Subscribe again where the subscription was lost (called at each renewal of the
+    /// waiter's place: that is when it looks at the instances anyway, so a server that is down
+    /// costs no polling of its own).
+    pub fn renew(&self) {
+        if let Some(w) = &self.wire {
+            w.resubscribe();
+        }
     }
 
     /// Wait until no instance is still pending (or, once `needed` are subscribed, a short
@@ -165,7 +161,7 @@ impl Subscription {
 
     /// The instances a release message came from since the last call: proof they are up.
     pub fn take_heard(&self) -> Vec<usize> {
-        let mut r = self.shared.releases.lock().unwrap_or_else(|p| p.into_inner());
+        let mut r = crate::engine::sync::lock(&self.shared.releases);
         let heard = r
             .heard
             .iter()
@@ -189,104 +185,8 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-/// One instance's subscriber thread.
-struct Listener {
-    i: usize,
-    server: ServerUrl,
-    channel: String,
-    connect_timeout: Duration,
-    op_timeout: Duration,
-    shared: Arc<Shared>,
-    wakeup: Wakeup,
-}
-
-impl Listener {
-    fn run(self) {
-        let mut pause = RECONNECT_FIRST;
-        let mut first = true;
-        while !self.shared.stopped() {
-            match self.connect() {
-                Ok(mut conn) => {
-                    pause = RECONNECT_FIRST;
-                    self.listen(&mut conn, first);
-                }
-                Err(_) => self.shared.set(self.i, State::Down),
-            }
-            first = false;
-            self.sleep(pause);
-            pause = (pause * 2).min(RECONNECT_MAX);
-        }
-    }
-
-    fn connect(&self) -> Result<redis::Connection, crate::engine::instance::InstanceError> {
-        crate::engine::instance::open(&self.server, self.connect_timeout, self.op_timeout)
-    }
-
-    /// Subscribe and pass each message on until the connection fails or we are stopped.
-    fn listen(&self, conn: &mut redis::Connection, first: bool) {
-        let mut pubsub = conn.as_pubsub();
-        // SUBSCRIBE waits for the server's confirmation, bounded by the op timeout.
-        let subscribed =
-            pubsub.subscribe(&self.channel).is_ok() && pubsub.set_read_timeout(Some(POLL)).is_ok();
-        let mut was_live = false;
-        if subscribed && !self.shared.stopped() {
-            self.shared.set(self.i, State::Live);
-            was_live = true;
-            if !first {
-                // We were not listening for a while: a release may have gone unheard.
-                self.wakeup.notify();
-            }
-            // A stopped or cut-off server keeps the connection open and just goes quiet, so
-            // a quiet connection is asked for a PING once per op timeout: a waiter must learn
-            // that a majority is gone within about the timeouts (contract), not at its next
-            // full check.
-            let mut last_heard = Instant::now();
-            loop {
-                match pubsub.get_message() {
-                    Ok(_) if self.shared.stopped() => break,
-                    Ok(msg) => {
-                        last_heard = Instant::now();
-                        if self.shared.is_new_release(self.i, msg.get_payload_bytes()) {
-                            self.wakeup.notify();
-                        }
-                    }
-                    Err(e) if e.is_timeout() && !self.shared.stopped() => {
-                        if last_heard.elapsed() >= self.op_timeout {
-                            let answered = pubsub.set_read_timeout(Some(self.op_timeout)).is_ok()
-                                && pubsub.ping::<redis::Value>().is_ok()
-                                && pubsub.set_read_timeout(Some(POLL)).is_ok();
-                            if !answered {
-                                break;
-                            }
-                            last_heard = Instant::now();
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-        }
-        self.shared.set(self.i, State::Down);
-        if was_live && !self.shared.stopped() {
-            // One fewer instance to hear releases from: let the waiter re-check the others.
-            self.wakeup.notify();
-        }
-        // Dropping the PubSub would send UNSUBSCRIBE and wait for the reply; closing the
-        // connection (when the caller drops it) unsubscribes just as well, without a request.
-        std::mem::forget(pubsub);
-    }
-
-    fn sleep(&self, total: Duration) {
-        let until = Instant::now() + total;
-        while !self.shared.stopped() {
-            let now = Instant::now();
-            if now >= until {
-                return;
-            }
-            thread::sleep((until - now).min(POLL));
+        if let Some(w) = &self.wire {
+            w.unsubscribe();
         }
     }
 }

@@ -147,6 +147,11 @@ impl Quorum {
         }
     }
 
+    /// The wire's subscription handle (`None` when the I/O thread could not be started).
+    pub fn wire(&self) -> Option<crate::engine::wire::Handle> {
+        self.wire.as_ref().map(Wire::handle)
+    }
+
     /// Whether any request of ours may have reached instance `i` (a connection to it came up).
     pub fn reached(&self, i: usize) -> bool {
         self.wire.as_ref().is_some_and(|w| w.ever_up(i))
@@ -307,7 +312,13 @@ impl Quorum {
         let mut due: Vec<Option<Instant>> = vec![None; self.n()];
         for i in (0..self.n()).filter(|i| asked(*i)) {
             let mut call = op(i);
-            let request = std::mem::take(&mut call.request);
+            let request = std::mem::replace(
+                &mut call.request,
+                crate::engine::wire::Request {
+                    packed: Vec::new(),
+                    by_hash: None,
+                },
+            );
             let tx = tx.clone();
             let deliver: Deliver = Box::new(move |reply| {
                 let _ = tx.send((i, call.finish(reply)));

@@ -5,23 +5,26 @@ use std::sync::OnceLock;
 
 const PRELUDE: &str = include_str!("scripts/prelude.lua");
 
-/// A script body: the shared prelude + the operation. Sent with EVAL (see `Call::eval`), so
-/// no hash is computed here.
+/// A script body: the shared prelude + the operation, and its SHA1, by which a connection that
+/// has sent the body once sends it from then on (see `Call::eval`).
 pub struct Script {
     pub name: &'static str,
     pub body: String,
+    pub sha: String,
 }
 
 impl Script {
     fn new(name: &'static str, source: &str) -> Script {
         let body = format!("{}\n{}", compact(PRELUDE), compact(source));
-        Script { name, body }
+        let sha = redis::Script::new(&body).get_hash().to_string();
+        Script { name, body, sha }
     }
 }
 
-/// The source without its comment lines, blank lines and indentation: every request carries
-/// its script's whole body (EVAL), and the server hashes it to find the compiled one, so the
-/// comments would cost bytes and time on every request. (No script has a multi-line string.)
+/// The source without its comment lines, blank lines and indentation: a body still goes in
+/// full once per connection (and wherever an ACL allows EVAL but not EVALSHA), and the server
+/// hashes it each time, so the comments would cost bytes and time. (No script has a
+/// multi-line string.)
 fn compact(source: &str) -> String {
     source
         .lines()

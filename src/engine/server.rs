@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use redis::IntoConnectionInfo;
 
-use crate::engine::tls::{self, Tls};
+use crate::engine::wire::tls::{self, Tls};
 
 /// One Redis instance as the user named it. `Display` prints it with the password replaced by
 /// `***`, and every message that names a server goes through it (contract: passwords are never

@@ -53,6 +53,11 @@ const EXPIRY_JITTER: Duration = Duration::from_millis(10);
 /// How often a queued waiter renews its place (well within `REGISTRATION`) and looks again:
 /// a head of the queue that died is gone from it by then, so the next one's turn comes.
 const RENEW_EVERY: Duration = Duration::from_secs(1);
+/// Waiters this close to the head try for the lock when their timers say so (the holder's
+/// lease end, a check of a stale hold); those further back only keep their place, and try when
+/// a release tells them it is their turn or a renewal finds them near the head. So a long queue
+/// costs each instance one small renewal per waiter per [`RENEW_EVERY`], whatever its length.
+const NEAR_HEAD: usize = 64;
 /// How soon a waiter registers again while some instance has not confirmed its subscription.
 const RENEW_SOON: Duration = Duration::from_millis(50);
 
@@ -88,15 +93,18 @@ struct Queued {
 }
 
 impl Queued {
-    /// Join (or renew) where the subscription is live; learn our place.
-    fn renew(&mut self, locker: &Locker, req: &Request) {
+    /// Join (or renew) where the subscription is live; learn our place. Returns how many
+    /// instances answered.
+    fn renew(&mut self, locker: &Locker, req: &Request) -> usize {
+        self.sub.renew();
         let states = self.sub.states();
         let live: Vec<bool> = states.iter().map(|s| *s == State::Live).collect();
         // Where our subscription is still being set up we are not registered either: look
         // again soon, so that our place there is about the same as everywhere else. (An
         // instance that is down waits for the usual renewal.)
         let settled = !states.contains(&State::Pending);
-        if let Some(place) = locker.enqueue(req, self.since_unix_ms, &live) {
+        let (place, answered) = locker.enqueue(req, self.since_unix_ms, &live);
+        if let Some(place) = place {
             locker.quorum().trace(&format!(
                 "wait: pid {} is {} of {} in the queue",
                 req.meta.pid,
@@ -106,6 +114,7 @@ impl Queued {
             self.place = Some(place);
         }
         self.renew_at = Instant::now() + if settled { RENEW_EVERY } else { RENEW_SOON };
+        answered
     }
 
     /// A release told us it is our turn.
@@ -120,6 +129,12 @@ impl Queued {
 
     fn first_in_line(&self) -> bool {
         self.place.as_ref().is_some_and(|p| p.ahead == 0)
+    }
+
+    /// Near enough the head that the lock may be ours without a release telling us (see
+    /// [`NEAR_HEAD`]); unknown places count as near.
+    fn near_head(&self) -> bool {
+        self.place.as_ref().is_none_or(|p| p.ahead <= NEAR_HEAD)
     }
 }
 
@@ -150,14 +165,21 @@ fn wait_in_line(
     let mut turn_since: Option<Instant> = None;
     // Quick rechecks made since the last sleep (see `recheck_reason`).
     let mut rechecks = 0u32;
+    // The last attempt's answer, while a waiter far back only keeps its place.
+    let mut last_busy: Option<Busy> = None;
     loop {
         if let Some(signal) = wakeup.interrupted() {
             return Err(interrupted(signal, &req.resource));
         }
-        wakeup.clear_notified();
-        let mut busy = match locker.attempt(req, approach)? {
-            Attempt::Acquired(lease) => return Ok(lease),
-            Attempt::Busy(busy) => busy,
+        let mut busy = match last_busy.take() {
+            Some(busy) => busy,
+            None => {
+                wakeup.clear_notified();
+                match locker.attempt(req, approach)? {
+                    Attempt::Acquired(lease) => return Ok(lease),
+                    Attempt::Busy(busy) => busy,
+                }
+            }
         };
         busy.ahead = queued.as_ref().and_then(|w| w.place.as_ref()).map(|p| p.ahead);
         let recheck = recheck_reason(&busy, highest_fence, woken_by_release, last_holder.as_deref());
@@ -190,7 +212,12 @@ fn wait_in_line(
         let Some(line) = queued else {
             // Subscribe, join the queue, then try again at once (see the module comment).
             let settings = locker.settings();
-            let sub = Subscription::start(settings, &locker.keys(&req.resource).wake(&req.token), wakeup);
+            let sub = Subscription::start(
+                locker.quorum().wire(),
+                locker.quorum().n(),
+                &locker.keys(&req.resource).wake(&req.token),
+                wakeup,
+            );
             let mut until = now + settings.connect_timeout + settings.op_timeout;
             if let Some(d) = deadline {
                 until = until.min(d);
@@ -224,7 +251,11 @@ fn wait_in_line(
             noticed = true;
             notice(&busy);
         }
-        let mut next = (now + retry_after(&busy, line.sub.live() >= q)).min(line.renew_at);
+        let near = line.near_head();
+        let mut next = line.renew_at;
+        if near {
+            next = next.min(now + retry_after(&busy, line.sub.live() >= q));
+        }
         let told_our_turn = turn_since.is_some_and(|t| now.duration_since(t) < RENEW_EVERY);
         if line.first_in_line() && (told_our_turn || busy.holder.as_ref().is_some_and(|h| h.fence == 0)) {
             // First in line, and what stands in the way is a contender that has not finished
@@ -239,7 +270,7 @@ fn wait_in_line(
             next = next.min(d);
         }
         let verify_at = now + VERIFY_EVERY + jitter(VERIFY_EVERY / 2);
-        let verify = busy.from_decider && busy.holder.is_some() && verify_at < next;
+        let verify = line.first_in_line() && busy.from_decider && busy.holder.is_some() && verify_at < next;
         if verify {
             next = verify_at;
         }
@@ -280,16 +311,21 @@ fn wait_in_line(
             }
             Woken::TimedOut if verify && Instant::now() >= verify_at => approach = Approach::Parallel,
             Woken::TimedOut => {
+                let mut answered = q;
                 if Instant::now() >= line.renew_at {
-                    line.renew(locker, req);
+                    answered = line.renew(locker, req);
                     if line.first_in_line() {
                         approach = Approach::Parallel;
                     }
                 }
-                // Fewer than a quorum answer our subscriptions: the decider alone cannot tell
-                // us whether the servers are gone, which must end the wait with 69 (contract).
-                if line.sub.live() < q {
+                // Fewer than a quorum answer (our renewal, or our subscriptions): ask every
+                // instance, so that servers gone end the wait with 69 (contract).
+                let unanswered = answered < q || (near && line.sub.live() < q);
+                if unanswered {
                     approach = Approach::Parallel;
+                } else if !line.near_head() && !line.first_in_line() && deadline.is_none_or(|d| Instant::now() < d) {
+                    // Far back in the queue: only our place was due; no attempt.
+                    last_busy = Some(busy);
                 }
             }
         }

@@ -16,6 +16,8 @@ pub struct Keys {
     /// The waiters, in order of arrival (a sorted set), and what each said about itself.
     pub queue: String,
     pub qinfo: String,
+    /// When each waiter's registration lapses (a sorted set): what renewals clean up by.
+    pub qexp: String,
     /// Each waiter's own wake-up channel is this followed by its token.
     pub wake_prefix: String,
     /// The registry of the holds other than the exclusive lock (`--shared`, `--limit N`), each
@@ -37,6 +39,7 @@ impl Keys {
             channel: format!("{prefix}released:{resource}"),
             queue: format!("{prefix}queue:{resource}"),
             qinfo: format!("{prefix}qinfo:{resource}"),
+            qexp: format!("{prefix}qexp:{resource}"),
             wake_prefix: format!("{prefix}wake:{resource}:"),
             holds: format!("{prefix}holds:{resource}"),
             hold_prefix: format!("{prefix}hold:{resource}#"),

@@ -21,6 +21,9 @@
 //!   P undone:NAME    pub/sub channel nobody listens to: where a failed attempt's undo "publishes"
 //!   P queue:NAME     sorted set of waiting tokens by arrival (microseconds, that instance's clock)
 //!   P qinfo:NAME     hash token -> 'expires_ms|host|pid|since_ms|mode|cmd', each waiter's record
+//!   P qexp:NAME      sorted set token -> expires_ms: renewals drop a few lapsed waiters each
+//!                    (never a walk over the queue); a waiter that died is also dropped when it
+//!                    reaches the head, as it no longer listens on its channel
 //!   P wake:NAME:T    pub/sub channel of waiter T: a release tells the waiters whose turn it is
 //!   P hold:NAME#ID   a hold other than the exclusive lock, a hash as the lock's: ID is the slot
 //!                    (0..N-1) of a `--limit N` hold, `r:TOKEN` for a `--shared` one

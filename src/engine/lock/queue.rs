@@ -37,9 +37,9 @@ impl Locker {
     /// Join the queue of `req.resource`, or renew our place, on the instances marked in
     /// `live` (where our wake-up subscription is confirmed: elsewhere the scripts would drop
     /// us at once). Its mode and `since_unix_ms` (when the wait began) are what `inspect` shows.
-    /// Returns our place on the first of them in
-    /// the resource's order that answered.
-    pub fn enqueue(&self, req: &Request, since_unix_ms: u64, live: &[bool]) -> Option<Place> {
+    /// Returns our place on the first of them in the resource's order that answered, and how
+    /// many answered.
+    pub fn enqueue(&self, req: &Request, since_unix_ms: u64, live: &[bool]) -> (Option<Place>, usize) {
         let keys = self.keys(&req.resource);
         let args = [
             req.token.clone(),
@@ -60,7 +60,7 @@ impl Locker {
                 let token = token.clone();
                 Call::eval(
                     &scripts().queue,
-                    &[&keys.queue, &keys.qinfo],
+                    &[&keys.queue, &keys.qinfo, &keys.qexp],
                     &args.each_ref().map(String::as_str),
                     move |v| place(&v, &token),
                 )
@@ -68,9 +68,10 @@ impl Locker {
             |_| false,
         );
         let order = self.order(&req.resource);
-        order
+        let place = order
             .into_iter()
-            .find_map(|i| round.replies.get(i).and_then(|r| r.as_ref().ok()).cloned())
+            .find_map(|i| round.replies.get(i).and_then(|r| r.as_ref().ok()).cloned());
+        (place, round.answered())
     }
 
     /// Leave the queue everywhere (the wait ended without the lock). Sent to every instance

@@ -26,13 +26,30 @@ pub struct TlsStream {
     sock: TcpStream,
 }
 
-/// An open stream, and the requests that must precede every other on it (AUTH, SELECT), as
-/// packed commands. They are pipelined like any request: a paused server gets them, and
-/// ours after them, in its socket buffer, and runs all of them in order when it resumes.
+/// An open stream, and the requests that must precede every other on it, as packed commands.
+/// They are pipelined like any request: a paused server gets them, and ours after them, in
+/// its socket buffer, and runs all of them in order when it resumes.
 pub struct Opened {
     pub stream: Stream,
-    pub setup: Vec<Vec<u8>>,
+    pub setup: Vec<(Vec<u8>, Setup)>,
 }
+
+/// What a setup request is for, which says what its error means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    /// AUTH or SELECT: the server refuses us if it refuses these.
+    Required,
+    /// `HELLO 3`: RESP3, so that wake-up messages can share the connection with requests. A
+    /// server that refuses it (Redis before 6, or an ACL without +hello) speaks RESP2 with us.
+    Resp3,
+    /// EVALSHA of a script no server has: NOSCRIPT says EVALSHA is allowed, so a script once
+    /// sent in full goes by its hash from then on; NOPERM (an ACL with +eval alone) says
+    /// every request must carry its script's body.
+    ShaProbe,
+}
+
+/// The SHA1 of `return 1`: a script the probe names and no client of ours ever loads.
+const PROBE_SHA: &str = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db";
 
 /// Open a stream to `server`: resolve, connect within `connect_timeout`, and for `rediss://`
 /// finish the TLS handshake within `op_timeout` (a TLS server must take part in it, so a
@@ -71,11 +88,17 @@ pub fn open(
         if let Some(user) = settings.username() {
             auth.arg(user);
         }
-        setup.push(auth.arg(password).get_packed_command());
+        setup.push((auth.arg(password).get_packed_command(), Setup::Required));
     }
+    // After AUTH: a server with a password refuses HELLO before it.
+    setup.push((redis::cmd("HELLO").arg(3).get_packed_command(), Setup::Resp3));
     if settings.db() != 0 {
-        setup.push(redis::cmd("SELECT").arg(settings.db()).get_packed_command());
+        setup.push((redis::cmd("SELECT").arg(settings.db()).get_packed_command(), Setup::Required));
     }
+    setup.push((
+        redis::cmd("EVALSHA").arg(PROBE_SHA).arg(0).get_packed_command(),
+        Setup::ShaProbe,
+    ));
     stream.nonblocking().map_err(|e| io_error(&e, true))?;
     Ok(Opened { stream, setup })
 }
@@ -108,7 +131,7 @@ fn handshake(
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| InstanceError::new(ErrorClass::Refused, format!("TLS: bad server name {host}: {e}")))?;
     let mut conn =
-        rustls::ClientConnection::new(config, name).map_err(|e| crate::engine::tls::failure(&e))?;
+        rustls::ClientConnection::new(config, name).map_err(|e| crate::engine::wire::tls::failure(&e))?;
     sock.set_read_timeout(Some(timeout))
         .map_err(|e| io_error(&e, true))?;
     sock.set_write_timeout(Some(timeout))
@@ -128,7 +151,7 @@ fn tls_failure(e: &io::Error) -> InstanceError {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
-        return crate::engine::tls::failure(tls);
+        return crate::engine::wire::tls::failure(tls);
     }
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => InstanceError::new(
@@ -147,7 +170,7 @@ pub fn io_error(e: &io::Error, connecting: bool) -> InstanceError {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
-        return crate::engine::tls::failure(tls);
+        return crate::engine::wire::tls::failure(tls);
     }
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut if connecting => {
@@ -278,3 +301,11 @@ fn read_plain(s: &mut impl Read, into: &mut Vec<u8>, chunk: &mut [u8]) -> io::Re
 
 /// For `Tls::client_config`: the shared handle rustls wants.
 pub type ClientConfig = Arc<rustls::ClientConfig>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_probe_names_the_hash_of_return_1() {
+        assert_eq!(redis::Script::new("return 1").get_hash(), super::PROBE_SHA);
+    }
+}

@@ -1,0 +1,610 @@
+//! The queue part of the benchmark (`scripts/bench`, part `queue`; docs/bench.md): what K
+//! queued waiters cost the instances and the waiting processes, and how fast the queue drains.
+//!
+//! `queue_bench CRITICAL DIR PORTS PIDS REDLOCK [REDLOCK2]`, on the first three redis-servers
+//! of PORTS (their PIDS, for CPU from /proc). For each binary and each K (BENCH_QUEUE_K,
+//! default `10,100,1000`), in the same run:
+//!
+//! 1. FLUSHALL and CONFIG RESETSTAT on the three instances; one holder takes the lock and
+//!    keeps it (`redlock run -r R -- sh -c 'read x < FIFO'`).
+//! 2. K waiters, `redlock run -w 15m --op-timeout 2s -r R -- critical LOG i 0`, started 20 ms
+//!    apart (as a fleet's cron jobs would arrive), then up to 30 s for all to be queued.
+//! 3. 10 s idle: each instance's CPU (utime + stime from /proc/PID/stat), its commands
+//!    (requests a client sends, from INFO commandstats; and every command, scripts' own
+//!    calls included), its connected clients; the waiters' threads, RSS and CPU; and
+//!    `redis-benchmark` GET/SET on the first instance beside the same with nobody waiting.
+//! 4. The holder exits; the queue drains: time per handoff (from the critical sections' log),
+//!    and whether they ran in arrival order (adjacent pairs out of order).
+//!
+//! Then 300 waiters started at once with the default op timeout (a herd): how many queued
+//! and how many exited 69. flock(1) runs the same queue for the drain pace.
+//! A measuring tool: it never fails on a number, and kills what it started on its way out.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const RESOURCE: &str = "bench-queue";
+const IDLE: Duration = Duration::from_secs(10);
+const ARRIVAL_GAP: Duration = Duration::from_millis(20);
+const HERD: usize = 300;
+
+struct Env {
+    critical: PathBuf,
+    dir: PathBuf,
+    ports: Vec<u16>,
+    pids: Vec<u32>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 6 {
+        eprintln!("usage: queue_bench CRITICAL DIR PORTS PIDS REDLOCK [REDLOCK2]   (run scripts/bench)");
+        std::process::exit(2);
+    }
+    let csv = |s: &str| -> Vec<u32> { s.split(',').filter_map(|p| p.parse().ok()).collect() };
+    let env = Env {
+        critical: PathBuf::from(&args[1]),
+        dir: PathBuf::from(&args[2]),
+        ports: csv(&args[3]).into_iter().take(3).map(|p| p as u16).collect(),
+        pids: csv(&args[4]).into_iter().take(3).collect(),
+    };
+    let bins: Vec<PathBuf> = args[5..].iter().map(PathBuf::from).collect();
+    let ks: Vec<usize> = std::env::var("BENCH_QUEUE_K")
+        .unwrap_or_else(|_| "10,100,1000".into())
+        .split(',')
+        .filter_map(|k| k.trim().parse().ok())
+        .collect();
+
+    let baseline = app_throughput(env.ports[0]);
+    println!("queue: K waiters on 3 instances; idle figures over {} s", IDLE.as_secs());
+    println!(
+        "app GET/SET on instance 1 with nobody waiting: {}",
+        baseline.map_or("–".into(), |(g, s)| format!("{g:.0} / {s:.0} req/s"))
+    );
+    println!(
+        "{:<8} {:>5} | {:>6} {:>5} | {:>17} | {:>9} {:>9} | {:>5} {:>5} {:>7} | {:>7} {:>13} | {:>8} {:>6}",
+        "tool",
+        "K",
+        "queued",
+        "ex69",
+        "CPU % per inst",
+        "req/w/s",
+        "cmd/w/s",
+        "conn/w",
+        "thr/w",
+        "RSS MB",
+        "wait%cpu",
+        "app GET/SET",
+        "ms/hand",
+        "order"
+    );
+    for k in &ks {
+        for (b, bin) in bins.iter().enumerate() {
+            let r = redlock_queue(&env, bin, *k, &format!("r{b}-{k}"));
+            let app = r.app.map_or("–".into(), |(g, s)| format!("{:.0}/{:.0}k", g / 1e3, s / 1e3));
+            println!(
+                "{:<8} {:>5} | {:>6} {:>5} | {:>17} | {:>9.2} {:>9.1} | {:>5.2} {:>5.1} {:>7.1} | {:>7.1} {:>13} | {:>8.2} {:>6}",
+                format!("redlock{}", if bins.len() > 1 { ["A", "B"][b.min(1)] } else { "" }),
+                k,
+                r.queued,
+                r.exit69,
+                r.cpu.iter().map(|c| format!("{c:.1}")).collect::<Vec<_>>().join(" "),
+                r.requests_per_waiter_s,
+                r.commands_per_waiter_s,
+                r.conns_per_waiter,
+                r.threads,
+                r.rss_mb,
+                r.waiters_cpu,
+                app,
+                r.per_handoff_ms,
+                format!("{}/{}", r.out_of_order, r.ran.saturating_sub(1)),
+            );
+        }
+        let f = flock_queue(&env, *k);
+        println!(
+            "{:<8} {:>5} | {:>6} {:>5} | {:>17} | {:>9} {:>9} | {:>5} {:>5} {:>7} | {:>7.1} {:>13} | {:>8.2} {:>6}",
+            "flock",
+            k,
+            "–",
+            "–",
+            "–",
+            "–",
+            "–",
+            "–",
+            "–",
+            "–",
+            f.waiters_cpu,
+            "–",
+            f.per_handoff_ms,
+            format!("{}/{}", f.out_of_order, f.ran.saturating_sub(1)),
+        );
+    }
+    for (b, bin) in bins.iter().enumerate() {
+        let (queued, exit69, ok) = herd(&env, bin, &format!("herd{b}"));
+        println!(
+            "herd: {HERD} `redlock run -w 15m` started at once (default op timeout), redlock{}: {queued} queued, {ok} ran, {exit69} exited 69",
+            if bins.len() > 1 { ["A", "B"][b.min(1)] } else { "" }
+        );
+    }
+    for (b, bin) in bins.iter().enumerate() {
+        println!("redlock{}: {}", ["A", "B"][b.min(1)], bin.display());
+    }
+    println!(
+        "columns: CPU of each redis-server while K wait (% of one core); req/w/s: requests a client sends \
+         (EVAL, EVALSHA, SUBSCRIBE, PING, …) per waiter per second per instance; cmd/w/s: every command \
+         counted by INFO commandstats (scripts' own calls too), likewise; conn/w: connected clients per \
+         waiter per instance; thr/w, RSS: per waiting process; wait%cpu: all waiting processes together \
+         (% of one core); app: redis-benchmark GET/SET on instance 1 while they wait; ms/hand: drain time \
+         per handoff; order: adjacent handoffs out of arrival order / handoffs"
+    );
+}
+
+#[derive(Default)]
+struct QueueRun {
+    queued: usize,
+    exit69: usize,
+    cpu: Vec<f64>,
+    requests_per_waiter_s: f64,
+    commands_per_waiter_s: f64,
+    conns_per_waiter: f64,
+    threads: f64,
+    rss_mb: f64,
+    waiters_cpu: f64,
+    app: Option<(f64, f64)>,
+    per_handoff_ms: f64,
+    ran: usize,
+    out_of_order: usize,
+}
+
+fn servers(env: &Env) -> String {
+    env.ports
+        .iter()
+        .map(|p| format!("redis://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Every process this bench starts, killed on the way out (or when a phase runs too long).
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+        }
+        for c in &mut self.0 {
+            let _ = c.wait();
+        }
+    }
+}
+
+fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
+    eprintln!("queue: {} K={k}", bin.display());
+    for p in &env.ports {
+        query(*p, &["FLUSHALL"]);
+        query(*p, &["CONFIG", "RESETSTAT"]);
+    }
+    let dir = env.dir.join(tag);
+    let _ = std::fs::create_dir_all(&dir);
+    let fifo = dir.join("release");
+    let log = dir.join("log");
+    let errs = dir.join("stderr");
+    mkfifo(&fifo);
+    let mut procs = Procs(Vec::new());
+    let mut holder = Command::new(bin);
+    holder
+        .args(["-q", "-s", &servers(env), "run", "-r", RESOURCE, "--", "sh", "-c"])
+        .arg(format!("read x < {}", fifo.display()))
+        .stdin(Stdio::null());
+    let Ok(h) = holder.spawn() else {
+        eprintln!("queue: cannot start the holder");
+        return QueueRun::default();
+    };
+    procs.0.push(h);
+    let lock_key = format!("redlock:lock:{RESOURCE}");
+    if !poll(Duration::from_secs(10), || {
+        env.ports.iter().filter(|p| query(**p, &["EXISTS", &lock_key]).as_deref() == Some(":1")).count() >= 2
+    }) {
+        eprintln!("queue: the holder did not get the lock");
+        return QueueRun::default();
+    }
+    let err_file = File::create(&errs).ok();
+    let started = Instant::now();
+    for i in 0..k {
+        let mut w = Command::new(bin);
+        w.args(["-s", &servers(env), "run", "-w", "15m", "--op-timeout", "2s", "-r", RESOURCE, "--"])
+            .arg(&env.critical)
+            .arg(&log)
+            .arg(i.to_string())
+            .arg("0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        match err_file.as_ref().and_then(|f| f.try_clone().ok()) {
+            Some(f) => w.stderr(f),
+            None => w.stderr(Stdio::null()),
+        };
+        if let Ok(c) = w.spawn() {
+            procs.0.push(c);
+        }
+        let next = started + ARRIVAL_GAP * (i as u32 + 1);
+        thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    let queue_key = format!("redlock:queue:{RESOURCE}");
+    let queued_now = |env: &Env| {
+        env.ports
+            .iter()
+            .filter_map(|p| query(*p, &["ZCARD", &queue_key]).and_then(|r| r.strip_prefix(':')?.parse::<usize>().ok()))
+            .max()
+            .unwrap_or(0)
+    };
+    poll(Duration::from_secs(30), || queued_now(env) >= k);
+    let mut run = QueueRun {
+        queued: queued_now(env),
+        ..QueueRun::default()
+    };
+
+    // Idle: the waiters only keep their places.
+    let waiter_pids: Vec<u32> = procs.0[1..].iter().map(Child::id).collect();
+    let cpu0: Vec<u64> = env.pids.iter().map(|p| proc_cpu_ticks(*p)).collect();
+    let wcpu0: u64 = waiter_pids.iter().map(|p| proc_cpu_ticks(*p)).sum();
+    let work0: Vec<(f64, f64)> = env.ports.iter().map(|p| commands(*p)).collect();
+    let t0 = Instant::now();
+    thread::sleep(IDLE);
+    let secs = t0.elapsed().as_secs_f64();
+    let hz = ticks_per_second();
+    run.cpu = env
+        .pids
+        .iter()
+        .zip(&cpu0)
+        .map(|(p, c0)| (proc_cpu_ticks(*p).saturating_sub(*c0)) as f64 / hz / secs * 100.0)
+        .collect();
+    let wcpu1: u64 = waiter_pids.iter().map(|p| proc_cpu_ticks(*p)).sum();
+    run.waiters_cpu = wcpu1.saturating_sub(wcpu0) as f64 / hz / secs * 100.0;
+    let work1: Vec<(f64, f64)> = env.ports.iter().map(|p| commands(*p)).collect();
+    let per = |f: fn(&(f64, f64)) -> f64| {
+        work0.iter().zip(&work1).map(|(a, b)| f(b) - f(a)).sum::<f64>() / 3.0 / k as f64 / secs
+    };
+    run.requests_per_waiter_s = per(|w| w.0);
+    run.commands_per_waiter_s = per(|w| w.1);
+    run.conns_per_waiter = env
+        .ports
+        .iter()
+        .filter_map(|p| info_field(*p, "clients", "connected_clients"))
+        .sum::<f64>()
+        / 3.0
+        / k as f64;
+    let status: Vec<(f64, f64)> = waiter_pids.iter().filter_map(|p| threads_rss(*p)).collect();
+    if !status.is_empty() {
+        run.threads = status.iter().map(|s| s.0).sum::<f64>() / status.len() as f64;
+        run.rss_mb = status.iter().map(|s| s.1).sum::<f64>() / status.len() as f64 / 1024.0;
+    }
+    run.app = app_throughput(env.ports[0]);
+
+    // Drain: the holder exits; every waiter runs its 0 ms section in turn.
+    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) {
+        let _ = f.write_all(b"go\n");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60) + Duration::from_millis(50) * k as u32;
+    let mut codes: HashMap<i32, usize> = HashMap::new();
+    for c in procs.0.iter_mut().skip(1) {
+        loop {
+            match c.try_wait() {
+                Ok(Some(s)) => {
+                    *codes.entry(s.code().unwrap_or(-1)).or_default() += 1;
+                    break;
+                }
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+                _ => {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    *codes.entry(-9).or_default() += 1;
+                    break;
+                }
+            }
+        }
+    }
+    run.exit69 = codes.get(&69).copied().unwrap_or(0);
+    let sections = read_sections(&log);
+    run.ran = sections.len();
+    if sections.len() > 1 {
+        let span = sections[sections.len() - 1].0 - sections[0].0;
+        run.per_handoff_ms = span as f64 / 1e6 / (sections.len() - 1) as f64;
+        run.out_of_order = sections.windows(2).filter(|w| w[1].1 < w[0].1).count();
+    }
+    run
+}
+
+fn flock_queue(env: &Env, k: usize) -> QueueRun {
+    eprintln!("queue: flock K={k}");
+    let dir = env.dir.join(format!("flock-{k}"));
+    let _ = std::fs::create_dir_all(&dir);
+    let (fifo, log, lockfile) = (dir.join("release"), dir.join("log"), dir.join("lock"));
+    mkfifo(&fifo);
+    let mut procs = Procs(Vec::new());
+    let Ok(h) = Command::new("flock")
+        .arg(&lockfile)
+        .args(["sh", "-c"])
+        .arg(format!("read x < {}", fifo.display()))
+        .spawn()
+    else {
+        return QueueRun::default();
+    };
+    procs.0.push(h);
+    thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    for i in 0..k {
+        if let Ok(c) = Command::new("flock")
+            .arg(&lockfile)
+            .arg(&env.critical)
+            .arg(&log)
+            .arg(i.to_string())
+            .arg("0")
+            .spawn()
+        {
+            procs.0.push(c);
+        }
+        thread::sleep((started + ARRIVAL_GAP * (i as u32 + 1)).saturating_duration_since(Instant::now()));
+    }
+    thread::sleep(Duration::from_secs(1));
+    let pids: Vec<u32> = procs.0[1..].iter().map(Child::id).collect();
+    let c0: u64 = pids.iter().map(|p| proc_cpu_ticks(*p)).sum();
+    thread::sleep(Duration::from_secs(2));
+    let c1: u64 = pids.iter().map(|p| proc_cpu_ticks(*p)).sum();
+    let mut run = QueueRun {
+        waiters_cpu: c1.saturating_sub(c0) as f64 / ticks_per_second() / 2.0 * 100.0,
+        ..QueueRun::default()
+    };
+    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) {
+        let _ = f.write_all(b"go\n");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for c in procs.0.iter_mut().skip(1) {
+        while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let sections = read_sections(&log);
+    run.ran = sections.len();
+    if sections.len() > 1 {
+        run.per_handoff_ms = (sections[sections.len() - 1].0 - sections[0].0) as f64 / 1e6 / (sections.len() - 1) as f64;
+        run.out_of_order = sections.windows(2).filter(|w| w[1].1 < w[0].1).count();
+    }
+    run
+}
+
+/// HERD waiters started at once: (queued, exited 69, ran).
+fn herd(env: &Env, bin: &Path, tag: &str) -> (usize, usize, usize) {
+    eprintln!("queue: herd of {HERD}, {}", bin.display());
+    for p in &env.ports {
+        query(*p, &["FLUSHALL"]);
+    }
+    let dir = env.dir.join(tag);
+    let _ = std::fs::create_dir_all(&dir);
+    let (fifo, log) = (dir.join("release"), dir.join("log"));
+    mkfifo(&fifo);
+    let mut procs = Procs(Vec::new());
+    if let Ok(h) = Command::new(bin)
+        .args(["-q", "-s", &servers(env), "run", "-r", RESOURCE, "--", "sh", "-c"])
+        .arg(format!("read x < {}", fifo.display()))
+        .spawn()
+    {
+        procs.0.push(h);
+    }
+    let lock_key = format!("redlock:lock:{RESOURCE}");
+    poll(Duration::from_secs(10), || {
+        env.ports.iter().filter(|p| query(**p, &["EXISTS", &lock_key]).as_deref() == Some(":1")).count() >= 2
+    });
+    for i in 0..HERD {
+        if let Ok(c) = Command::new(bin)
+            .args(["-q", "-s", &servers(env), "run", "-w", "15m", "-r", RESOURCE, "--"])
+            .arg(&env.critical)
+            .arg(&log)
+            .arg(i.to_string())
+            .arg("0")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            procs.0.push(c);
+        }
+    }
+    let queue_key = format!("redlock:queue:{RESOURCE}");
+    let queued = || {
+        env.ports
+            .iter()
+            .filter_map(|p| query(*p, &["ZCARD", &queue_key]).and_then(|r| r.strip_prefix(':')?.parse::<usize>().ok()))
+            .max()
+            .unwrap_or(0)
+    };
+    poll(Duration::from_secs(30), || queued() >= HERD);
+    let q = queued();
+    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) {
+        let _ = f.write_all(b"go\n");
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut exit69 = 0;
+    for c in procs.0.iter_mut().skip(1) {
+        loop {
+            match c.try_wait() {
+                Ok(Some(s)) => {
+                    exit69 += usize::from(s.code() == Some(69));
+                    break;
+                }
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+                _ => break,
+            }
+        }
+    }
+    (q, exit69, read_sections(&log).len())
+}
+
+/// (enter_ns, worker) of each section, by entry.
+fn read_sections(log: &Path) -> Vec<(u64, usize)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut out: Vec<(u64, usize)> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some((f.first()?.parse().ok()?, f.get(2)?.parse().ok()?))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn poll(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if ok() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    ok()
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let _ = Command::new("mkfifo").arg(path).status();
+}
+
+/// utime + stime of a process, in clock ticks (0 when it is gone).
+fn proc_cpu_ticks(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    get(11) + get(12)
+}
+
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as f64
+    } else {
+        100.0
+    }
+}
+
+/// (threads, VmRSS kB) of a process.
+fn threads_rss(pid: u32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+    };
+    Some((field("Threads:")?, field("VmRSS:")?))
+}
+
+/// (requests a client sent, every command) so far, from INFO commandstats.
+fn commands(port: u16) -> (f64, f64) {
+    let info = query(port, &["INFO", "commandstats"]).unwrap_or_default();
+    let (mut requests, mut all) = (0.0, 0.0);
+    for line in info.lines() {
+        let Some((name, fields)) = line.strip_prefix("cmdstat_").and_then(|r| r.split_once(':')) else {
+            continue;
+        };
+        let calls = fields
+            .split(',')
+            .find_map(|f| f.strip_prefix("calls="))
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        // INFO and CONFIG are the bench's own.
+        if name.starts_with("info") || name.starts_with("config") {
+            continue;
+        }
+        all += calls;
+        if is_request(name) {
+            requests += calls;
+        }
+    }
+    (requests, all)
+}
+
+/// Commands a client sends itself (they cannot run inside a script).
+fn is_request(command: &str) -> bool {
+    let base = command.split('|').next().unwrap_or(command);
+    matches!(
+        base,
+        "eval"
+            | "evalsha"
+            | "eval_ro"
+            | "evalsha_ro"
+            | "fcall"
+            | "fcall_ro"
+            | "subscribe"
+            | "unsubscribe"
+            | "ping"
+            | "hello"
+            | "client"
+            | "auth"
+            | "select"
+            | "script"
+            | "function"
+    )
+}
+
+fn info_field(port: u16, section: &str, name: &str) -> Option<f64> {
+    let info = query(port, &["INFO", section])?;
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// redis-benchmark GET and SET requests/s on 127.0.0.1:port (50,000 each, 20 clients).
+fn app_throughput(port: u16) -> Option<(f64, f64)> {
+    let out = Command::new("timeout")
+        .args(["60", "redis-benchmark", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-t", "get,set", "-n", "50000", "-c", "20", "-q"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Lines like "SET: 81300.81 requests per second, p50=0.135 msec" (after \r progress).
+    let rate = |name: &str| {
+        text.split(['\r', '\n'])
+            .filter_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .filter_map(|l| l.split_whitespace().next()?.parse::<f64>().ok())
+            .next_back()
+    };
+    Some((rate("GET")?, rate("SET")?))
+}
+
+/// One command on a fresh connection; the reply's first line, or a bulk string's body.
+fn query(port: u16, args: &[&str]) -> Option<String> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    stream.write_all(req.as_bytes()).ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let line = line.trim_end().to_string();
+    if let Some(len) = line.strip_prefix('$') {
+        let len: i64 = len.parse().ok()?;
+        if len < 0 {
+            return Some(String::new());
+        }
+        let mut body = vec![0u8; len as usize + 2];
+        reader.read_exact(&mut body).ok()?;
+        body.truncate(len as usize);
+        return Some(String::from_utf8_lossy(&body).into_owned());
+    }
+    Some(line)
+}

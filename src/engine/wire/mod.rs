@@ -1,0 +1,545 @@
+//! The transport: pipelined, ordered requests to every instance, and the wake-up messages of a
+//! waiter on the same connections ("Releases are prompt, and always arrive", docs/how-it-works.md).
+//! A request is written to its instance's socket the moment it is sent,
+//! never held back by an earlier reply; replies come back in order and go to their senders.
+//! So a paused instance that resumes runs acquire, fence and release in the order they were
+//! sent and ends free, even if the process that sent them is long gone.
+//!
+//! One I/O thread reads every instance's socket (poll(2) over all of them and a wake-up
+//! socket); senders write themselves, under the instance's lock, so a request costs no thread
+//! hop. Connecting is the only blocking step: it runs on a short-lived thread per instance
+//! (`stream::open`), while the requests sent meanwhile wait in order and go out right after
+//! AUTH and SELECT. A request is never timed out here: rounds stop waiting for it (the op
+//! timeout), but it stays on the wire, and its late reply is dropped.
+//!
+//! One connection per instance serves everything: after `HELLO 3` a subscribed connection
+//! still takes requests and its messages arrive as push frames ([`push`]). A script goes in
+//! full the first time a connection sends it, which caches it on the server, and by its hash
+//! from then on ([`conn::Conn::push`]): the order of requests never depends on a reply.
+//!
+//! - [`conn`]: one connection's buffers, pending replies and what it knows of its server
+//! - [`resp`]: replies, RESP2 and RESP3, parsed from a buffer that may hold part of one
+//! - [`stream`]: the socket (TCP, TLS, unix) and the setup requests
+//! - [`push`]: the subscription's events, and the listener for a RESP2-only server
+//! - [`tls`]: the rustls configuration and what a failed handshake means
+
+pub mod conn;
+pub mod push;
+pub mod resp;
+pub mod stream;
+pub mod tls;
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use redis::Value;
+
+use crate::engine::instance::{ErrorClass, InstanceError};
+use crate::engine::server::ServerUrl;
+use crate::engine::sync::lock;
+use conn::{Conn, Outcome};
+pub use conn::{ByHash, Deliver, Request};
+use push::{Legacy, PushEvent, Wanted};
+use stream::Opened;
+
+/// Many instances, one I/O thread. Dropping it stops the thread; requests on the wire stay
+/// there (the kernel delivers what was written even after the process exits).
+pub struct Wire {
+    shared: Arc<Shared>,
+    /// The I/O thread's wake-up: one byte means "look again at the sockets".
+    wake: UnixStream,
+}
+
+struct Shared {
+    servers: Vec<ServerUrl>,
+    connect_timeout: Duration,
+    op_timeout: Duration,
+    slots: Vec<Mutex<Slot>>,
+    /// The subscription every instance should carry, if any.
+    wanted: Mutex<Option<Wanted>>,
+    stopped: AtomicBool,
+    /// Notified whenever a reply is delivered or a connection fails: what `settle` waits on.
+    quiet: (Mutex<()>, Condvar),
+    wake: UnixStream,
+}
+
+#[derive(Default)]
+struct Slot {
+    link: Link,
+    /// Requests sent while connecting, in order.
+    queued: Vec<(Request, Deliver)>,
+    /// A connection came up at some point: until then, no request of ours reached the server.
+    ever_up: bool,
+    sub: Sub,
+}
+
+#[derive(Default)]
+enum Link {
+    #[default]
+    Down,
+    Connecting,
+    Up(Conn),
+}
+
+/// Where this instance's part of the subscription stands.
+#[derive(Default)]
+enum Sub {
+    #[default]
+    None,
+    /// SUBSCRIBE sent on the connection (RESP3).
+    Sent,
+    /// A listener of its own (RESP2).
+    Legacy(#[allow(dead_code)] Legacy),
+}
+
+/// What the I/O thread or a sender found, acted on once the instance's lock is released.
+type Events = Vec<Event>;
+
+enum Event {
+    Deliver(Deliver, Result<Value, InstanceError>),
+    Push(usize, PushKind),
+}
+
+enum PushKind {
+    Subscribed,
+    Lost,
+    Message(Vec<u8>),
+}
+
+impl Wire {
+    pub fn new(
+        servers: Vec<ServerUrl>,
+        connect_timeout: Duration,
+        op_timeout: Duration,
+    ) -> std::io::Result<Wire> {
+        let (wake, wake_reader) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        wake_reader.set_nonblocking(true)?;
+        let shared = Arc::new(Shared {
+            slots: servers.iter().map(|_| Mutex::new(Slot::default())).collect(),
+            wanted: Mutex::new(None),
+            servers,
+            connect_timeout,
+            op_timeout,
+            stopped: AtomicBool::new(false),
+            quiet: (Mutex::new(()), Condvar::new()),
+            wake: wake.try_clone()?,
+        });
+        let io = Arc::clone(&shared);
+        thread::Builder::new()
+            .name("redlock-io".into())
+            .spawn(move || io.run(wake_reader))?;
+        Ok(Wire { shared, wake })
+    }
+
+    /// Whether a connection to instance `i` ever came up: if not, no request reached it.
+    pub fn ever_up(&self, i: usize) -> bool {
+        self.shared.slots.get(i).is_some_and(|s| lock(s).ever_up)
+    }
+
+    /// Send `request` to instance `i`; `deliver` gets its reply. Returns how long from now the
+    /// reply is due: the op timeout, plus the connect timeout when the request waits for a
+    /// connection first.
+    pub fn send(&self, i: usize, request: Request, deliver: Deliver) -> Duration {
+        let mut due = self.shared.op_timeout;
+        let events = {
+            let mut slot = lock(&self.shared.slots[i]);
+            if !matches!(slot.link, Link::Up(_)) {
+                due += self.shared.connect_timeout;
+            }
+            match &mut slot.link {
+                Link::Up(conn) => {
+                    conn.push(request, deliver);
+                    self.shared.flush(i, &mut slot)
+                }
+                Link::Connecting => {
+                    slot.queued.push((request, deliver));
+                    vec![]
+                }
+                Link::Down => {
+                    slot.queued.push((request, deliver));
+                    self.shared.connect_slot(i, &mut slot)
+                }
+            }
+        };
+        self.shared.act(events);
+        due
+    }
+
+    /// A handle for the wire's subscription, which may outlive a borrow of the wire.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Wait up to `grace` for every request sent so far to be answered (or its connection to
+    /// fail). Rounds return at their quorum; a short-lived process calls this before it exits
+    /// so the stragglers' replies are seen when they come quickly. What is not answered by
+    /// then is still on the wire and runs all the same.
+    pub fn settle(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        let (mutex, cv) = &self.shared.quiet;
+        let mut guard = lock(mutex);
+        while !self.shared.idle() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            guard = cv
+                .wait_timeout(guard, left.min(Duration::from_millis(5)))
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// The wire's subscription (one at a time: a process waits for one resource).
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// Subscribe to `channel` on every instance, telling `on_push` what happens there; replaces
+    /// any earlier subscription. Instances not connected yet are connected; where a connection
+    /// fails, [`Handle::resubscribe`] tries again.
+    pub fn subscribe(&self, channel: &str, on_push: push::OnPush) {
+        self.unsubscribe();
+        *lock(&self.shared.wanted) = Some(Wanted {
+            channel: channel.to_string(),
+            on_push,
+        });
+        self.resubscribe();
+    }
+
+    /// Subscribe again where the subscription is not in place (its connection failed).
+    pub fn resubscribe(&self) {
+        for i in 0..self.shared.slots.len() {
+            let events = {
+                let mut slot = lock(&self.shared.slots[i]);
+                self.shared.want_subscription(i, &mut slot)
+            };
+            self.shared.act(events);
+        }
+    }
+
+    /// End the subscription everywhere (UNSUBSCRIBE where it shares the connection, which stays
+    /// open for requests).
+    pub fn unsubscribe(&self) {
+        let Some(wanted) = lock(&self.shared.wanted).take() else {
+            return;
+        };
+        for i in 0..self.shared.slots.len() {
+            let events = {
+                let mut slot = lock(&self.shared.slots[i]);
+                match (std::mem::take(&mut slot.sub), &mut slot.link) {
+                    (Sub::Sent, Link::Up(conn)) => {
+                        conn.push_subscription(&wanted.channel, false);
+                        self.shared.flush(i, &mut slot)
+                    }
+                    _ => vec![],
+                }
+            };
+            self.shared.act(events);
+        }
+    }
+
+}
+
+impl Drop for Wire {
+    fn drop(&mut self) {
+        self.shared.stopped.store(true, Ordering::SeqCst);
+        let _ = (&self.wake).write(&[1]);
+    }
+}
+
+impl Shared {
+    /// Wake the I/O thread (a full wake-up socket already means it will look).
+    fn poke(&self) {
+        let _ = (&self.wake).write(&[1]);
+    }
+
+    fn idle(&self) -> bool {
+        self.slots.iter().all(|s| {
+            let slot = lock(s);
+            slot.queued.is_empty()
+                && match &slot.link {
+                    Link::Up(conn) => conn.waiting.is_empty(),
+                    Link::Down => true,
+                    Link::Connecting => false,
+                }
+        })
+    }
+
+    fn notify_quiet(&self) {
+        let (mutex, cv) = &self.quiet;
+        let _guard = lock(mutex);
+        cv.notify_all();
+    }
+
+    /// Deliver replies and tell the subscription what happened, outside every slot's lock.
+    fn act(&self, events: Events) {
+        if events.is_empty() {
+            return;
+        }
+        let wanted = lock(&self.wanted).clone();
+        let mut delivered = false;
+        for event in events {
+            match event {
+                Event::Deliver(deliver, reply) => {
+                    deliver(reply);
+                    delivered = true;
+                }
+                Event::Push(i, kind) => {
+                    if let Some(w) = &wanted {
+                        let event = match &kind {
+                            PushKind::Subscribed => PushEvent::Subscribed,
+                            PushKind::Lost => PushEvent::Lost,
+                            PushKind::Message(payload) => PushEvent::Message(payload),
+                        };
+                        (w.on_push)(i, event);
+                    }
+                }
+            }
+        }
+        if delivered {
+            self.notify_quiet();
+        }
+    }
+
+    /// Write what waits on instance `i`'s connection; a failed write fails the connection.
+    fn flush(&self, i: usize, slot: &mut Slot) -> Events {
+        let Link::Up(conn) = &mut slot.link else {
+            return vec![];
+        };
+        match conn.stream.write_some(&mut conn.out) {
+            Ok(()) => {
+                if conn.stream.wants_write(&conn.out) {
+                    self.poke();
+                }
+                vec![]
+            }
+            Err(e) => fail(i, slot, stream::io_error(&e, false)),
+        }
+    }
+
+    /// Start connecting instance `i` (its slot is `Down`).
+    fn connect_slot(self: &Arc<Self>, i: usize, slot: &mut Slot) -> Events {
+        slot.link = Link::Connecting;
+        match self.connect(i) {
+            Ok(()) => vec![],
+            Err(e) => fail(i, slot, InstanceError::new(ErrorClass::Unreachable, e.to_string())),
+        }
+    }
+
+    /// Put the wanted subscription in place on instance `i`, as far as it can be now: on the
+    /// connection where the server speaks RESP3, on a listener of its own where it does not,
+    /// and once it is connected and has said which where it is not yet.
+    fn want_subscription(self: &Arc<Self>, i: usize, slot: &mut Slot) -> Events {
+        let Some(wanted) = lock(&self.wanted).clone() else {
+            return vec![];
+        };
+        if !matches!(slot.sub, Sub::None) {
+            return vec![];
+        }
+        match &mut slot.link {
+            Link::Up(conn) => match conn.resp3 {
+                Some(true) => {
+                    conn.push_subscription(&wanted.channel, true);
+                    slot.sub = Sub::Sent;
+                    self.flush(i, slot)
+                }
+                Some(false) => {
+                    slot.sub = Sub::Legacy(Legacy::start(
+                        i,
+                        self.servers[i].clone(),
+                        wanted,
+                        self.connect_timeout,
+                        self.op_timeout,
+                    ));
+                    vec![]
+                }
+                None => vec![],
+            },
+            Link::Connecting => vec![],
+            Link::Down => self.connect_slot(i, slot),
+        }
+    }
+
+    /// Open instance `i` on a thread of its own; its requests go out once it is up.
+    fn connect(self: &Arc<Self>, i: usize) -> std::io::Result<()> {
+        let shared = Arc::clone(self);
+        thread::Builder::new()
+            .name(format!("redlock-connect-{i}"))
+            .spawn(move || {
+                let opened = stream::open(&shared.servers[i], shared.connect_timeout, shared.op_timeout);
+                let events = {
+                    let mut slot = lock(&shared.slots[i]);
+                    match opened {
+                        Ok(opened) => shared.up(i, &mut slot, opened),
+                        Err(e) => fail(i, &mut slot, e),
+                    }
+                };
+                shared.act(events);
+                shared.poke();
+            })
+            .map(|_| ())
+    }
+
+    /// A connection is open: the setup requests first, then every request queued meanwhile.
+    fn up(&self, i: usize, slot: &mut Slot, opened: Opened) -> Events {
+        let mut conn = Conn::new(opened.stream);
+        for (packed, setup) in &opened.setup {
+            conn.push_setup(packed, *setup);
+        }
+        for (request, deliver) in slot.queued.drain(..) {
+            conn.push(request, deliver);
+        }
+        slot.link = Link::Up(conn);
+        slot.ever_up = true;
+        self.flush(i, slot)
+    }
+
+    /// The I/O thread: wait for any socket to be readable (or writable, where bytes wait),
+    /// read replies and hand them over, until the wire is dropped.
+    fn run(self: &Arc<Self>, mut wake: UnixStream) {
+        while !self.stopped.load(Ordering::SeqCst) {
+            let mut fds = vec![libc::pollfd {
+                fd: wake.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            let mut owners = vec![usize::MAX];
+            for (i, s) in self.slots.iter().enumerate() {
+                if let Link::Up(conn) = &lock(s).link {
+                    let mut events = libc::POLLIN;
+                    if conn.stream.wants_write(&conn.out) {
+                        events |= libc::POLLOUT;
+                    }
+                    fds.push(libc::pollfd {
+                        fd: conn.stream.fd().as_raw_fd(),
+                        events,
+                        revents: 0,
+                    });
+                    owners.push(i);
+                }
+            }
+            // SAFETY: poll(2) reads and writes only the `fds` array we own, whose length we
+            // pass. A descriptor closed meanwhile by a sender (a failed write) yields POLLNVAL
+            // or a spurious readiness, and each slot is looked at afresh under its lock below.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            if ready < 0 {
+                continue; // EINTR
+            }
+            if fds[0].revents != 0 {
+                let mut sink = [0u8; 64];
+                while matches!(wake.read(&mut sink), Ok(n) if n > 0) {}
+            }
+            for (pfd, &i) in fds.iter().zip(&owners).skip(1) {
+                if pfd.revents != 0 {
+                    let events = self.service(i);
+                    self.act(events);
+                }
+            }
+        }
+    }
+
+    /// Instance `i`'s socket is ready: write what waits, read what came, take out each whole
+    /// reply in order.
+    fn service(self: &Arc<Self>, i: usize) -> Events {
+        let mut slot = lock(&self.slots[i]);
+        let Link::Up(conn) = &mut slot.link else {
+            return vec![];
+        };
+        if let Err(e) = conn.stream.write_some(&mut conn.out) {
+            return fail(i, &mut slot, stream::io_error(&e, false));
+        }
+        let open = match conn.stream.read_some(&mut conn.inbuf) {
+            Ok(open) => open,
+            Err(e) => return fail(i, &mut slot, stream::io_error(&e, false)),
+        };
+        let mut out = Vec::new();
+        let mut used = 0;
+        let mut learnt_protocol = false;
+        loop {
+            let Link::Up(conn) = &mut slot.link else {
+                return out;
+            };
+            let reply = match resp::parse(&conn.inbuf[used..]) {
+                Ok(Some((reply, n))) => {
+                    used += n;
+                    reply
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let err = InstanceError::new(ErrorClass::Protocol, format!("parse error: {}", e.0));
+                    out.append(&mut fail(i, &mut slot, err));
+                    return out;
+                }
+            };
+            match conn.take(reply) {
+                Outcome::Deliver(deliver, reply) => out.push(Event::Deliver(deliver, reply)),
+                Outcome::Fail(err) => {
+                    out.append(&mut fail(i, &mut slot, err));
+                    return out;
+                }
+                Outcome::Protocol => learnt_protocol = true,
+                Outcome::Subscribed => out.push(Event::Push(i, PushKind::Subscribed)),
+                Outcome::SubscribeRefused(_) => {
+                    // Refused there (SUBSCRIBE renamed away, an ACL): the waiter asks instead.
+                    slot.sub = Sub::None;
+                    out.push(Event::Push(i, PushKind::Lost));
+                }
+                Outcome::Message { channel, payload } => {
+                    let ours = lock(&self.wanted)
+                        .as_ref()
+                        .is_some_and(|w| w.channel.as_bytes() == channel.as_slice());
+                    if ours {
+                        out.push(Event::Push(i, PushKind::Message(payload)));
+                    }
+                }
+                Outcome::Nothing => {}
+            }
+        }
+        if let Link::Up(conn) = &mut slot.link {
+            conn.inbuf.drain(..used);
+        }
+        if !open {
+            out.append(&mut fail(
+                i,
+                &mut slot,
+                InstanceError::new(ErrorClass::Unreachable, "unexpected end of file"),
+            ));
+        } else if learnt_protocol {
+            out.append(&mut self.want_subscription(i, &mut slot));
+        }
+        out
+    }
+}
+
+/// The connection is gone: everyone still waiting on it, or queued for it, hears `err`, and
+/// the subscription there is lost; the next request connects again.
+fn fail(i: usize, slot: &mut Slot, err: InstanceError) -> Events {
+    let mut out = Vec::new();
+    if let Link::Up(conn) = std::mem::take(&mut slot.link) {
+        for waiting in conn.waiting {
+            if let conn::Waiting::Request { deliver, .. } = waiting {
+                out.push(Event::Deliver(deliver, Err(err.clone())));
+            }
+        }
+    }
+    for (_, deliver) in slot.queued.drain(..) {
+        out.push(Event::Deliver(deliver, Err(err.clone())));
+    }
+    if matches!(slot.sub, Sub::Sent) {
+        slot.sub = Sub::None;
+        out.push(Event::Push(i, PushKind::Lost));
+    }
+    out
+}
