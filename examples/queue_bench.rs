@@ -62,7 +62,10 @@ fn main() {
         .collect();
 
     let baseline = app_throughput(env.ports[0]);
-    println!("queue: K waiters on 3 instances; idle figures over {} s", IDLE.as_secs());
+    println!(
+        "queue: K waiters on 3 instances; idle figures over {} s",
+        IDLE.as_secs()
+    );
     println!(
         "app GET/SET on instance 1 with nobody waiting: {}",
         baseline.map_or("–".into(), |(g, s)| format!("{g:.0} / {s:.0} req/s"))
@@ -87,7 +90,9 @@ fn main() {
     for k in &ks {
         for (b, bin) in bins.iter().enumerate() {
             let r = redlock_queue(&env, bin, *k, &format!("r{b}-{k}"));
-            let app = r.app.map_or("–".into(), |(g, s)| format!("{:.0}/{:.0}k", g / 1e3, s / 1e3));
+            let app = r
+                .app
+                .map_or("–".into(), |(g, s)| format!("{:.0}/{:.0}k", g / 1e3, s / 1e3));
             println!(
                 "{:<8} {:>5} | {:>6} {:>5} | {:>17} | {:>9.2} {:>9.1} | {:>5.2} {:>5.1} {:>7.1} | {:>7.1} {:>13} | {:>8.2} {:>6}",
                 format!("redlock{}", if bins.len() > 1 { ["A", "B"][b.min(1)] } else { "" }),
@@ -209,7 +214,11 @@ fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
     procs.0.push(h);
     let lock_key = format!("redlock:lock:{RESOURCE}");
     if !poll(Duration::from_secs(10), || {
-        env.ports.iter().filter(|p| query(**p, &["EXISTS", &lock_key]).as_deref() == Some(":1")).count() >= 2
+        env.ports
+            .iter()
+            .filter(|p| query(**p, &["EXISTS", &lock_key]).as_deref() == Some(":1"))
+            .count()
+            >= 2
     }) {
         eprintln!("queue: the holder did not get the lock");
         return QueueRun::default();
@@ -218,13 +227,24 @@ fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
     let started = Instant::now();
     for i in 0..k {
         let mut w = Command::new(bin);
-        w.args(["-s", &servers(env), "run", "-w", "15m", "--op-timeout", "2s", "-r", RESOURCE, "--"])
-            .arg(&env.critical)
-            .arg(&log)
-            .arg(i.to_string())
-            .arg("0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
+        w.args([
+            "-s",
+            &servers(env),
+            "run",
+            "-w",
+            "15m",
+            "--op-timeout",
+            "2s",
+            "-r",
+            RESOURCE,
+            "--",
+        ])
+        .arg(&env.critical)
+        .arg(&log)
+        .arg(i.to_string())
+        .arg("0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
         match err_file.as_ref().and_then(|f| f.try_clone().ok()) {
             Some(f) => w.stderr(f),
             None => w.stderr(Stdio::null()),
@@ -239,7 +259,9 @@ fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
     let queued_now = |env: &Env| {
         env.ports
             .iter()
-            .filter_map(|p| query(*p, &["ZCARD", &queue_key]).and_then(|r| r.strip_prefix(':')?.parse::<usize>().ok()))
+            .filter_map(|p| {
+                query(*p, &["ZCARD", &queue_key]).and_then(|r| r.strip_prefix(':')?.parse::<usize>().ok())
+            })
             .max()
             .unwrap_or(0)
     };
@@ -372,7 +394,8 @@ fn flock_queue(env: &Env, k: usize) -> QueueRun {
     let sections = read_sections(&log);
     run.ran = sections.len();
     if sections.len() > 1 {
-        run.per_handoff_ms = (sections[sections.len() - 1].0 - sections[0].0) as f64 / 1e6 / (sections.len() - 1) as f64;
+        run.per_handoff_ms =
+            (sections[sections.len() - 1].0 - sections[0].0) as f64 / 1e6 / (sections.len() - 1) as f64;
         run.out_of_order = sections.windows(2).filter(|w| w[1].1 < w[0].1).count();
     }
     run
@@ -398,11 +421,25 @@ fn herd(env: &Env, bin: &Path, tag: &str) -> (usize, usize, usize) {
     }
     let lock_key = format!("redlock:lock:{RESOURCE}");
     poll(Duration::from_secs(10), || {
-        env.ports.iter().filter(|p| query(**p, &["EXISTS", &lock_key]).as_deref() == Some(":1")).count() >= 2
+        env.ports
+            .iter()
+            .filter(|p| query(**p, &["EXISTS", &lock_key]).as_deref() == Some(":1"))
+            .count()
+            >= 2
     });
     for i in 0..HERD {
         if let Ok(c) = Command::new(bin)
-            .args(["-q", "-s", &servers(env), "run", "-w", "15m", "-r", RESOURCE, "--"])
+            .args([
+                "-q",
+                "-s",
+                &servers(env),
+                "run",
+                "-w",
+                "15m",
+                "-r",
+                RESOURCE,
+                "--",
+            ])
             .arg(&env.critical)
             .arg(&log)
             .arg(i.to_string())
@@ -418,7 +455,9 @@ fn herd(env: &Env, bin: &Path, tag: &str) -> (usize, usize, usize) {
     let queued = || {
         env.ports
             .iter()
-            .filter_map(|p| query(*p, &["ZCARD", &queue_key]).and_then(|r| r.strip_prefix(':')?.parse::<usize>().ok()))
+            .filter_map(|p| {
+                query(*p, &["ZCARD", &queue_key]).and_then(|r| r.strip_prefix(':')?.parse::<usize>().ok())
+            })
             .max()
             .unwrap_or(0)
     };
@@ -566,7 +605,14 @@ fn info_field(port: u16, section: &str, name: &str) -> Option<f64> {
 /// redis-benchmark GET and SET requests/s on 127.0.0.1:port (50,000 each, 20 clients).
 fn app_throughput(port: u16) -> Option<(f64, f64)> {
     let out = Command::new("timeout")
-        .args(["60", "redis-benchmark", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "60",
+            "redis-benchmark",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .args(["-t", "get,set", "-n", "50000", "-c", "20", "-q"])
         .stderr(Stdio::null())
         .output()

@@ -167,39 +167,44 @@ fn script_flush(cluster: &Cluster) {
     }
 }
 
+/// A long-lived process sends each script in full once per connection and by its hash after
+/// that. SCRIPT FLUSH on every instance (an operator's command) fails the next request of each
+/// script there with NOSCRIPT, once: the connection forgets the script, and the request after
+/// that carries the body again. (A request is never resent by itself: it would go behind the
+/// requests sent after it.)
 #[test]
-fn after_script_flush_every_command_recovers_by_sending_the_script_body() {
+fn after_script_flush_a_long_lived_process_fails_once_then_sends_the_body_again() {
     let cluster = Cluster::start(3);
-    let servers = cluster.servers_arg();
-    let token = assert_ok(&rl(&servers, &["acquire", "-r", "flushed"]));
-    for (what, args) in [
-        ("extend", vec!["extend", "-r", "flushed", "--token", &token]),
-        ("re-entry", vec!["acquire", "-r", "flushed", "--token", &token]),
-        ("release", vec!["release", "-r", "flushed", "--token", &token]),
-        ("release", vec!["release", "-r", "flushed", "--token", &token]),
-        ("acquire", vec!["acquire", "-r", "flushed", "-n"]),
-        ("force release", vec!["release", "-r", "flushed", "--force"]),
-    ] {
-        script_flush(&cluster);
-        let evals: Vec<u64> = cluster.servers.iter().map(|s| calls(s, "eval")).collect();
-        assert_ok(&rl(&servers, &args));
-        // A quorum of instances answered NOSCRIPT for the cached SHA and then got the body
-        // with EVAL. (A round ends at a quorum and the process exits, so the third
-        // instance's request may never have been sent.)
-        wait_until(
-            &format!("{what}: EVAL on a quorum"),
-            Duration::from_secs(2),
-            || {
-                cluster
-                    .servers
-                    .iter()
-                    .zip(&evals)
-                    .filter(|(s, before)| calls(s, "eval") > **before)
-                    .count()
-                    >= 2
-            },
+    let urls = cluster.urls();
+    let locker = support::engine::locker(&urls);
+    let req = support::engine::request("flushed", "holder", Duration::from_secs(30));
+    let lease = support::engine::acquire(&locker, &req);
+    let extend = || locker.extend("flushed", &lease.token, Duration::from_secs(30), None);
+    extend().expect("first extend: the body");
+    let by_hash: Vec<u64> = cluster.servers.iter().map(|s| calls(s, "evalsha")).collect();
+    extend().expect("second extend: by hash");
+    locker.settle();
+    for (s, before) in cluster.servers.iter().zip(&by_hash) {
+        assert!(
+            calls(s, "evalsha") > *before,
+            "the second extend went by its hash"
         );
     }
+    script_flush(&cluster);
+    let failed = extend().expect_err("every instance has forgotten the script");
+    assert!(format!("{failed:#}").contains("NOSCRIPT"), "{failed:#}");
+    let evals: Vec<u64> = cluster.servers.iter().map(|s| calls(s, "eval")).collect();
+    extend().expect("the body again, so the script is back");
+    locker.settle();
+    let resent = cluster
+        .servers
+        .iter()
+        .zip(&evals)
+        .filter(|(s, before)| calls(s, "eval") > **before)
+        .count();
+    assert!(resent >= 2, "EVAL with the body on a quorum after the flush");
+    locker.release("flushed", &lease.token, Duration::ZERO);
+    locker.settle();
     for s in &cluster.servers {
         assert_eq!(holder_token(&mut s.conn(), "flushed"), None);
     }
@@ -223,10 +228,10 @@ fn a_server_that_refuses_eval_exits_69_after_one_request() {
     let server = no_scripting();
     let out = rl(&server.url(), &["acquire", "-r", "h", "--wait", "1h"]);
     assert_fails(&out, 69, "scripting is disabled");
-    // One EVAL with the body (scripts always go as EVAL on the pipelined wire, so they never
-    // depend on the server's cache), then nothing: no retry loop, and a refused script took
-    // nothing, so there is nothing to undo.
-    assert_eq!(server.command_names(), ["EVAL"]);
+    // The connection's setup (HELLO 3, refused here, and the probe that asks whether EVALSHA
+    // is allowed), one EVAL with the body (a script's first use on a connection), then
+    // nothing: no retry loop, and a refused script took nothing, so there is nothing to undo.
+    assert_eq!(server.command_names(), ["HELLO", "EVALSHA", "EVAL"]);
     every_command_exits_69(&server.url(), "scripting is disabled");
 }
 

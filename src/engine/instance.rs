@@ -10,8 +10,8 @@ use redis::{ErrorKind, ServerErrorKind, Value};
 
 use crate::engine::scripts::Script;
 use crate::engine::server::ServerUrl;
-use crate::engine::wire::{ByHash, Request};
 use crate::engine::wire::tls::TlsProblem;
+use crate::engine::wire::{ByHash, Request};
 
 /// Why an instance gave no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,6 +200,14 @@ pub fn server_error(line: &str) -> InstanceError {
         return InstanceError::new(
             ErrorClass::Refused,
             "authentication failed: wrong user or password",
+        );
+    }
+    if code == "NOSCRIPT" {
+        // Only a script's second or later use on a connection goes by hash, so the server's
+        // script cache was emptied meanwhile (SCRIPT FLUSH, or a restart behind a proxy).
+        return InstanceError::new(
+            ErrorClass::Protocol,
+            "the server's script cache was flushed (NOSCRIPT); the next request sends the script again",
         );
     }
     let class = if code == "NOPERM" {

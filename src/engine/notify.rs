@@ -12,8 +12,10 @@ use crate::engine::wakeup::Wakeup;
 use crate::engine::wire::push::PushEvent;
 use crate::engine::wire::Handle;
 
-/// Once a quorum is subscribed, the others get at least this long to confirm (see `wait_live`).
-const GRACE_MIN: Duration = Duration::from_millis(2);
+/// Once a quorum is subscribed, the others get at least this long to confirm (see `wait_live`):
+/// a confirmation comes behind the replies to the requests before it on the same connection,
+/// so an instance busy with a herd of arrivals confirms later than the first ones did.
+const GRACE_MIN: Duration = Duration::from_millis(50);
 
 /// Where one instance's subscription stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +101,14 @@ impl Subscription {
     /// the servers to confirm.
     pub fn start(wire: Option<Handle>, n: usize, channel: &str, wakeup: &Wakeup) -> Subscription {
         let shared = Arc::new(Shared {
-            states: Mutex::new(vec![if wire.is_some() { State::Pending } else { State::Down }; n]),
+            states: Mutex::new(vec![
+                if wire.is_some() {
+                    State::Pending
+                } else {
+                    State::Down
+                };
+                n
+            ]),
             changed: Condvar::new(),
             releases: Mutex::new(Releases {
                 heard: vec![false; n],

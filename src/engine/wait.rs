@@ -98,6 +98,13 @@ impl Queued {
     fn renew(&mut self, locker: &Locker, req: &Request) -> usize {
         self.sub.renew();
         let states = self.sub.states();
+        // An instance suspected when it was slow to confirm our subscription may decide again
+        // once it has (see `wait_in_line`).
+        for (i, state) in states.iter().enumerate() {
+            if *state == State::Live {
+                locker.trust(i);
+            }
+        }
         let live: Vec<bool> = states.iter().map(|s| *s == State::Live).collect();
         // Where our subscription is still being set up we are not registered either: look
         // again soon, so that our place there is about the same as everywhere else. (An
@@ -323,7 +330,10 @@ fn wait_in_line(
                 let unanswered = answered < q || (near && line.sub.live() < q);
                 if unanswered {
                     approach = Approach::Parallel;
-                } else if !line.near_head() && !line.first_in_line() && deadline.is_none_or(|d| Instant::now() < d) {
+                } else if !line.near_head()
+                    && !line.first_in_line()
+                    && deadline.is_none_or(|d| Instant::now() < d)
+                {
                     // Far back in the queue: only our place was due; no attempt.
                     last_busy = Some(busy);
                 }

@@ -30,7 +30,10 @@ pub struct ByHash {
 /// Who a reply still to come belongs to, in order.
 pub enum Waiting {
     Setup(Setup),
-    Request { deliver: Deliver, script: Option<&'static str> },
+    Request {
+        deliver: Deliver,
+        script: Option<&'static str>,
+    },
     /// SUBSCRIBE or UNSUBSCRIBE on a RESP3 connection: answered by a push frame when it
     /// succeeds, by an ordinary error reply when it does not.
     Subscribe,
@@ -61,7 +64,10 @@ pub enum Outcome {
     Protocol,
     Subscribed,
     SubscribeRefused(InstanceError),
-    Message { channel: Vec<u8>, payload: Vec<u8> },
+    Message {
+        channel: Vec<u8>,
+        payload: Vec<u8>,
+    },
     Nothing,
 }
 
@@ -104,7 +110,8 @@ impl Conn {
     /// connection still takes requests.
     pub fn push_subscription(&mut self, channel: &str, subscribe: bool) {
         let name = if subscribe { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
-        self.out.extend_from_slice(&redis::cmd(name).arg(channel).get_packed_command());
+        self.out
+            .extend_from_slice(&redis::cmd(name).arg(channel).get_packed_command());
         self.waiting.push_back(if subscribe {
             Waiting::Subscribe
         } else {
@@ -118,7 +125,10 @@ impl Conn {
             return self.push_frame(items);
         }
         let Some(front) = self.waiting.pop_front() else {
-            return Outcome::Fail(InstanceError::new(ErrorClass::Protocol, "a reply nobody asked for"));
+            return Outcome::Fail(InstanceError::new(
+                ErrorClass::Protocol,
+                "a reply nobody asked for",
+            ));
         };
         match (front, reply) {
             (Waiting::Request { deliver, .. }, Reply::Value(v)) => Outcome::Deliver(deliver, Ok(v)),
@@ -132,7 +142,9 @@ impl Conn {
                 }
                 Outcome::Deliver(deliver, Err(server_error(&e)))
             }
-            (Waiting::Setup(Setup::Required), Reply::Error(e)) => Outcome::Fail(server_error(&e).setting_up()),
+            (Waiting::Setup(Setup::Required), Reply::Error(e)) => {
+                Outcome::Fail(server_error(&e).setting_up())
+            }
             (Waiting::Setup(Setup::Resp3), reply) => {
                 self.resp3 = Some(matches!(reply, Reply::Value(_)));
                 Outcome::Protocol
@@ -225,7 +237,10 @@ mod tests {
         let _ = c.take(Reply::Value(Value::Int(1)));
         c.out.clear();
         let (tx, rx) = mpsc::channel();
-        c.push(script_request("release"), Box::new(move |r| tx.send(r.is_err()).expect("send")));
+        c.push(
+            script_request("release"),
+            Box::new(move |r| tx.send(r.is_err()).expect("send")),
+        );
         assert!(matches!(
             c.take(Reply::Error("NOSCRIPT No matching script".into())),
             Outcome::Deliver(..)
@@ -239,7 +254,13 @@ mod tests {
     #[test]
     fn a_subscription_is_confirmed_by_a_push_in_order_and_messages_pass_through() {
         let mut c = conn();
-        c.push(Request { packed: b"GET".to_vec(), by_hash: None }, Box::new(|_| {}));
+        c.push(
+            Request {
+                packed: b"GET".to_vec(),
+                by_hash: None,
+            },
+            Box::new(|_| {}),
+        );
         c.push_subscription("wake", true);
         let msg = |kind: &str| {
             Reply::Push(vec![
@@ -269,8 +290,14 @@ mod tests {
         let mut c = conn();
         c.push_setup(b"AUTH", Setup::Required);
         c.push_setup(b"HELLO", Setup::Resp3);
-        assert!(matches!(c.take(Reply::Error("WRONGPASS x".into())), Outcome::Fail(_)));
-        assert!(matches!(c.take(Reply::Error("ERR unknown command".into())), Outcome::Protocol));
+        assert!(matches!(
+            c.take(Reply::Error("WRONGPASS x".into())),
+            Outcome::Fail(_)
+        ));
+        assert!(matches!(
+            c.take(Reply::Error("ERR unknown command".into())),
+            Outcome::Protocol
+        ));
         assert_eq!(c.resp3, Some(false));
     }
 }

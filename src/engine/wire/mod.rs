@@ -42,8 +42,8 @@ use redis::Value;
 use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::server::ServerUrl;
 use crate::engine::sync::lock;
-use conn::{Conn, Outcome};
 pub use conn::{ByHash, Deliver, Request};
+use conn::{Conn, Outcome};
 use push::{Legacy, PushEvent, Wanted};
 use stream::Opened;
 
@@ -249,7 +249,6 @@ impl Handle {
             self.shared.act(events);
         }
     }
-
 }
 
 impl Drop for Wire {
@@ -334,7 +333,11 @@ impl Shared {
         slot.link = Link::Connecting;
         match self.connect(i) {
             Ok(()) => vec![],
-            Err(e) => fail(i, slot, InstanceError::new(ErrorClass::Unreachable, e.to_string())),
+            Err(e) => fail(
+                i,
+                slot,
+                InstanceError::new(ErrorClass::Unreachable, e.to_string()),
+            ),
         }
     }
 

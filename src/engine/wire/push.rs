@@ -115,8 +115,8 @@ impl Listener {
     fn listen(&self, conn: &mut redis::Connection) {
         let mut pubsub = conn.as_pubsub();
         // SUBSCRIBE waits for the server's confirmation, bounded by the op timeout.
-        let subscribed = pubsub.subscribe(&self.wanted.channel).is_ok()
-            && pubsub.set_read_timeout(Some(POLL)).is_ok();
+        let subscribed =
+            pubsub.subscribe(&self.wanted.channel).is_ok() && pubsub.set_read_timeout(Some(POLL)).is_ok();
         if subscribed && !self.stopped() {
             (self.wanted.on_push)(self.i, PushEvent::Subscribed);
             // A stopped or cut-off server keeps the connection open and just goes quiet, so a

@@ -71,7 +71,9 @@ fn value(buf: &[u8], at: &mut usize, depth: usize) -> Result<Option<Reply>, NotR
         b'=' => match blob(buf, at, rest)? {
             Blob::Missing => return Ok(None),
             Blob::Null => Reply::Value(Value::Nil),
-            Blob::Bytes(b) => Reply::Value(Value::BulkString(b.get(4..).map_or_else(Vec::new, <[u8]>::to_vec))),
+            Blob::Bytes(b) => Reply::Value(Value::BulkString(
+                b.get(4..).map_or_else(Vec::new, <[u8]>::to_vec),
+            )),
         },
         b',' | b'(' => Reply::Value(Value::BulkString(rest.to_vec())),
         b'_' => Reply::Value(Value::Nil),
@@ -247,7 +249,10 @@ mod tests {
         assert_eq!(one(b"#t\r\n"), Reply::Value(Value::Int(1)));
         assert_eq!(one(b"#f\r\n"), Reply::Value(Value::Nil));
         assert_eq!(one(b",1.5\r\n"), Reply::Value(Value::BulkString(b"1.5".to_vec())));
-        assert_eq!(one(b"=7\r\ntxt:abc\r\n"), Reply::Value(Value::BulkString(b"abc".to_vec())));
+        assert_eq!(
+            one(b"=7\r\ntxt:abc\r\n"),
+            Reply::Value(Value::BulkString(b"abc".to_vec()))
+        );
         assert_eq!(one(b"!5\r\nERR x\r\n"), Reply::Error("ERR x".into()));
         assert_eq!(
             one(b"~2\r\n:1\r\n:2\r\n"),
@@ -255,7 +260,10 @@ mod tests {
         );
         assert_eq!(
             one(b"%1\r\n+proto\r\n:3\r\n"),
-            Reply::Value(Value::Map(vec![(Value::SimpleString("proto".into()), Value::Int(3))]))
+            Reply::Value(Value::Map(vec![(
+                Value::SimpleString("proto".into()),
+                Value::Int(3)
+            )]))
         );
         assert_eq!(one(b"|1\r\n+a\r\n:1\r\n:5\r\n"), Reply::Value(Value::Int(5)));
     }

@@ -93,7 +93,10 @@ pub fn open(
     // After AUTH: a server with a password refuses HELLO before it.
     setup.push((redis::cmd("HELLO").arg(3).get_packed_command(), Setup::Resp3));
     if settings.db() != 0 {
-        setup.push((redis::cmd("SELECT").arg(settings.db()).get_packed_command(), Setup::Required));
+        setup.push((
+            redis::cmd("SELECT").arg(settings.db()).get_packed_command(),
+            Setup::Required,
+        ));
     }
     setup.push((
         redis::cmd("EVALSHA").arg(PROBE_SHA).arg(0).get_packed_command(),
