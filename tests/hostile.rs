@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use fake::{Behaviour, FakeServer};
 use support::engine::holder_token;
-use support::procs::{redlock, run, wait_until, Out};
+use support::procs::{redlock, run, Out};
 use support::redis::{Cluster, RedisServer};
 
 const LIMIT: Duration = Duration::from_secs(20);
