@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::engine::holder_token;
-use support::procs::{redlock, run, Out};
+use support::procs::{redlock, run, wait_until, Out};
 use support::redis::RedisServer;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -527,7 +527,7 @@ fn unix_socket_run_holds_the_lock_while_the_command_runs() {
 /// The least-privilege rule docs/tls-auth.md recommends, word for word (checked below).
 const LEAST_PRIVILEGE: &str = "on >locker-pw ~redlock:* &redlock:* +ping +eval +scan \
      +subscribe +unsubscribe +del +exists +get +hdel +hget +hgetall +hincrby +hmget +hset +pexpire +pttl +publish \
-     +pubsub|numsub +set +time +type +zadd +zcard +zrange +zrank +zrem";
+     +pubsub|numsub +set +time +type +zadd +zcard +zrange +zrank +zrem +evalsha +hello";
 
 #[test]
 fn the_documented_least_privilege_acl_is_enough_for_every_command() {
@@ -538,9 +538,22 @@ fn the_documented_least_privilege_acl_is_enough_for_every_command() {
         docs.replace('\'', "").contains(LEAST_PRIVILEGE),
         "docs/tls-auth.md no longer shows the ACL this test proves"
     );
+    every_command_works_under(LEAST_PRIVILEGE);
+}
 
+/// A rule written for an earlier version, without +evalsha and +hello: every script then goes
+/// in full and the wake-ups come on a second connection (RESP2), and everything still works.
+#[test]
+fn a_least_privilege_acl_of_an_earlier_version_still_works() {
+    let earlier = LEAST_PRIVILEGE
+        .strip_suffix(" +evalsha +hello")
+        .expect("the rule ends with what this version added");
+    every_command_works_under(earlier);
+}
+
+fn every_command_works_under(rule: &str) {
     let mut args = vec!["--user", "locker"];
-    args.extend(LEAST_PRIVILEGE.split(' '));
+    args.extend(rule.split(' '));
     let server = RedisServer::start_with(&args);
     let url = format!("redis://locker:locker-pw@127.0.0.1:{}", server.port());
 
@@ -552,7 +565,13 @@ fn the_documented_least_privilege_acl_is_enough_for_every_command() {
         let url = url.clone();
         std::thread::spawn(move || rl(&url, &["acquire", "-r", "job", "-w", "10s"]))
     };
-    std::thread::sleep(Duration::from_millis(300));
+    // Its place in the queue is kept by scripts the rule must allow.
+    wait_until("the waiter to be queued", Duration::from_secs(10), || {
+        redis::cmd("ZCARD")
+            .arg("redlock:queue:job")
+            .query::<u64>(&mut server.conn())
+            .is_ok_and(|n| n == 1)
+    });
     let out = rl(&url, &["release", "-r", "job", "--token", &token]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let out = waiter.join().expect("waiter thread");

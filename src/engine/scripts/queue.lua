@@ -11,7 +11,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Every renewal drops up to eight registrations that lapsed (a waiter stopped or gone without
 -- leaving): the queue is cleaned by its own renewals, a little each time, never walked.
-for _, gone in ipairs(redis.call('ZRANGEBYSCORE', qexp, '-inf', now, 'LIMIT', 0, 8)) do
+-- ZRANGE BYSCORE (Redis 6.2) is what an ACL written for earlier versions allows; then
+-- ZRANGEBYSCORE; where neither may run, lapsed waiters are dropped at the head only.
+local ok, lapsed = pcall(redis.call, 'ZRANGE', qexp, '-inf', now, 'BYSCORE', 'LIMIT', 0, 8)
+if not ok then
+  ok, lapsed = pcall(redis.call, 'ZRANGEBYSCORE', qexp, '-inf', now, 'LIMIT', 0, 8)
+end
+for _, gone in ipairs(ok and lapsed or {}) do
   redis.call('ZREM', queue, gone)
   redis.call('HDEL', qinfo, gone)
   redis.call('ZREM', qexp, gone)
