@@ -42,6 +42,9 @@ struct Releases {
     /// Instances a message came from since [`Subscription::take_heard`] last looked.
     heard: Vec<bool>,
     last: Option<(Vec<u8>, Instant)>,
+    /// A message came since [`Subscription::take_turn`] last looked: our turn, not merely an
+    /// instance lost or back.
+    turn: bool,
 }
 
 /// How far apart the copies of one event arrive, at most (they are published within one
@@ -59,6 +62,7 @@ impl Releases {
             .is_some_and(|(p, at)| p == payload && now.duration_since(*at) < SAME_RELEASE_WITHIN);
         if !copy {
             self.last = Some((payload.to_vec(), now));
+            self.turn = true;
         }
         !copy
     }
@@ -113,6 +117,7 @@ impl Subscription {
             releases: Mutex::new(Releases {
                 heard: vec![false; n],
                 last: None,
+                turn: false,
             }),
         });
         if let Some(w) = &wire {
@@ -182,6 +187,12 @@ impl Subscription {
         heard
     }
 
+    /// Whether a message said it is our turn since the last call (a wake-up may also mean an
+    /// instance was lost or came back, which says nothing of our turn).
+    pub fn take_turn(&self) -> bool {
+        std::mem::take(&mut crate::engine::sync::lock(&self.shared.releases).turn)
+    }
+
     /// How many instances are subscribed right now.
     pub fn live(&self) -> usize {
         self.shared.states().iter().filter(|s| **s == State::Live).count()
@@ -208,6 +219,7 @@ mod tests {
         Releases {
             heard: vec![false; n],
             last: None,
+            turn: false,
         }
     }
 

@@ -301,6 +301,19 @@ fn wait_in_line(
         };
         match wakeup.sleep_until(next) {
             Woken::Interrupted(signal) => return Err(interrupted(signal, &req.resource)),
+            Woken::Notified if !line.sub.take_turn() => {
+                // An instance was lost or came back: one fewer to hear a release from, or one
+                // whose release may have gone unheard. Those near the head ask every instance;
+                // the rest renew their place at once (which also tells them whether the
+                // servers are still there), so a thousand waiters do not all ask at once.
+                locker.quorum().trace("wait: woken: an instance lost or back");
+                if line.near_head() {
+                    approach = Approach::Parallel;
+                } else {
+                    line.renew_at = Instant::now();
+                    last_busy = Some(busy);
+                }
+            }
             Woken::Notified => {
                 for i in line.sub.take_heard() {
                     locker.trust(i);
