@@ -43,7 +43,11 @@ fn reset_stats(server: &RedisServer) {
 
 /// What one renewal of the last waiter's place costs instance 0, with `k` waiters queued.
 fn renewal_cost(cluster: &Cluster, resource: &str, k: usize) -> (u64, usize) {
-    let locker = locker(&cluster.urls());
+    // Generous timeouts: other tests share the machine, and every renewal must be answered.
+    let mut settings = support::engine::settings(&cluster.urls());
+    settings.op_timeout = Duration::from_secs(5);
+    settings.connect_timeout = Duration::from_secs(5);
+    let locker = redlock::engine::lock::Locker::new(&settings, None);
     let holder = acquire(&locker, &request(resource, "holder", Duration::from_secs(60)));
     // The head listens on its channel, as a live waiter does (the second in line checks).
     let keys = redlock::engine::lock::Keys::new("redlock:", resource);
@@ -82,13 +86,18 @@ fn renewing_a_place_costs_the_same_with_ten_or_three_hundred_waiting() {
     assert_eq!((ahead_short, ahead_long), (9, 299), "the place is the rank");
     // The same script, the same steps: nothing in it walks the queue.
     assert_eq!(short, long, "commands of one renewal, 10 vs 300 waiting");
-    assert!(long < 20, "one renewal ran {long} commands");
+    assert!(
+        long <= 4,
+        "one renewal far back ran {long} commands: this script, TIME, ZADD, ZRANK"
+    );
 }
 
 fn queued(cluster: &Cluster, resource: &str) -> Vec<Value> {
     let out = run(
         redlock()
             .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .env("REDLOCK_OP_TIMEOUT", "5s")
+            .env("REDLOCK_CONNECT_TIMEOUT", "5s")
             .args(["inspect", "-r", resource, "--json"]),
         LIMIT,
     );
@@ -137,6 +146,7 @@ fn waiter(servers: &str, dir: &Path, resource: &str) -> Bg {
     Bg::start(
         redlock()
             .env("REDLOCK_SERVERS", servers)
+            .env("REDLOCK_OP_TIMEOUT", "2s")
             .args(["run", "-w", "20s", "-r", resource, "--", "true"]),
         dir,
     )
@@ -255,6 +265,8 @@ fn a_herd_arriving_at_once_all_queue_and_run_in_the_queues_order() {
             Bg::start(
                 redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args([
                     "run",
+                    "--op-timeout",
+                    "2s",
                     "-w",
                     "60s",
                     "-r",

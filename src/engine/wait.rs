@@ -50,9 +50,11 @@ const RECHECK_PAUSE: Duration = Duration::from_micros(500);
 const SPLIT_BACKOFF: Duration = Duration::from_millis(5);
 /// The random jitter added to a retry at the holder's expiry, so waiters do not retry in step.
 const EXPIRY_JITTER: Duration = Duration::from_millis(10);
-/// How often a queued waiter renews its place (well within `REGISTRATION`) and looks again:
-/// a head of the queue that died is gone from it by then, so the next one's turn comes.
+/// How often a queued waiter near the head renews its place (well within `REGISTRATION`) and
+/// looks again: a head of the queue that died is gone from it by then, so the next one's turn
+/// comes. Further back, every [`RENEW_FAR`].
 const RENEW_EVERY: Duration = Duration::from_secs(1);
+const RENEW_FAR: Duration = Duration::from_secs(2);
 /// Waiters this close to the head try for the lock when their timers say so (the holder's
 /// lease end, a check of a stale hold); those further back only keep their place, and try when
 /// a release tells them it is their turn or a renewal finds them near the head. So a long queue
@@ -116,17 +118,18 @@ impl Queued {
                 "wait: pid {} is {} of {} in the queue",
                 req.meta.pid,
                 place.ahead + 1,
-                place.length
+                place.length.map_or("more".to_string(), |n| n.to_string())
             ));
             self.place = Some(place);
         }
-        self.renew_at = Instant::now() + if settled { RENEW_EVERY } else { RENEW_SOON };
+        let every = if self.near_head() { RENEW_EVERY } else { RENEW_FAR };
+        self.renew_at = Instant::now() + if settled { every } else { RENEW_SOON };
         answered
     }
 
     /// A release told us it is our turn.
     fn first_now(&mut self) {
-        let length = self.place.as_ref().map_or(1, |p| p.length);
+        let length = self.place.as_ref().and_then(|p| p.length);
         self.place = Some(Place {
             ahead: 0,
             length,
@@ -172,8 +175,10 @@ fn wait_in_line(
     let mut turn_since: Option<Instant> = None;
     // Quick rechecks made since the last sleep (see `recheck_reason`).
     let mut rechecks = 0u32;
-    // The last attempt's answer, while a waiter far back only keeps its place.
+    // The last attempt's answer, while a waiter only keeps its place; and when that answer
+    // says to try again (the holder's lease end, a contender that has not finished).
     let mut last_busy: Option<Busy> = None;
+    let mut retry_at = started;
     loop {
         if let Some(signal) = wakeup.interrupted() {
             return Err(interrupted(signal, &req.resource));
@@ -182,10 +187,13 @@ fn wait_in_line(
             Some(busy) => busy,
             None => {
                 wakeup.clear_notified();
-                match locker.attempt(req, approach)? {
+                let busy = match locker.attempt(req, approach)? {
                     Attempt::Acquired(lease) => return Ok(lease),
                     Attempt::Busy(busy) => busy,
-                }
+                };
+                let subscribed = queued.as_ref().is_none_or(|w| w.sub.live() >= q);
+                retry_at = Instant::now() + retry_after(&busy, subscribed);
+                busy
             }
         };
         busy.ahead = queued.as_ref().and_then(|w| w.place.as_ref()).map(|p| p.ahead);
@@ -261,7 +269,7 @@ fn wait_in_line(
         let near = line.near_head();
         let mut next = line.renew_at;
         if near {
-            next = next.min(now + retry_after(&busy, line.sub.live() >= q));
+            next = next.min(retry_at);
         }
         let told_our_turn = turn_since.is_some_and(|t| now.duration_since(t) < RENEW_EVERY);
         if line.first_in_line() && (told_our_turn || busy.holder.as_ref().is_some_and(|h| h.fence == 0)) {
@@ -331,8 +339,9 @@ fn wait_in_line(
             }
             Woken::TimedOut if verify && Instant::now() >= verify_at => approach = Approach::Parallel,
             Woken::TimedOut => {
+                let now = Instant::now();
                 let mut answered = q;
-                if Instant::now() >= line.renew_at {
+                if now >= line.renew_at {
                     answered = line.renew(locker, req);
                     if line.first_in_line() {
                         approach = Approach::Parallel;
@@ -341,13 +350,14 @@ fn wait_in_line(
                 // Fewer than a quorum answer (our renewal, or our subscriptions): ask every
                 // instance, so that servers gone end the wait with 69 (contract).
                 let unanswered = answered < q || (near && line.sub.live() < q);
+                // What else may have woken us: the answer's retry time (near the head only),
+                // the deadline, or the notice; none of them but the first asks the servers.
+                let due = (line.near_head() && now >= retry_at) || deadline.is_some_and(|d| now >= d);
                 if unanswered {
                     approach = Approach::Parallel;
-                } else if !line.near_head()
-                    && !line.first_in_line()
-                    && deadline.is_none_or(|d| Instant::now() < d)
-                {
-                    // Far back in the queue: only our place was due; no attempt.
+                } else if !due && !line.first_in_line() {
+                    // Only our place was due: kept, and no attempt (the lock cannot be ours
+                    // before those ahead of us have had it, and a release tells us).
                     last_busy = Some(busy);
                 }
             }

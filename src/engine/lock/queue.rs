@@ -20,15 +20,16 @@ use crate::engine::instance::{Call, ErrorClass, InstanceError};
 use crate::engine::scripts::scripts;
 
 /// How long a registration lasts without renewal: a waiter that stops (SIGSTOP, a hung host)
-/// gives up its place after this.
-pub const REGISTRATION: Duration = Duration::from_secs(5);
+/// gives up its place after this. Three renewals of a waiter far back (see `wait`).
+pub const REGISTRATION: Duration = Duration::from_secs(6);
 
 /// Where a waiter stands, as the queue's home instance sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
     /// Waiters ahead of us (0: next in line).
     pub ahead: usize,
-    pub length: usize,
+    /// How many wait, where the queue said (near the head).
+    pub length: Option<usize>,
     /// The waiter at the head, if another.
     pub head: Option<Waiter>,
 }
@@ -102,7 +103,7 @@ fn place(v: &redis::Value, token: &str) -> Result<Place, InstanceError> {
         return Err(malformed());
     };
     let ahead = items.first().and_then(int).ok_or_else(malformed)?;
-    let length = items.get(1).and_then(int).ok_or_else(malformed)?;
+    let length = items.get(1).and_then(int).and_then(|n| usize::try_from(n).ok());
     let head = match (items.get(2), items.get(3)) {
         (Some(t), Some(info)) if string(t) != token && !string(t).is_empty() => {
             Some(Waiter::parse(&string(t), &string(info)))
@@ -111,7 +112,7 @@ fn place(v: &redis::Value, token: &str) -> Result<Place, InstanceError> {
     };
     Ok(Place {
         ahead: usize::try_from(ahead).unwrap_or(0),
-        length: usize::try_from(length).unwrap_or(0),
+        length,
         head,
     })
 }
