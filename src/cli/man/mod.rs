@@ -1,12 +1,13 @@
 //! Man pages rendered from the CLI definition: clap_mangen draws NAME, DESCRIPTION and the
 //! options from `args.rs`; we draw SYNOPSIS with value placeholders (`synopsis.rs`), add each
-//! page's own text (`run.rs`, `acquire.rs`, `inspect.rs`) and what clap does not know, as
-//! flock(1) and rg(1) have it: EXIT STATUS (from `exit.rs`'s one table), ENVIRONMENT,
-//! EXAMPLES and SEE ALSO. The checked-in `man/` is this output, and `tests/generated.rs`
+//! page's own text (`run.rs`, `acquire.rs`, `inspect.rs`, `holds.rs`) and what clap does not
+//! know, as flock(1) and rg(1) have it: EXIT STATUS (from `exit.rs`'s one table),
+//! ENVIRONMENT, EXAMPLES and SEE ALSO. The checked-in `man/` is this output, and `tests/generated.rs`
 //! fails when the two differ.
 
 mod acquire;
 mod environment;
+mod holds;
 mod inspect;
 mod prose;
 mod run;
@@ -54,6 +55,8 @@ fn own_text(sub: Option<&str>) -> (&'static [Block], &'static [Section]) {
         Some("run") => (run::DESCRIPTION, run::SECTIONS),
         Some("acquire") => (acquire::DESCRIPTION, acquire::SECTIONS),
         Some("inspect") => (inspect::DESCRIPTION, inspect::SECTIONS),
+        Some("extend") => (holds::EXTEND, &[]),
+        Some("release") => (holds::RELEASE, &[]),
         _ => (&[], &[]),
     }
 }
