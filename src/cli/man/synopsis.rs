@@ -45,8 +45,8 @@ pub fn render(roff: &mut Roff, cmd: &Command, sub: Option<&str>) {
             lines.push(line);
         }
     }
-    if sub.is_none() {
-        lines[0].extend([
+    if let (None, Some(first)) = (sub, lines.first_mut()) {
+        first.extend([
             roman(" "),
             italic("COMMAND"),
             roman(" ["),
