@@ -148,3 +148,47 @@ fn demo_interrupted_stops_its_servers_and_exits_130() {
         servers_left(&ports).is_empty()
     });
 }
+
+/// Without `REDLOCK_DEMO_BIN` the demo builds redlock, a minute or more the first time: it
+/// says so and lets cargo show its progress (no `--quiet`). A stand-in `cargo` on PATH
+/// records how it was called and fails, which ends the demo before it starts any server.
+#[test]
+fn demo_shows_the_builds_progress() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let calls = dir.path().join("cargo-args");
+    let fake = dir.path().join("cargo");
+    fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\necho '   Compiling redlock-cli' >&2\nexit 3\n",
+            calls.display()
+        ),
+    )
+    .expect("writing the stand-in cargo");
+    fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let path = std::env::join_paths(
+        std::iter::once(dir.path().to_path_buf()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
+    )
+    .expect("a PATH");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo");
+    let out = procs::run(procs::scrubbed(script).env("PATH", path), DEADLINE);
+    assert_eq!(
+        out.code,
+        Some(3),
+        "the demo stops where its build failed: {out:?}"
+    );
+    assert!(out.stdout.contains("demo: building redlock"), "{out:?}");
+    assert!(
+        out.stderr.contains("Compiling"),
+        "cargo's progress reaches the user: {out:?}"
+    );
+    let args = fs::read_to_string(&calls).expect("the demo ran cargo");
+    let args: Vec<&str> = args.lines().collect();
+    assert!(args.contains(&"build") && args.contains(&"--release"), "{args:?}");
+    assert!(
+        !args.contains(&"--quiet") && !args.contains(&"-q"),
+        "cargo build must not be silenced: {args:?}"
+    );
+}

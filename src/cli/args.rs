@@ -36,6 +36,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Every option that takes a value says what completes it (`value_hint`): a file for the TLS
+// files, a command for `run`'s, and `ValueHint::Other` (nothing to offer: no file names) for
+// durations, URLs, names, tokens and numbers. A test below holds new options to that.
+
 /// Options every subcommand takes, before or after its name.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
@@ -52,23 +56,24 @@ pub struct GlobalArgs {
         default_value = "redis://127.0.0.1:6379",
         hide_env_values = true,
         global = true,
+        value_hint = ValueHint::Other,
         value_parser = parse_server,
     )]
     pub servers: Vec<ServerUrl>,
 
     /// Namespace of every key redlock writes.
     #[arg(long, value_name = "P", env = "REDLOCK_PREFIX", default_value = "redlock:", global = true,
-          value_parser = parse_prefix)]
+          value_hint = ValueHint::Other, value_parser = parse_prefix)]
     pub prefix: String,
 
     /// Per-instance connect limit.
     #[arg(long, value_name = "DUR", env = "REDLOCK_CONNECT_TIMEOUT", default_value = "250ms",
-          global = true, value_parser = parse_positive_duration)]
+          global = true, value_hint = ValueHint::Other, value_parser = parse_positive_duration)]
     pub connect_timeout: Duration,
 
     /// Per-instance request limit; one slow instance never stalls a round.
     #[arg(long, value_name = "DUR", env = "REDLOCK_OP_TIMEOUT", default_value = "250ms",
-          global = true, value_parser = parse_positive_duration)]
+          global = true, value_hint = ValueHint::Other, value_parser = parse_positive_duration)]
     pub op_timeout: Duration,
 
     /// CA certificates (PEM) that rediss:// servers are verified against, instead of the
@@ -153,16 +158,18 @@ pub const COMPLETIONS_EXAMPLES: &str = "Examples:\n  \
 #[derive(Debug, Args)]
 pub struct LockArgs {
     /// The lock's name: non-empty UTF-8 without control characters, at most 512 bytes.
-    #[arg(short, long, value_name = "NAME", value_parser = parse_resource)]
+    #[arg(short, long, value_name = "NAME", value_hint = ValueHint::Other,
+          value_parser = parse_resource)]
     pub resource: String,
 
     /// Lease length; `run` renews it every ttl/3.
     #[arg(short, long, value_name = "DUR", env = "REDLOCK_TTL", default_value = "30s",
-          value_parser = parse_positive_duration)]
+          value_hint = ValueHint::Other, value_parser = parse_positive_duration)]
     pub ttl: Duration,
 
     /// Give up after DUR if the lock is still held [default: wait forever].
-    #[arg(short, long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(short, long, value_name = "DUR", value_hint = ValueHint::Other,
+          value_parser = parse_duration)]
     pub wait: Option<Duration>,
 
     /// Give up at once if the lock is held.
@@ -171,17 +178,17 @@ pub struct LockArgs {
 
     /// Exit code when the lock could not be had because it is held elsewhere.
     #[arg(short = 'E', long, value_name = "N", default_value_t = crate::cli::exit::BUSY,
-          value_parser = clap::value_parser!(i32).range(0..=255))]
+          value_hint = ValueHint::Other, value_parser = clap::value_parser!(i32).range(0..=255))]
     pub conflict_exit_code: i32,
 
     /// Who holds the lock; the holder's token re-enters [default: a fresh random 128-bit token].
     #[arg(long, value_name = "T", env = "REDLOCK_TOKEN", hide_env_values = true,
-          value_parser = parse_token)]
+          value_hint = ValueHint::Other, value_parser = parse_token)]
     pub token: Option<String>,
 
     /// Up to N holders at once (a counting semaphore); every holder must use the same N.
     #[arg(short, long, value_name = "N", env = "REDLOCK_LIMIT", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..=10000))]
+          value_hint = ValueHint::Other, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub limit: u32,
 
     /// A shared hold: shared holders hold together, never with an exclusive one (flock -s).
@@ -200,16 +207,19 @@ pub struct RunArgs {
     pub shell: Option<String>,
 
     /// After SIGTERM (lock lost or --timeout), wait this long before SIGKILL.
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "10s", value_hint = ValueHint::Other,
+          value_parser = parse_duration)]
     pub kill_after: Duration,
 
     /// Stop the command after DUR (exit 124, as timeout(1)) [default: no limit].
-    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
+    #[arg(long, value_name = "DUR", value_hint = ValueHint::Other,
+          value_parser = parse_positive_duration)]
     pub timeout: Option<Duration>,
 
     /// Keep the lock at least DUR after it was acquired, even if the command ends sooner
     /// [default: 0s].
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_hint = ValueHint::Other,
+          value_parser = parse_duration)]
     pub min_hold: Option<Duration>,
 
     /// The command and its arguments, passed as given (no shell). It starts at `--` or at the
@@ -236,17 +246,18 @@ pub struct AcquireArgs {
 #[derive(Debug, Args)]
 pub struct ExtendArgs {
     /// The lock's name.
-    #[arg(short, long, value_name = "NAME", value_parser = parse_resource)]
+    #[arg(short, long, value_name = "NAME", value_hint = ValueHint::Other,
+          value_parser = parse_resource)]
     pub resource: String,
 
     /// The holder's token (from `acquire`).
     #[arg(long, value_name = "T", env = "REDLOCK_TOKEN", hide_env_values = true,
-          required = true, value_parser = parse_token)]
+          required = true, value_hint = ValueHint::Other, value_parser = parse_token)]
     pub token: String,
 
     /// New lease length, from now; a renewal never shortens a lease that has longer left.
     #[arg(short, long, value_name = "DUR", env = "REDLOCK_TTL", default_value = "30s",
-          value_parser = parse_positive_duration)]
+          value_hint = ValueHint::Other, value_parser = parse_positive_duration)]
     pub ttl: Duration,
 }
 
@@ -254,12 +265,13 @@ pub struct ExtendArgs {
 #[command(group = clap::ArgGroup::new("who").required(true).args(["token", "force"]))]
 pub struct ReleaseArgs {
     /// The lock's name.
-    #[arg(short, long, value_name = "NAME", value_parser = parse_resource)]
+    #[arg(short, long, value_name = "NAME", value_hint = ValueHint::Other,
+          value_parser = parse_resource)]
     pub resource: String,
 
     /// The holder's token (from `acquire`); drops one hold.
     #[arg(long, value_name = "T", env = "REDLOCK_TOKEN", hide_env_values = true,
-          value_parser = parse_token)]
+          value_hint = ValueHint::Other, value_parser = parse_token)]
     pub token: Option<String>,
 
     /// Break the lock whoever holds it, and print who did.
@@ -270,7 +282,8 @@ pub struct ReleaseArgs {
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// One lock's name; without it, every lock under the prefix.
-    #[arg(short, long, value_name = "NAME", value_parser = parse_resource)]
+    #[arg(short, long, value_name = "NAME", value_hint = ValueHint::Other,
+          value_parser = parse_resource)]
     pub resource: Option<String>,
 
     /// Machine-readable output (durations in milliseconds, times in RFC 3339).
@@ -365,6 +378,27 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_option_that_takes_a_value_says_what_completes_it() {
+        let mut cli = Cli::command();
+        cli.build();
+        for cmd in std::iter::once(&cli).chain(cli.get_subcommands()) {
+            for arg in cmd.get_arguments() {
+                let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
+                if takes_value && arg.get_possible_values().is_empty() {
+                    assert_ne!(
+                        arg.get_value_hint(),
+                        ValueHint::Unknown,
+                        "{} {}: set a value_hint (ValueHint::Other when no file name fits), \
+                         or shells offer file names for it",
+                        cmd.get_name(),
+                        arg.get_id()
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -36,6 +36,32 @@ pub enum Applies {
     All,
 }
 
+/// Subcommands that never talk to a server, so never exit 1 or 69 (`completions` only prints).
+pub const OFFLINE_COMMANDS: &[&str] = &["completions"];
+
+impl Applies {
+    /// Whether a row applies to `command` (a subcommand's name); `None`, the main page, lists
+    /// every row.
+    pub fn includes(self, command: Option<&str>) -> bool {
+        match (self, command) {
+            (_, None) | (Applies::All, _) => true,
+            (Applies::Servers, Some(name)) => !OFFLINE_COMMANDS.contains(&name),
+            (Applies::Only(names), Some(name)) => names.contains(&name),
+        }
+    }
+}
+
+/// The rows of [`TABLE`] that `command` can exit with (`None`: every row): each man page's
+/// EXIT STATUS.
+pub fn rows_for(command: Option<&str>) -> impl Iterator<Item = &'static Row> + '_ {
+    TABLE.iter().filter(move |row| row.applies.includes(command))
+}
+
+/// Whether `command` passes its command's own status through (`run`; the main page says so).
+pub fn passes_status_through(command: Option<&str>) -> bool {
+    matches!(command, None | Some("run"))
+}
+
 /// One row of the exit status table.
 pub struct Row {
     pub codes: &'static [i32],

@@ -1,8 +1,9 @@
 //! What the user types and sees: the clap definition, its resolution into the engine's
-//! settings, the one table of exit codes, the inspect table and JSON, and the generated man
-//! pages. Nothing here talks to a server.
+//! settings, the one table of exit codes, the inspect table and JSON, and the generated
+//! completion scripts and man pages. Nothing here talks to a server.
 
 pub mod args;
+pub mod complete;
 pub mod config;
 pub mod exit;
 pub mod man;

@@ -2,10 +2,9 @@
 //! The checked-in copies in `completions/` are this output (`tests/generated.rs`).
 
 use anyhow::Result;
-use clap::CommandFactory;
 use clap_complete::{Generator, Shell};
 
-use crate::cli::args::{Cli, CompletionsArgs};
+use crate::cli::args::CompletionsArgs;
 use crate::cli::exit;
 
 pub fn execute(args: &CompletionsArgs) -> Result<i32> {
@@ -15,9 +14,7 @@ pub fn execute(args: &CompletionsArgs) -> Result<i32> {
 
 /// The completion script for `shell`, as `redlock completions SHELL` prints it.
 pub fn script(shell: Shell) -> Vec<u8> {
-    let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "redlock", &mut out);
-    out
+    crate::cli::complete::script(shell)
 }
 
 /// The name the script is installed under (`redlock.bash`, `_redlock`, `redlock.fish`, …).

@@ -1,38 +1,25 @@
-//! Man pages rendered from the CLI definition: clap_mangen draws NAME, SYNOPSIS, DESCRIPTION
-//! and the options from `cli.rs`; we append what clap does not know, as flock(1) and rg(1)
-//! have them: EXIT STATUS, ENVIRONMENT, EXAMPLES and SEE ALSO. The checked-in `man/` is this
-//! output, and `tests/generated.rs` fails when the two differ.
+//! Man pages rendered from the CLI definition: clap_mangen draws NAME, DESCRIPTION and the
+//! options from `args.rs`; we draw SYNOPSIS with value placeholders (`synopsis.rs`), add each
+//! page's own text (`run.rs`, `acquire.rs`, `inspect.rs`, `holds.rs`) and what clap does not
+//! know, as flock(1) and rg(1) have it: EXIT STATUS (from `exit.rs`'s one table),
+//! ENVIRONMENT, EXAMPLES and SEE ALSO. The checked-in `man/` is this output, and `tests/generated.rs`
+//! fails when the two differ.
+
+mod acquire;
+mod environment;
+mod holds;
+mod inspect;
+mod prose;
+mod run;
+mod synopsis;
 
 use clap::CommandFactory;
 use clap_mangen::roff::{bold, italic, roman, Roff};
+use clap_mangen::Man;
 
 use crate::cli::args::Cli;
-use crate::cli::exit::{self, Applies};
-
-/// Variables `run` sets in the command's environment (CONTRACT.md, run step 2).
-const RUN_CHILD_ENV: &[(&str, &str)] = &[
-    ("REDLOCK_RESOURCE", "Set for the command: the lock's name."),
-    (
-        "REDLOCK_TOKEN",
-        "Set for the command: the holder's token, so a nested redlock run or acquire of the \
-         same resource re-enters instead of deadlocking.",
-    ),
-    (
-        "REDLOCK_FENCE",
-        "Set for the command: a fencing token, a decimal integer that strictly increases from \
-         one holder of the resource to the next. Pass it to the storage you protect, which \
-         rejects writes carrying an older fence. Each hold has its own (--limit, --shared): \
-         fences strictly increase over all acquisitions of the resource, whatever their mode.",
-    ),
-    (
-        "REDLOCK_MODE",
-        "Set for the command: exclusive, shared (--shared) or limit (--limit N with N > 1).",
-    ),
-    (
-        "REDLOCK_LIMIT",
-        "Read as --limit N's default; set for the command to N (1 for exclusive and shared holds).",
-    ),
-];
+use crate::cli::exit;
+use prose::{Block, Section};
 
 /// Examples for pages whose command has none in its `--help`.
 const EXTEND_EXAMPLES: &[&str] = &["redlock extend -r migrate --token \"$TOKEN\" -t 10m"];
@@ -40,6 +27,9 @@ const RELEASE_EXAMPLES: &[&str] = &[
     "redlock release -r migrate --token \"$TOKEN\"",
     "redlock release -r deploy-prod --force   # break a stuck lock; prints who held it",
 ];
+
+/// The preamble every roff document starts with (the roff crate's): a page has it once.
+const PREAMBLE: &str = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
 
 /// Every page as (file name, contents): `redlock.1`, then `redlock-SUBCOMMAND.1`.
 pub fn pages() -> Vec<(String, Vec<u8>)> {
@@ -59,54 +49,59 @@ pub fn pages() -> Vec<(String, Vec<u8>)> {
     pages
 }
 
-/// One page: clap_mangen's rendering of `cmd` without its after-help text (which becomes
-/// EXAMPLES here) and without its VERSION section (the version is in the title line).
+/// The page's own text: what DESCRIPTION gains, and the sections after the options.
+fn own_text(sub: Option<&str>) -> (&'static [Block], &'static [Section]) {
+    match sub {
+        Some("run") => (run::DESCRIPTION, run::SECTIONS),
+        Some("acquire") => (acquire::DESCRIPTION, acquire::SECTIONS),
+        Some("inspect") => (inspect::DESCRIPTION, inspect::SECTIONS),
+        Some("extend") => (holds::EXTEND, &[]),
+        Some("release") => (holds::RELEASE, &[]),
+        _ => (&[], &[]),
+    }
+}
+
+/// One page: the title, NAME, DESCRIPTION and options as clap_mangen renders them (without
+/// the after-help text, which becomes EXAMPLES here, and the VERSION section: the version is
+/// in the title line), our SYNOPSIS, and our sections.
 fn page(cmd: &clap::Command, sub: Option<&str>, all_subs: &[String]) -> Vec<u8> {
     // Not `cmd.get_version()`, which names the commit: the checked-in pages would change with it.
     let version = env!("CARGO_PKG_VERSION");
-    let examples = examples(cmd, sub);
-    let env = environment(cmd, sub);
     let stripped = cmd
         .clone()
         .after_help(None::<&str>)
         .after_long_help(None::<&str>)
         .version(None::<&str>)
         .long_version(None::<&str>);
-    let man = clap_mangen::Man::new(stripped).source(format!("redlock {version}"));
-    let mut out = Vec::new();
-    // Writing into a Vec cannot fail.
-    let _ = man.render(&mut out);
+    let man = Man::new(stripped).source(format!("redlock {version}"));
+    let (description, sections) = own_text(sub);
+
+    let mut out = String::from(PREAMBLE);
+    out.push_str(&mangen(|w| man.render_title(w)));
+    out.push_str(&mangen(|w| man.render_name_section(w)));
+    let mut roff = Roff::new();
+    synopsis::render(&mut roff, cmd, sub);
+    out.push_str(&body(&roff));
+    out.push_str(&mangen(|w| man.render_description_section(w)));
+    let mut roff = Roff::new();
+    prose::blocks(&mut roff, description, false);
+    out.push_str(&body(&roff));
+    out.push_str(&mangen(|w| man.render_options_section(w)));
+    if cmd.has_subcommands() {
+        out.push_str(&mangen(|w| man.render_subcommands_section(w)));
+    }
 
     let mut roff = Roff::new();
-    roff.control("SH", ["EXIT STATUS"]);
-    for row in exit::TABLE {
-        let listed = match (row.applies, sub) {
-            (Applies::All, _) | (Applies::Servers, None) => true,
-            (Applies::Servers, Some(name)) => name != "completions",
-            (Applies::Only(_), None) => true,
-            (Applies::Only(names), Some(name)) => names.contains(&name),
-        };
-        if listed {
-            roff.control("TP", [])
-                .text([bold(row.label())])
-                .text([roman(row.meaning)]);
-        }
-    }
-    if matches!(sub, None | Some("run")) {
-        roff.control("TP", [])
-            .text([italic("the command's own")])
-            .text([roman(
-                "run exits with the command's status, or 128 + N when it died of signal N.",
-            )]);
-    }
-
+    prose::sections(&mut roff, sections);
+    exit_status(&mut roff, sub);
+    let env = environment::entries(cmd, sub);
     if !env.is_empty() {
         roff.control("SH", ["ENVIRONMENT"]);
         for (name, text) in env {
             roff.control("TP", []).text([bold(name)]).text([roman(text)]);
         }
     }
-
+    let examples = examples(cmd, sub);
     if !examples.is_empty() {
         roff.control("SH", ["EXAMPLES"]);
         roff.control("nf", []).control("RS", ["4"]);
@@ -115,7 +110,43 @@ fn page(cmd: &clap::Command, sub: Option<&str>, all_subs: &[String]) -> Vec<u8> 
         }
         roff.control("RE", []).control("fi", []);
     }
+    see_also(&mut roff, sub, all_subs);
+    out.push_str(&body(&roff));
+    out.into_bytes()
+}
 
+/// What one of clap_mangen's `render_*` methods writes, without the preamble.
+fn mangen(render: impl Fn(&mut Vec<u8>) -> std::io::Result<()>) -> String {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = render(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    text.strip_prefix(PREAMBLE).map(str::to_string).unwrap_or(text)
+}
+
+/// Our own roff, rendered with apostrophes handled as clap_mangen's are, without the preamble.
+fn body(roff: &Roff) -> String {
+    mangen(|w| roff.to_writer(w))
+}
+
+/// EXIT STATUS: only the codes this command can return, from the one table in `exit.rs`.
+fn exit_status(roff: &mut Roff, sub: Option<&str>) {
+    roff.control("SH", ["EXIT STATUS"]);
+    for row in exit::rows_for(sub) {
+        roff.control("TP", [])
+            .text([bold(row.label())])
+            .text([roman(row.meaning)]);
+    }
+    if exit::passes_status_through(sub) {
+        roff.control("TP", [])
+            .text([italic("the command's own")])
+            .text([roman(
+                "run exits with the command's status, or 128 + N when it died of signal N.",
+            )]);
+    }
+}
+
+fn see_also(roff: &mut Roff, sub: Option<&str>, all_subs: &[String]) {
     roff.control("SH", ["SEE ALSO"]);
     let mut see: Vec<String> = Vec::new();
     if sub.is_some() {
@@ -129,13 +160,15 @@ fn page(cmd: &clap::Command, sub: Option<&str>, all_subs: &[String]) -> Vec<u8> 
     );
     see.extend(["flock(1)", "timeout(1)", "redis-server(1)"].map(String::from));
     roff.text([roman(see.join(", "))]);
+    roff.control("PP", []).text([roman(
+        "The README and the documents under docs/ (installed in /usr/share/doc/redlock/ by the \
+         Debian package) tell the rest, with examples.",
+    )]);
     if sub.is_none() {
         roff.control("PP", []).text([roman(
             "The Redlock algorithm: https://redis.io/docs/latest/develop/use/patterns/distributed-locks/",
         )]);
     }
-    out.extend_from_slice(roff.to_roff().as_bytes());
-    out
 }
 
 /// The indented lines under "Examples:" in the command's help.
@@ -155,47 +188,6 @@ fn examples(cmd: &clap::Command, sub: Option<&str>) -> Vec<String> {
         .take_while(|l| l.starts_with("  "))
         .map(|l| l.trim().to_string())
         .collect()
-}
-
-/// The variables this command reads (from its clap definition, so they never drift), then
-/// the ones `run` sets for its command.
-fn environment(cmd: &clap::Command, sub: Option<&str>) -> Vec<(String, String)> {
-    let mut vars: Vec<(String, String)> = Vec::new();
-    // The main page lists what every subcommand reads.
-    let args = cmd.get_arguments().chain(
-        cmd.get_subcommands()
-            .filter(|_| sub.is_none())
-            .flat_map(|s| s.get_arguments()),
-    );
-    for arg in args {
-        let Some(name) = arg.get_env() else { continue };
-        let name = name.to_string_lossy().into_owned();
-        if vars.iter().any(|(n, _)| *n == name) {
-            continue;
-        }
-        let flag = arg.get_long().map(|l| format!("--{l}")).unwrap_or_default();
-        let mut text = format!("The default for {flag}.");
-        if name == "REDLOCK_SERVERS" {
-            text.push_str(
-                " A comma-separated list of URLs; the place for URLs with passwords, which \
-                 then never appear on a command line (ps, shell history).",
-            );
-        }
-        if name == "REDLOCK_TOKEN" && sub.is_some_and(|s| s != "run") {
-            text.push_str(" Set by redlock run for its command, so nested calls re-enter.");
-        }
-        vars.push((name, text));
-    }
-    if matches!(sub, None | Some("run")) {
-        for (name, text) in RUN_CHILD_ENV {
-            if let Some(v) = vars.iter_mut().find(|(n, _)| n == name) {
-                v.1 = format!("{} {text}", v.1);
-            } else {
-                vars.push((name.to_string(), text.to_string()));
-            }
-        }
-    }
-    vars
 }
 
 #[cfg(test)]
