@@ -381,6 +381,7 @@ mod tests {
             fence,
             ttl: None,
             time_left: Some(Duration::from_secs(20)),
+            unreadable: Default::default(),
         };
         Busy {
             holder: Some(holder),
