@@ -187,6 +187,12 @@ pub struct LockArgs {
     /// A shared hold: shared holders hold together, never with an exclusive one (flock -s).
     #[arg(long)]
     pub shared: bool,
+
+    /// Record only the program's name next to the lock, not its arguments (which are
+    /// recorded with passwords, tokens and keys masked); REDLOCK_RECORD_COMMAND=0 does the same.
+    #[arg(long = "no-record-command", action = ArgAction::SetFalse, env = "REDLOCK_RECORD_COMMAND",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub record_command: bool,
 }
 
 #[derive(Debug, Args)]

@@ -112,5 +112,6 @@ pub fn lock_settings(args: &LockArgs) -> LockSettings {
         } else {
             Mode::limit(args.limit)
         },
+        record_command: args.record_command,
     }
 }

@@ -214,10 +214,11 @@ fn instance_row(view: &InstanceView) -> Row {
     let seen = match &view.seen {
         Ok(seen) => seen,
         Err(e) => {
-            return Row::Span(
-                server,
-                painted(format!("error: {}", words::instance_error(e)), RED),
-            )
+            let text = match e.tls {
+                None => words::server_reply(e, Some(&view.server)),
+                Some(_) => words::instance_error(e),
+            };
+            return Row::Span(server, painted(format!("error: {text}"), RED));
         }
     };
     let Some(h) = &seen.holder else {

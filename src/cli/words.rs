@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::engine::holder::{Busy, Holder};
 use crate::engine::instance::{InstanceError, ServerError};
+use crate::engine::server::ServerUrl;
 use crate::engine::tls::TlsProblem;
 
 /// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`: who, and how long it has held the
@@ -77,7 +78,7 @@ pub fn busy_state(busy: &Busy) -> String {
 /// to pass, or what to check).
 pub fn instance_error(e: &InstanceError) -> String {
     let hint = match e.tls {
-        None => return e.to_string(),
+        None => return server_reply(e, None),
         Some(TlsProblem::ClientKey) => return format!("--tls-cert/--tls-key: {}", e.message),
         Some(TlsProblem::UnknownIssuer) => {
             "; pass the CA that signed the server's certificate with --tls-ca FILE"
@@ -96,9 +97,57 @@ pub fn instance_error(e: &InstanceError) -> String {
     format!("{e}{hint}")
 }
 
+/// `1 of 3 servers did not answer (redis://10.0.0.3:6379: connection refused); one more and
+/// locks are unavailable`, or when all answer again, that they do; `None` when there is
+/// nothing to say (all answer, and nothing was said before: the caller knows).
+pub fn degraded(failing: &[ServerError], n: usize, quorum: usize) -> Option<String> {
+    if failing.is_empty() {
+        return Some(format!("all {n} servers answer again"));
+    }
+    let k = failing.len();
+    let errors: Vec<String> = failing.iter().map(server_error).collect();
+    let margin = match (n - k).checked_sub(quorum) {
+        None => "too few to hold a lock".to_string(),
+        Some(0) => "one more and locks are unavailable".to_string(),
+        Some(spare) => format!("{} more and locks are unavailable", spare + 1),
+    };
+    Some(format!(
+        "{k} of {n} servers did not answer ({}); {margin}",
+        errors.join("; ")
+    ))
+}
+
 /// `host:port: error`, the error as [`instance_error`] words it.
 pub fn server_error(e: &ServerError) -> String {
-    format!("{}: {}", e.server, instance_error(&e.error))
+    let text = match e.error.tls {
+        None => server_reply(&e.error, Some(&e.server)),
+        Some(_) => instance_error(&e.error),
+    };
+    format!("{}: {text}", e.server)
+}
+
+/// What a server said, reworded where its own words mislead at 3 a.m.: a password sent to a
+/// server without one, and a database number beyond the server's (the URL's `/N`).
+pub fn server_reply(e: &InstanceError, server: Option<&ServerUrl>) -> String {
+    if e.message == crate::engine::instance::NO_PASSWORD_CONFIGURED {
+        return format!(
+            "{e}, but the URL gives one: remove the password from the URL (or set one on the server)"
+        );
+    }
+    if e.message
+        .to_ascii_lowercase()
+        .contains("db index is out of range")
+    {
+        let db = server
+            .map(|s| s.url().path().trim_start_matches('/').to_string())
+            .filter(|db| !db.is_empty())
+            .map_or("the URL's /N".to_string(), |db| format!("/{db} in the URL"));
+        return format!(
+            "the server has fewer databases than {db} asks for (redis.conf `databases`, 16 by \
+             default): use a smaller number, or none for database 0"
+        );
+    }
+    e.to_string()
 }
 
 /// `03:00:41 +01:00`: a time of day on the local clock with its offset from UTC, as every

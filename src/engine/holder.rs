@@ -17,6 +17,12 @@ pub struct HolderMeta {
 }
 
 impl HolderMeta {
+    /// The same holder recording only its program's name (`REDLOCK_RECORD_COMMAND=0`).
+    pub fn program_only(mut self) -> HolderMeta {
+        self.cmd = crate::engine::secrets::program_only(&self.cmd);
+        self
+    }
+
     /// `pid` is the process that holds the lock for the user: `run`'s own pid, or for
     /// `acquire` (which exits at once) the calling shell's.
     pub fn new(pid: u32, cmd: &str) -> HolderMeta {
@@ -29,8 +35,10 @@ impl HolderMeta {
     }
 }
 
+/// The command line as it is recorded: secrets masked (`engine::secrets`), on one line, cut
+/// to about [`MAX_CMD_CHARS`].
 fn truncate(cmd: &str) -> String {
-    let one_line: String = crate::engine::server::redact_text(cmd)
+    let one_line: String = crate::engine::secrets::mask_line(cmd)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();

@@ -11,6 +11,7 @@ pub mod notify;
 pub mod quorum;
 pub mod resp;
 pub mod scripts;
+pub mod secrets;
 pub mod server;
 pub mod settings;
 pub mod state;
