@@ -98,7 +98,7 @@ fn hset(conn: &mut redis::Connection, key: &str, fields: &[(String, Vec<u8>)]) {
     let _: () = cmd.query(conn).expect("HSET");
     let _: () = redis::cmd("PEXPIRE")
         .arg(key)
-        .arg(60_000)
+        .arg(3_600_000)
         .query(conn)
         .expect("PEXPIRE");
 }
@@ -494,8 +494,10 @@ fn a_long_wait_tells_of_a_new_holder_and_a_limit_wait_says_how_full() {
             .contains("held (2 of 2 slots)")
     });
     // The listing names the slots' holders; the holders table has their time left.
+    wait_until("the listing of both slots", LIMIT, || {
+        rl(&servers, &["inspect"]).stdout.contains("held (2 of 2 slots): ")
+    });
     let out = rl(&servers, &["inspect"]);
-    assert!(out.stdout.contains("held (2 of 2 slots): "), "{out:?}");
     assert!(
         out.stdout.contains("(./") || out.stdout.contains("# slot"),
         "{out:?}"
