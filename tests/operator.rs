@@ -495,7 +495,9 @@ fn a_long_wait_tells_of_a_new_holder_and_a_limit_wait_says_how_full() {
     });
     // The listing names the slots' holders; the holders table has their time left.
     wait_until("the listing of both slots", LIMIT, || {
-        rl(&servers, &["inspect"]).stdout.contains("held (2 of 2 slots): ")
+        rl(&servers, &["inspect"])
+            .stdout
+            .contains("held (2 of 2 slots): ")
     });
     let out = rl(&servers, &["inspect"]);
     assert!(

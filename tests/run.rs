@@ -289,7 +289,10 @@ fn a_server_down_all_along_gets_no_release_warning() {
         lines[0].starts_with("redlock: warning: 1 of 3 servers did not answer ("),
         "{out:?}"
     );
-    assert!(!out.stderr.contains("could not release"), "nothing of ours was ever there: {out:?}");
+    assert!(
+        !out.stderr.contains("could not release"),
+        "nothing of ours was ever there: {out:?}"
+    );
 }
 
 #[test]
