@@ -75,8 +75,9 @@ impl Context {
         }
     }
 
-    /// Acquire per `lock` (waiting as it says), telling the user once, after a second, whom
-    /// they are waiting for.
+    /// Acquire per `lock` (waiting as it says), telling the user after a second whom they are
+    /// waiting for, and again when that is no longer true ([`notices`]). The holder records
+    /// only its program's name when the user asked so (`--no-record-command`).
     pub fn acquire_waiting(&self, req: &Request, lock: &LockSettings, wakeup: &Wakeup) -> Result<Lease> {
         let program_only;
         let req = if lock.record_command {
