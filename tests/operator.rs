@@ -315,6 +315,22 @@ fn a_degraded_quorum_is_warned_about_once_and_inspect_counts_the_answers() {
         out.stdout.trim_end().ends_with("free; 2 of 3 answered"),
         "{out:?}"
     );
+
+    // A frozen instance (SIGSTOP) is as silent as a dead one.
+    let frozen = Cluster::start(3);
+    frozen.servers[0].pause();
+    let out = rl(&frozen.servers_arg(), &["inspect", "-r", "d"]);
+    frozen.servers[0].resume();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.trim_end().ends_with("free; 2 of 3 answered"),
+        "{out:?}"
+    );
+    let said = format!(
+        "redlock: warning: 1 of 3 servers did not answer ({}: ",
+        frozen.servers[0].url()
+    );
+    assert_eq!(count(&out.stderr, &said), 1, "{out:?}");
 }
 
 #[test]
