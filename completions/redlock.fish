@@ -101,6 +101,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand run" -l tls-cert -d 'Cli
 complete -c redlock -n "__fish_redlock_using_subcommand run" -l tls-key -d 'Private key (PEM) of --tls-cert' -r -F
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s n -l no-wait -d 'Give up at once if the lock is held'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -l shared -d 'A shared hold: shared holders hold together, never with an exclusive one (flock -s)'
+complete -c redlock -n "__fish_redlock_using_subcommand run" -l no-record-command -d 'Record only the program\'s name next to the lock, not its arguments (which are recorded with passwords, tokens and keys masked); REDLOCK_RECORD_COMMAND=0 does the same'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s v -l verbose -d 'Debug lines on stderr: each round, per instance, with timings'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s q -l quiet -d 'No notices on stderr (errors are still printed)'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s h -l help -d 'Print help'
@@ -120,6 +121,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l tls-cert -d 
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l tls-key -d 'Private key (PEM) of --tls-cert' -r -F
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s n -l no-wait -d 'Give up at once if the lock is held'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l shared -d 'A shared hold: shared holders hold together, never with an exclusive one (flock -s)'
+complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l no-record-command -d 'Record only the program\'s name next to the lock, not its arguments (which are recorded with passwords, tokens and keys masked); REDLOCK_RECORD_COMMAND=0 does the same'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l json -d 'Print {"resource","token","fence","ttl_ms","validity_ms"} instead of the token'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s v -l verbose -d 'Debug lines on stderr: each round, per instance, with timings'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s q -l quiet -d 'No notices on stderr (errors are still printed)'

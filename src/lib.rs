@@ -47,13 +47,17 @@ use clap::{CommandFactory, FromArgMatches};
 /// The whole program behind `main`: parse `args`, run, and return the exit code. Usage
 /// errors print in clap's form and return 2; every other error is one `redlock: ` line.
 pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let argv: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let mut default_servers = false;
     let parsed = cli::args::Cli::command()
-        .try_get_matches_from(args)
+        .try_get_matches_from(&argv)
         .and_then(|m| {
             let mut cli = cli::args::Cli::from_arg_matches(&m)?;
             cli::config::not_inherited(&mut cli, &m);
+            default_servers = cli::config::default_servers(&m);
             Ok(cli)
-        });
+        })
+        .map_err(|e| cli::usage::improve(e, &argv));
     let cli = match parsed {
         Ok(cli) => cli,
         // `redlock run --version` prints what `redlock --version` prints, not `redlock-run …`.
@@ -95,7 +99,13 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
                 None => false,
             };
             if !silent {
-                eprintln!("redlock: {err:#}");
+                let default = match failure {
+                    Some(cli::exit::Failure::Unavailable(_)) if default_servers => {
+                        cli::messages::DEFAULT_SERVER_USED
+                    }
+                    _ => "",
+                };
+                eprintln!("redlock: {err:#}{default}");
             }
             cli::exit::code_of(&err)
         }

@@ -136,7 +136,8 @@ fn every_bad_input_exits_2_in_clap_form_without_touching_a_server() {
     let long_token = "t".repeat(257);
     let escape = "\u{1b}[31mred";
 
-    let cases: Vec<Case> = vec![
+    let cases: Vec<Case> =
+        vec![
         // Durations: zero, negative, huge, garbage, on every option that takes one.
         case(
             "zero ttl",
@@ -187,10 +188,16 @@ fn every_bad_input_exits_2_in_clap_form_without_touching_a_server() {
             "not a duration",
         ),
         case(
-            "ttl without unit",
-            &["acquire", "-r", "x", "--ttl", "5"],
+            "ttl with a sign and no unit",
+            &["acquire", "-r", "x", "--ttl=-5"],
             2,
             "not a duration",
+        ),
+        case(
+            "bare number past 10 years",
+            &["acquire", "-r", "x", "--wait", "400000000"],
+            2,
+            "the limit is 10 years",
         ),
         case(
             "negative wait",
@@ -261,6 +268,82 @@ fn every_bad_input_exits_2_in_clap_form_without_touching_a_server() {
             ),
             "REDLOCK_TTL",
             "soon",
+        ),
+        // A bad value from the environment names the variable, not a flag never typed.
+        with_env(
+            case(
+                "garbage REDLOCK_TTL names the variable",
+                &["acquire", "-r", "x"],
+                2,
+                "REDLOCK_TTL=abc: 'abc' is not a duration",
+            ),
+            "REDLOCK_TTL",
+            "abc",
+        ),
+        with_env(
+            case(
+                "empty REDLOCK_SERVERS",
+                &["acquire", "-r", "x"],
+                2,
+                "REDLOCK_SERVERS is set but empty",
+            ),
+            "REDLOCK_SERVERS",
+            "",
+        ),
+        with_env(
+            case(
+                "space-separated REDLOCK_SERVERS",
+                &["acquire", "-r", "x"],
+                2,
+                "separate several servers with commas",
+            ),
+            "REDLOCK_SERVERS",
+            "redis://127.0.0.1:1 redis://127.0.0.1:2",
+        ),
+        case(
+            "space-separated --server list",
+            &["acquire", "-r", "x", "-s", "redis://127.0.0.1:1 redis://127.0.0.1:2"],
+            2,
+            "separate several servers with commas",
+        ),
+        with_env(
+            case(
+                "REDLOCK_LIMIT that is not a number",
+                &["acquire", "-r", "x"],
+                2,
+                "REDLOCK_LIMIT=many:",
+            ),
+            "REDLOCK_LIMIT",
+            "many",
+        ),
+        with_env(
+            case(
+                "a flag's bad value is named as the flag, though the variable is set",
+                &["acquire", "-r", "x", "--ttl", "abc"],
+                2,
+                "for '--ttl <DUR>'",
+            ),
+            "REDLOCK_TTL",
+            "5",
+        ),
+        // Typo help: a suggestion where clap's similarity test finds none, and the right one.
+        case(
+            "a swapped subcommand",
+            &["rnu", "-r", "x", "--", "touch", "ran"],
+            2,
+            "a similar subcommand exists: 'run'",
+        ),
+        case(
+            "acquire --timeout means --wait",
+            &["acquire", "-r", "x", "--timeout", "5s"],
+            2,
+            "a similar argument exists: '--wait'",
+        ),
+        case(
+            "run's options after the command",
+            &["run", "touch", "ran", "-r", "x"],
+            2,
+            "-r came after the command, so it went to the command: run's options belong before the command",
         ),
         with_env(
             case(
@@ -564,7 +647,7 @@ fn every_bad_input_exits_2_in_clap_form_without_touching_a_server() {
                 "empty REDLOCK_TOKEN",
                 &["release", "-r", "x"],
                 2,
-                "must not be empty",
+                "REDLOCK_TOKEN is set but empty",
             ),
             "REDLOCK_TOKEN",
             "",

@@ -407,16 +407,18 @@ fn verbose_prints_each_instance_with_timings() {
     let cluster = Cluster::start(3);
     let out = rl(&cluster, &["acquire", "-r", "v", "-v"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    // The round ends once a quorum granted it, so at least 2 of the 3 are reported.
+    // The round ends once a quorum granted it, so at least 2 of the 3 are reported as they
+    // answer (the last one as not waited for, and when it answers, after the round).
     let reported = cluster
         .urls()
         .iter()
-        .filter(|url| {
-            out.stderr
-                .contains(&format!("redlock: debug: acquire: {url} ok after "))
-        })
+        .filter(|url| out.stderr.contains(&format!(" acquire: {url} ok after ")))
         .count();
     assert!(reported >= 2, "{}", out.stderr);
+    // Every debug line carries the time since the command started (`+12.3ms`).
+    for line in out.stderr.lines().filter(|l| l.starts_with("redlock: debug: ")) {
+        assert!(line.starts_with("redlock: debug: +"), "{line}");
+    }
     assert!(out.stderr.contains("round done in"), "{}", out.stderr);
 }
 

@@ -48,6 +48,7 @@ const WAITER_FIELDS: &[&str] = &[
     "command",
     "waiting_since",
     "mode",
+    "unreadable",
 ];
 const HOLDER_FIELDS: &[&str] = &[
     "token",
@@ -59,6 +60,7 @@ const HOLDER_FIELDS: &[&str] = &[
     "ttl_ms",
     "time_left_ms",
     "fence",
+    "unreadable",
 ];
 const INSTANCE_FIELDS: &[&str] = &["server", "reachable", "error", "holder", "holds", "last_fence"];
 const TOKEN_FIELDS: &[&str] = &["token", "held_on"];
@@ -263,8 +265,16 @@ fn a_lock_held_on_all_three_names_its_holder_on_every_row() {
         assert_eq!(cols[1..4], ["ok", "tok-all", "1"], "{}", out.stdout);
         assert!(cols[4].ends_with('s'), "time left {}: {}", cols[4], out.stdout);
         assert_eq!(cols[5..8], ["1", host().as_str(), "4121"], "{}", out.stdout);
-        assert!(cols[8].ends_with('Z'), "since {}", cols[8]);
-        assert_eq!(cols[9..], ["./deploy.sh", "prod"], "{}", out.stdout);
+        // The local clock with its offset from UTC (`2026-12-06 15:18:11 +01:00`), as every
+        // time shown to a person.
+        assert_eq!(cols[8].len(), "2026-12-06".len(), "since date {}", cols[8]);
+        assert_eq!(cols[9].len(), "15:18:11".len(), "since time {}", cols[9]);
+        assert!(
+            cols[10].len() == 6 && cols[10].starts_with(['+', '-']),
+            "since offset {}",
+            cols[10]
+        );
+        assert_eq!(cols[11..], ["./deploy.sh", "prod"], "{}", out.stdout);
     }
     let verdict = last_line(&out);
     let expected = format!(

@@ -419,6 +419,10 @@ fn hex_token(s: &[char]) -> Option<usize> {
 
 /// `2026-11-21T23:43:38Z`, with optional fractions of a second.
 fn rfc3339(s: &[char]) -> Option<usize> {
+    // What people read: the local clock with its offset, `2026-12-06 15:18:11 +01:00`.
+    if shape(s, "9999-99-99 99:99:99 +99:99") || shape(s, "9999-99-99 99:99:99 -99:99") {
+        return Some(26);
+    }
     if !shape(s, "9999-99-99T99:99:99") {
         return None;
     }
@@ -429,9 +433,13 @@ fn rfc3339(s: &[char]) -> Option<usize> {
     (s.get(n) == Some(&'Z')).then_some(n + 1)
 }
 
-/// `03:00:41`.
+/// `03:00:41`, or with its offset from UTC, `03:00:41 +01:00`.
 fn clock(s: &[char]) -> Option<usize> {
-    (shape(s, "99:99:99") && !s.get(8).is_some_and(|c| c.is_ascii_digit() || *c == ':')).then_some(8)
+    if !shape(s, "99:99:99") || s.get(8).is_some_and(|c| c.is_ascii_digit() || *c == ':') {
+        return None;
+    }
+    let offset = shape(&s[8..], " +99:99") || shape(&s[8..], " -99:99");
+    Some(if offset { 15 } else { 8 })
 }
 
 /// One duration (`29s`, `1.5s`, `850ms`, `0us`) or several joined by spaces (`1m 2s`).

@@ -194,6 +194,12 @@ pub struct LockArgs {
     /// A shared hold: shared holders hold together, never with an exclusive one (flock -s).
     #[arg(long)]
     pub shared: bool,
+
+    /// Record only the program's name next to the lock, not its arguments (which are
+    /// recorded with passwords, tokens and keys masked); REDLOCK_RECORD_COMMAND=0 does the same.
+    #[arg(long = "no-record-command", action = ArgAction::SetFalse, env = "REDLOCK_RECORD_COMMAND",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub record_command: bool,
 }
 
 #[derive(Debug, Args)]
@@ -306,13 +312,34 @@ pub const MAX_RESOURCE_BYTES: usize = 512;
 pub const MAX_TOKEN_BYTES: usize = 256;
 pub const MAX_PREFIX_BYTES: usize = 256;
 
+/// Every duration flag and variable goes through here: a bare number is seconds, as flock's
+/// `-w 5` and timeout(1)'s `5` or `0.5` are (CONTRACT.md, "Durations as flock and timeout(1)
+/// take them"); otherwise humantime (`500ms`, `30s`, `1h 30m`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s.trim())
-        .map_err(|e| format!("'{s}' is not a duration ({e}); use e.g. 500ms, 30s, 2m, 1h 30m"))?;
+    let text = s.trim();
+    let d = match bare_seconds(text) {
+        Some(secs) => Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|d| *d <= MAX_DURATION)
+            .ok_or_else(|| format!("'{s}' is too long; the limit is 10 years"))?,
+        None => humantime::parse_duration(text).map_err(|e| {
+            format!("'{s}' is not a duration ({e}); use e.g. 5 (seconds), 500ms, 30s, 2m, 1h 30m")
+        })?,
+    };
     if d > MAX_DURATION {
         return Err(format!("'{s}' is too long; the limit is 10 years"));
     }
     Ok(d)
+}
+
+/// `5`, `0.5`, `.5`, `10.`: a plain decimal number of seconds (no sign, exponent, `inf`).
+fn bare_seconds(s: &str) -> Option<f64> {
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    let dots = s.chars().filter(|c| *c == '.').count();
+    if digits == 0 || dots > 1 || digits + dots != s.len() {
+        return None;
+    }
+    s.parse().ok()
 }
 
 pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
@@ -405,10 +432,23 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
-        for bad in ["", "-1s", "5", "abc", "1000000y"] {
+        for bad in [
+            "", "-1s", "-5", "abc", "1000000y", "1e3", "inf", "1.2.3", ".", "5 s s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert!(parse_positive_duration("0ms").is_err());
+        assert!(parse_positive_duration("0").is_err());
+        assert!(parse_duration("400000000").is_err(), "past 10 years");
+    }
+
+    #[test]
+    fn a_bare_number_is_seconds_as_in_flock_and_timeout() {
+        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration(" 5 ").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("0.5").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration(".25").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
     }
 
     #[test]

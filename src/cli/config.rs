@@ -23,6 +23,16 @@ pub fn not_inherited(cli: &mut Cli, matches: &clap::ArgMatches) {
     }
 }
 
+/// Whether no server was given (neither `--server` nor `REDLOCK_SERVERS`): the default
+/// `redis://127.0.0.1:6379` is used, which an error reaching it should say.
+pub fn default_servers(matches: &clap::ArgMatches) -> bool {
+    let source = match matches.subcommand() {
+        Some((_, sub)) => sub.value_source("servers"),
+        None => matches.value_source("servers"),
+    };
+    source.is_none_or(|s| s == clap::parser::ValueSource::DefaultValue)
+}
+
 /// What clap cannot check alone, for the subcommand given; `Err` is a usage error's message.
 pub fn check(command: &Command) -> Result<(), String> {
     let lock = match command {
@@ -102,5 +112,6 @@ pub fn lock_settings(args: &LockArgs) -> LockSettings {
         } else {
             Mode::limit(args.limit)
         },
+        record_command: args.record_command,
     }
 }

@@ -7,6 +7,11 @@ use crate::cli::words;
 use crate::engine::error::LockError;
 use crate::process::signals;
 
+/// Appended to an unavailable error when no server was given: the user may not know that
+/// redlock tried one.
+pub const DEFAULT_SERVER_USED: &str = " (no --server or REDLOCK_SERVERS was given, so the default \
+     redis://127.0.0.1:6379 was used)";
+
 /// The failure for `err`; `conflict_exit_code` is `-E`'s value for a busy lock.
 pub fn failure(err: &LockError, conflict_exit_code: i32) -> Failure {
     match err {

@@ -10,4 +10,5 @@ pub mod man;
 pub mod messages;
 pub mod output;
 pub mod table;
+pub mod usage;
 pub mod words;

@@ -2,23 +2,42 @@
 //! NO_COLOR) and a stable JSON document for programs (durations in ms, times in RFC 3339).
 //! Servers are shown through `ServerUrl`'s Display, so a password is never printed.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
 pub use crate::cli::table::Style;
 use crate::cli::table::{cell, clean, header, painted, table, Cell, Row, GREEN, RED, YELLOW};
 use crate::cli::words::{self, human};
-use crate::engine::holder::{Holder, Waiter};
+use crate::engine::holder::{Holder, Unreadable, Waiter};
 use crate::engine::listing::Listing;
 use crate::engine::state::{InstanceView, LockState, Verdict};
 
 /// The verdict line: `free`, `held by T (web-3 pid 4121) on 2/3 instances (quorum 2),
 /// expires in 12s`, `split: …` or `unknown: …`.
 pub fn summary(state: &LockState) -> String {
+    let line = verdict_line(state);
+    let (answered, n) = (state.answered(), state.n());
+    // A degraded quorum is never silent (CONTRACT.md, "What the operator sees"); `unknown`
+    // says how many answered already.
+    if answered < n && !matches!(state.verdict, Verdict::Unknown { .. }) {
+        return format!("{line}; {answered} of {n} answered");
+    }
+    line
+}
+
+fn verdict_line(state: &LockState) -> String {
     let (n, q) = (state.n(), state.quorum);
     match &state.verdict {
         Verdict::Free => "free".to_string(),
+        Verdict::Held { holder, held_on, .. } if holder.count == 0 => {
+            // What `run` says of it too: nobody holds it, --min-hold keeps it.
+            format!(
+                "{} (token {}) on {held_on}/{n} instances (quorum {q})",
+                words::holder(holder),
+                holder.token
+            )
+        }
         Verdict::Held {
             holder,
             held_on,
@@ -42,11 +61,22 @@ pub fn summary(state: &LockState) -> String {
         }
         Verdict::Holds { mode, limit, holders } => {
             let k = holders.len();
-            if mode == "limit" {
+            let full = if mode == "limit" {
                 format!("held ({k} of {limit} slots)")
             } else {
                 format!("shared by {k}")
-            }
+            };
+            let who: Vec<String> = holders
+                .iter()
+                .map(|(h, _)| {
+                    let mut s = h.who();
+                    if !h.cmd.is_empty() {
+                        s.push_str(&format!(" ({})", h.cmd));
+                    }
+                    s
+                })
+                .collect();
+            format!("{full}: {}", who.join(", "))
         }
         Verdict::Unknown { answered } => {
             let free = state
@@ -88,6 +118,24 @@ fn verdict_cell(state: &LockState) -> Cell {
     painted(summary(state), color)
 }
 
+/// A time a record holds, on the local clock; `unreadable` where the record's value is not
+/// one (CONTRACT.md, "Hostile or corrupt data never panics").
+fn time_cell(t: Option<SystemTime>, unreadable: Unreadable) -> Cell {
+    match t {
+        Some(t) => cell(words::local_time(t)),
+        None if unreadable.contains("since") => painted("unreadable", RED),
+        None => cell(""),
+    }
+}
+
+/// A number a record holds, or `unreadable`.
+fn number_cell(value: Option<String>, field: &str, unreadable: Unreadable) -> Cell {
+    if unreadable.contains(field) {
+        return painted("unreadable", RED);
+    }
+    cell(value.unwrap_or_default())
+}
+
 /// `29s`, `850ms`, or `no expiry`.
 fn left(d: Option<Duration>) -> String {
     d.map_or_else(|| "no expiry".to_string(), human)
@@ -115,21 +163,19 @@ pub fn lock_table(state: &LockState, style: Style) -> String {
             }
         ));
         let mut rows = vec![header(&[
-            "TOKEN", "ON", "HOLDS", "FENCE", "HOST", "PID", "SINCE", "COMMAND",
+            "TOKEN", "ON", "HOLDS", "LEFT", "FENCE", "HOST", "PID", "SINCE", "COMMAND",
         ])];
         for (h, on) in holders {
+            let u = h.unreadable;
             rows.push(Row::Cells(vec![
                 cell(&h.token),
                 cell(format!("{on}/{}", state.n())),
-                cell(h.count.to_string()),
-                cell(h.fence.to_string()),
+                number_cell(Some(h.count.to_string()), "count", u),
+                cell(left(h.time_left)),
+                number_cell(Some(h.fence.to_string()), "fence", u),
                 cell(&h.host),
-                cell(h.pid.map(|p| p.to_string()).unwrap_or_default()),
-                cell(
-                    h.since()
-                        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
-                        .unwrap_or_default(),
-                ),
+                number_cell(h.pid.map(|p| p.to_string()), "pid", u),
+                time_cell(h.since(), u),
                 cell(&h.cmd),
             ]));
         }
@@ -152,10 +198,8 @@ pub fn lock_table(state: &LockState, style: Style) -> String {
             rows.push(Row::Cells(vec![
                 cell((place + 1).to_string()),
                 cell(&w.host),
-                cell(w.pid.map_or(String::new(), |p| p.to_string())),
-                cell(w.since().map_or(String::new(), |t| {
-                    humantime::format_rfc3339_seconds(t).to_string()
-                })),
+                number_cell(w.pid.map(|p| p.to_string()), "pid", w.unreadable),
+                time_cell(w.since(), w.unreadable),
                 cell(&w.mode),
                 cell(&w.cmd),
             ]));
@@ -170,10 +214,11 @@ fn instance_row(view: &InstanceView) -> Row {
     let seen = match &view.seen {
         Ok(seen) => seen,
         Err(e) => {
-            return Row::Span(
-                server,
-                painted(format!("error: {}", words::instance_error(e)), RED),
-            )
+            let text = match e.tls {
+                None => words::server_reply(e, Some(&view.server)),
+                Some(_) => words::instance_error(e),
+            };
+            return Row::Span(server, painted(format!("error: {text}"), RED));
         }
     };
     let Some(h) = &seen.holder else {
@@ -191,16 +236,12 @@ fn instance_row(view: &InstanceView) -> Row {
         server,
         cell("ok"),
         cell(&h.token),
-        cell(h.count.to_string()),
+        number_cell(Some(h.count.to_string()), "count", h.unreadable),
         cell(left(h.time_left)),
-        cell(h.fence.to_string()),
+        number_cell(Some(h.fence.to_string()), "fence", h.unreadable),
         cell(&h.host),
-        cell(h.pid.map(|p| p.to_string()).unwrap_or_default()),
-        cell(
-            h.since()
-                .map(|t| humantime::format_rfc3339_seconds(t).to_string())
-                .unwrap_or_default(),
-        ),
+        number_cell(h.pid.map(|p| p.to_string()), "pid", h.unreadable),
+        time_cell(h.since(), h.unreadable),
         cell(&h.cmd),
     ])
 }
@@ -252,6 +293,7 @@ fn holder_json(h: &Holder) -> Value {
         "ttl_ms": h.ttl.map(ms),
         "time_left_ms": h.time_left.map(ms),
         "fence": h.fence,
+        "unreadable": h.unreadable.names(),
     })
 }
 
@@ -352,6 +394,7 @@ fn waiter_json(place: usize, w: &Waiter) -> Value {
         "command": w.cmd,
         "waiting_since": w.since().map(|t| humantime::format_rfc3339_millis(t).to_string()),
         "mode": w.mode,
+        "unreadable": w.unreadable.names(),
     })
 }
 
@@ -387,13 +430,16 @@ mod tests {
             vec![holds(&["a", "b"], 3), holds(&["a", "b"], 3), view(None)],
             2,
         );
-        assert_eq!(summary(&slots), "held (2 of 3 slots)");
+        assert_eq!(
+            summary(&slots),
+            "held (2 of 3 slots): web-3 pid 4121 (./deploy.sh), web-3 pid 4121 (./deploy.sh); 2 of 3 answered"
+        );
         let shared = LockState::new(
             "env",
             vec![holds(&["r"], 1), holds(&["r"], 1), holds(&["r"], 1)],
             2,
         );
-        assert_eq!(summary(&shared), "shared by 1");
+        assert_eq!(summary(&shared), "shared by 1: web-3 pid 4121 (./deploy.sh)");
         let json = lock_json(&slots);
         assert_eq!(
             (json["mode"].as_str(), json["limit"].as_u64()),

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::engine::holder::{Busy, Holder};
 use crate::engine::instance::{InstanceError, ServerError};
+use crate::engine::server::ServerUrl;
 use crate::engine::wire::tls::TlsProblem;
 
 /// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`: who, and how long it has held the
@@ -77,7 +78,7 @@ pub fn busy_state(busy: &Busy) -> String {
 /// to pass, or what to check).
 pub fn instance_error(e: &InstanceError) -> String {
     let hint = match e.tls {
-        None => return e.to_string(),
+        None => return server_reply(e, None),
         Some(TlsProblem::ClientKey) => return format!("--tls-cert/--tls-key: {}", e.message),
         Some(TlsProblem::UnknownIssuer) => {
             "; pass the CA that signed the server's certificate with --tls-ca FILE"
@@ -96,27 +97,117 @@ pub fn instance_error(e: &InstanceError) -> String {
     format!("{e}{hint}")
 }
 
-/// `host:port: error`, the error as [`instance_error`] words it.
-pub fn server_error(e: &ServerError) -> String {
-    format!("{}: {}", e.server, instance_error(&e.error))
+/// `1 of 3 servers did not answer (redis://10.0.0.3:6379: connection refused); one more and
+/// locks are unavailable`, or when all answer again, that they do; `None` when there is
+/// nothing to say (all answer, and nothing was said before: the caller knows).
+pub fn degraded(failing: &[ServerError], n: usize, quorum: usize) -> Option<String> {
+    if failing.is_empty() {
+        return Some(format!("all {n} servers answer again"));
+    }
+    let k = failing.len();
+    let errors: Vec<String> = failing.iter().map(server_error).collect();
+    let margin = match (n - k).checked_sub(quorum) {
+        None => "too few to hold a lock".to_string(),
+        Some(0) => "one more and locks are unavailable".to_string(),
+        Some(spare) => format!("{} more and locks are unavailable", spare + 1),
+    };
+    Some(format!(
+        "{k} of {n} servers did not answer ({}); {margin}",
+        errors.join("; ")
+    ))
 }
 
-/// `03:00:41`: a wall-clock time of day in the local time zone, as `date` shows it.
-pub fn clock_time(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let Ok(secs) = libc::time_t::try_from(secs) else {
-        return "(far in the future)".into();
+/// `host:port: error`, the error as [`instance_error`] words it.
+pub fn server_error(e: &ServerError) -> String {
+    let text = match e.error.tls {
+        None => server_reply(&e.error, Some(&e.server)),
+        Some(_) => instance_error(&e.error),
     };
+    format!("{}: {text}", e.server)
+}
+
+/// What a server said, reworded where its own words mislead at 3 a.m.: a password sent to a
+/// server without one, and a database number beyond the server's (the URL's `/N`).
+pub fn server_reply(e: &InstanceError, server: Option<&ServerUrl>) -> String {
+    if e.message == crate::engine::instance::NO_PASSWORD_CONFIGURED {
+        return format!(
+            "{e}, but the URL gives one: remove the password from the URL (or set one on the server)"
+        );
+    }
+    if e.message
+        .to_ascii_lowercase()
+        .contains("db index is out of range")
+    {
+        let db = server
+            .map(|s| s.url().path().trim_start_matches('/').to_string())
+            .filter(|db| !db.is_empty())
+            .map_or("the URL's /N".to_string(), |db| format!("/{db} in the URL"));
+        return format!(
+            "the server has fewer databases than {db} asks for (redis.conf `databases`, 16 by \
+             default): use a smaller number, or none for database 0"
+        );
+    }
+    e.to_string()
+}
+
+/// `03:00:41 +01:00`: a time of day on the local clock with its offset from UTC, as every
+/// message shows a time to a person (CONTRACT.md, "One clock in messages"). The one function
+/// for it, so the min-hold notice, `release --force` and `inspect` agree; JSON stays UTC.
+pub fn clock_time(t: SystemTime) -> String {
+    match local(t) {
+        Some(tm) => format!(
+            "{:02}:{:02}:{:02} {}",
+            tm.tm_hour,
+            tm.tm_min,
+            tm.tm_sec,
+            offset(tm.tm_gmtoff)
+        ),
+        None => "(a time out of range)".into(),
+    }
+}
+
+/// `2026-12-06 03:00:41 +01:00`: a date and time on the local clock with its offset, for
+/// tables where the day matters (since when a lock is held, or a waiter waits).
+pub fn local_time(t: SystemTime) -> String {
+    match local(t) {
+        Some(tm) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {}",
+            i64::from(tm.tm_year) + 1900,
+            tm.tm_mon + 1,
+            tm.tm_mday,
+            tm.tm_hour,
+            tm.tm_min,
+            tm.tm_sec,
+            offset(tm.tm_gmtoff)
+        ),
+        None => "(a time out of range)".into(),
+    }
+}
+
+/// `+01:00`, `-05:30`, `+00:00`.
+fn offset(gmtoff: libc::c_long) -> String {
+    let sign = if gmtoff < 0 { '-' } else { '+' };
+    let minutes = gmtoff.unsigned_abs() / 60;
+    format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// `t` broken down on the local clock (the TZ variable, else /etc/localtime), or `None` for
+/// a time the C library cannot show.
+fn local(t: SystemTime) -> Option<libc::tm> {
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).ok()?,
+        Err(e) => -i64::try_from(e.duration().as_secs()).ok()?,
+    };
+    let secs = libc::time_t::try_from(secs).ok()?;
     // SAFETY: localtime_r reads `secs` and writes only into `tm`, which we own; it is the
     // thread-safe variant (no shared static buffer). An all-zero `tm` is a valid value.
-    let tm = unsafe {
+    unsafe {
         let mut tm: libc::tm = std::mem::zeroed();
         if libc::localtime_r(&secs, &mut tm).is_null() {
-            return humantime::format_rfc3339_seconds(t).to_string();
+            return None;
         }
-        tm
-    };
-    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+        Some(tm)
+    }
 }
 
 /// A short human duration: `850ms`, `12s`, `3m 20s`.
@@ -158,7 +249,27 @@ mod tests {
             shown,
             format!("kept by --min-hold until {until} after ./deploy.sh on web-3 pid 4121 finished")
         );
-        assert_eq!(until.len(), 8, "HH:MM:SS: {until}");
+        assert_eq!(until.len(), 15, "HH:MM:SS +HH:MM: {until}");
+    }
+
+    #[test]
+    fn times_show_the_local_clock_with_its_offset() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let (clock, full) = (clock_time(t), local_time(t));
+        assert!(full.ends_with(&clock), "{full} / {clock}");
+        let offset = &clock[9..];
+        assert!(
+            offset.starts_with(['+', '-']) && offset.len() == 6 && &offset[3..4] == ":",
+            "{clock}"
+        );
+        assert_eq!(full.len(), "2001-09-09 01:46:40 +00:00".len(), "{full}");
+        assert_eq!(offset_of(0), "+00:00");
+        assert_eq!(offset_of(3600), "+01:00");
+        assert_eq!(offset_of(-(5 * 3600 + 1800)), "-05:30");
+    }
+
+    fn offset_of(secs: i64) -> String {
+        offset(secs as libc::c_long)
     }
 
     #[test]

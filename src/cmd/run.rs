@@ -26,7 +26,6 @@ use crate::cli::words::{self, clock_time, human};
 use crate::engine::heartbeat::{Beat, Heartbeat, Lost, Timing};
 use crate::engine::holder::HolderMeta;
 use crate::engine::lock::{Lease, Request};
-use crate::engine::settings::Verbosity;
 use crate::engine::wakeup::Wakeup;
 use crate::process::child::{Child, Exit, Program, SpawnError};
 use crate::process::ladder::Ladder;
@@ -94,6 +93,8 @@ pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
         }
         .into());
     }
+    // Before the command's own output: the lock is held, on fewer instances than all.
+    ctx.warn_if_degraded();
     let keep_until = args.min_hold.and_then(|d| Instant::now().checked_add(d));
     thread::scope(|scope| {
         let mut holding = Holding {
@@ -281,6 +282,8 @@ impl Running<'_> {
                     self.ctx
                         .notice(&format!("lock '{}' renewed again", self.resource));
                 }
+                // An instance lost or back since the last warning: said once per change.
+                self.ctx.warn_if_degraded();
             }
             Beat::Failing { error, give_up_at } => self.ctx.notice(&format!(
                 "cannot renew lock '{}' ({}); retrying for {} before stopping the command",
@@ -331,9 +334,7 @@ impl Running<'_> {
     }
 
     fn debug(&self, line: &str) {
-        if self.ctx.settings.verbosity == Verbosity::Verbose {
-            eprintln!("redlock: debug: {line}");
-        }
+        self.ctx.debug(line);
     }
 }
 
@@ -427,12 +428,15 @@ fn spawn_failure(err: &SpawnError, resource: &str) -> Failure {
 fn command_line(program: &Program) -> String {
     match program {
         Program::Shell(script) => script.clone(),
-        Program::Argv(argv) => argv
-            .iter()
-            .map(OsString::as_os_str)
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" "),
+        // Masked word by word, so that a value with spaces is masked whole.
+        Program::Argv(argv) => crate::engine::secrets::mask_argv(
+            &argv
+                .iter()
+                .map(OsString::as_os_str)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>(),
+        )
+        .join(" "),
     }
 }
 

@@ -17,6 +17,12 @@ pub struct HolderMeta {
 }
 
 impl HolderMeta {
+    /// The same holder recording only its program's name (`REDLOCK_RECORD_COMMAND=0`).
+    pub fn program_only(mut self) -> HolderMeta {
+        self.cmd = crate::engine::secrets::program_only(&self.cmd);
+        self
+    }
+
     /// `pid` is the process that holds the lock for the user: `run`'s own pid, or for
     /// `acquire` (which exits at once) the calling shell's.
     pub fn new(pid: u32, cmd: &str) -> HolderMeta {
@@ -29,8 +35,10 @@ impl HolderMeta {
     }
 }
 
+/// The command line as it is recorded: secrets masked (`engine::secrets`), on one line, cut
+/// to about [`MAX_CMD_CHARS`].
 fn truncate(cmd: &str) -> String {
-    let one_line: String = crate::engine::server::redact_text(cmd)
+    let one_line: String = crate::engine::secrets::mask_line(cmd)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
@@ -40,6 +48,15 @@ fn truncate(cmd: &str) -> String {
     let mut cut: String = one_line.chars().take(MAX_CMD_CHARS - 1).collect();
     cut.push('…');
     cut
+}
+
+/// The last millisecond of year 9999: a time past it is not one a clock wrote (and RFC 3339
+/// cannot show it), so a record that says so is unreadable.
+pub const MAX_UNIX_MS: u64 = 253_402_300_799_999;
+
+/// A time stored as unix milliseconds, if it is one a clock could have written.
+pub fn unix_ms(ms: u64) -> Option<SystemTime> {
+    (ms <= MAX_UNIX_MS).then(|| UNIX_EPOCH + Duration::from_millis(ms))
 }
 
 /// Unix time in milliseconds, as stored in `since`.
@@ -64,11 +81,44 @@ pub struct Holder {
     pub ttl: Option<Duration>,
     /// What is left of the lease on that instance (`None`: no expiry set).
     pub time_left: Option<Duration>,
+    /// The fields (`count`, `pid`, `since`, `fence`, `ttl`) whose stored value is not one this
+    /// tool writes (not a number, out of range: a corrupt or hostile record); they read as
+    /// absent, and `inspect` says they were unreadable.
+    pub unreadable: Unreadable,
+}
+
+/// Which of a record's fields could not be read: a set of [`Unreadable::FIELDS`], one bit
+/// each (small, so that a holder in every error stays cheap to move).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unreadable(u8);
+
+impl Unreadable {
+    pub const FIELDS: [&'static str; 5] = ["count", "pid", "since", "fence", "ttl"];
+
+    pub fn insert(&mut self, field: &str) {
+        if let Some(i) = Self::FIELDS.iter().position(|f| *f == field) {
+            self.0 |= 1 << i;
+        }
+    }
+
+    pub fn contains(self, field: &str) -> bool {
+        Self::FIELDS
+            .iter()
+            .position(|f| *f == field)
+            .is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    /// The unreadable fields' names, in [`Unreadable::FIELDS`]'s order.
+    pub fn names(self) -> Vec<&'static str> {
+        Self::FIELDS.into_iter().filter(|f| self.contains(f)).collect()
+    }
 }
 
 impl Holder {
     /// Parse the scripts' holder array {pttl, token, count, host, pid, cmd, since, fence, ttl}.
-    /// `None` when there is no lock (pttl -2) or the reply is not of that shape.
+    /// `None` when there is no lock (pttl -2) or the reply is not of that shape. Any value
+    /// may be anything (another client can write the hash), so none is trusted: what does not
+    /// parse, or is out of range, is recorded in `unreadable`.
     pub fn from_values(v: &[Value]) -> Option<Holder> {
         if v.len() < 9 {
             return None;
@@ -77,16 +127,32 @@ impl Holder {
         if pttl == -2 {
             return None;
         }
+        let mut unreadable = Unreadable::default();
+        let mut field = |name: &'static str, value: &Value, ok: &dyn Fn(&u64) -> bool| {
+            let text = string(value);
+            let parsed = text.trim().parse::<u64>().ok().filter(|n| ok(n));
+            if parsed.is_none() && !text.is_empty() {
+                unreadable.insert(name);
+            }
+            parsed
+        };
+        // A count of 0 is a hold kept by --min-hold; an unreadable one counts as held.
+        let count = field("count", &v[2], &|n| i64::try_from(*n).is_ok()).map_or(1, |n| n as i64);
+        let pid = field("pid", &v[4], &|n| u32::try_from(*n).is_ok()).map(|n| n as u32);
+        let since_unix_ms = field("since", &v[6], &|n| *n <= MAX_UNIX_MS);
+        let fence = field("fence", &v[7], &|_| true).unwrap_or(0);
+        let ttl = field("ttl", &v[8], &|_| true).map(Duration::from_millis);
         Some(Holder {
             time_left: u64::try_from(pttl).ok().map(Duration::from_millis),
             token: string(&v[1]),
-            count: string(&v[2]).parse().unwrap_or(0),
+            count,
             host: string(&v[3]),
-            pid: string(&v[4]).parse().ok(),
+            pid,
             cmd: crate::engine::server::redact_text(&string(&v[5])),
-            since_unix_ms: string(&v[6]).parse().ok(),
-            fence: string(&v[7]).parse().unwrap_or(0),
-            ttl: string(&v[8]).parse().ok().map(Duration::from_millis),
+            since_unix_ms,
+            fence,
+            ttl,
+            unreadable,
         })
     }
 
@@ -105,8 +171,7 @@ impl Holder {
 
     /// When it was first acquired, by the holder's wall clock.
     pub fn since(&self) -> Option<SystemTime> {
-        self.since_unix_ms
-            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+        unix_ms(self.since_unix_ms?)
     }
 
     /// `held by web-3 pid 4121 (./deploy.sh)`, or for a hold kept after its command ended
@@ -196,6 +261,8 @@ pub struct Waiter {
     pub since_unix_ms: Option<u64>,
     /// `exclusive`, `shared` or `limit`.
     pub mode: String,
+    /// The fields (`pid`, `since`) whose stored value is not one this tool writes.
+    pub unreadable: Unreadable,
 }
 
 impl Waiter {
@@ -205,8 +272,17 @@ impl Waiter {
         let mut parts = info.splitn(6, '|');
         let _expires = parts.next();
         let host = parts.next().unwrap_or("").to_string();
-        let pid = parts.next().and_then(|p| p.parse().ok());
-        let since_unix_ms = parts.next().and_then(|p| p.parse().ok());
+        let mut unreadable = Unreadable::default();
+        let mut number = |name: &'static str, text: Option<&str>, max: u64| {
+            let text = text.unwrap_or("");
+            let n = text.parse::<u64>().ok().filter(|n| *n <= max);
+            if n.is_none() && !text.is_empty() {
+                unreadable.insert(name);
+            }
+            n
+        };
+        let pid = number("pid", parts.next(), u64::from(u32::MAX)).map(|p| p as u32);
+        let since_unix_ms = number("since", parts.next(), MAX_UNIX_MS);
         // `limit:N` in the record (the queue needs N): shown as its mode, `limit`.
         let mode = parts.next().unwrap_or("exclusive");
         let mode = mode.split(':').next().unwrap_or(mode).to_string();
@@ -218,13 +294,13 @@ impl Waiter {
             cmd,
             since_unix_ms,
             mode,
+            unreadable,
         }
     }
 
     /// When it started waiting, by its own wall clock.
     pub fn since(&self) -> Option<SystemTime> {
-        self.since_unix_ms
-            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+        unix_ms(self.since_unix_ms?)
     }
 }
 
@@ -278,6 +354,7 @@ pub(crate) fn sample(count: i64, since_unix_ms: Option<u64>) -> Holder {
         fence: 7,
         ttl: None,
         time_left: Some(Duration::from_millis(11_600)),
+        unreadable: Unreadable::default(),
     }
 }
 

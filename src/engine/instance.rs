@@ -220,12 +220,20 @@ pub fn server_error(line: &str) -> InstanceError {
     InstanceError::new(class, one_line(text))
 }
 
+/// A password was sent to a server that has none configured (Redis: "AUTH <password> called
+/// without any password configured for the default user").
+pub const NO_PASSWORD_CONFIGURED: &str = "authentication failed: the server has no password configured";
+
 impl InstanceError {
     /// The same error as an answer to AUTH or SELECT, before any request: whatever the
     /// server refuses there, it refuses us.
     pub fn setting_up(self) -> InstanceError {
         match self.class {
             ErrorClass::Refused => self,
+            // Redis's answer to a password when it has none: not a wrong password, so say so.
+            _ if self.message.contains("without any password configured") => {
+                InstanceError::new(ErrorClass::Refused, NO_PASSWORD_CONFIGURED)
+            }
             _ if self.message.to_lowercase().contains("auth")
                 || self.message.to_lowercase().contains("password") =>
             {

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod notify;
 pub mod quorum;
 pub mod scripts;
+pub mod secrets;
 pub mod server;
 pub mod settings;
 pub mod state;

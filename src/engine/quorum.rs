@@ -3,7 +3,7 @@
 //! so it costs the slowest *needed* reply, and an unreachable instance costs at most the
 //! timeouts. Also the quorum and validity arithmetic.
 
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::engine::holder::Busy;
@@ -36,6 +36,9 @@ pub struct Quorum {
     /// The longest a round waits: a connect plus a request, and a little scheduling slack.
     round_limit: Duration,
     trace: Option<Trace>,
+    /// Per instance: why its last answer in a round was none (`None`: it answered). Only what
+    /// a round heard counts: an instance not asked or not waited for keeps what it had.
+    failing: Mutex<Vec<Option<InstanceError>>>,
 }
 
 /// How a round waits: at most `wait` in all (at most the round's time); once decided, up to
@@ -118,7 +121,24 @@ impl Quorum {
             needed: settings.quorum(),
             round_limit: round_limit(settings),
             trace,
+            failing: Mutex::new(vec![None; settings.servers.len()]),
         }
+    }
+
+    /// The instances whose last round gave no answer (down, refusing us, timed out), with
+    /// why: a command that succeeded without them runs on a degraded quorum, which is never
+    /// silent (CONTRACT.md, "What the operator sees").
+    pub fn failing(&self) -> Vec<ServerError> {
+        crate::engine::sync::lock(&self.failing)
+            .iter()
+            .zip(&self.servers)
+            .filter_map(|(e, s)| {
+                e.as_ref().map(|e| ServerError {
+                    server: s.clone(),
+                    error: e.clone(),
+                })
+            })
+            .collect()
     }
 
     pub fn n(&self) -> usize {
@@ -320,8 +340,24 @@ impl Quorum {
                 },
             );
             let tx = tx.clone();
+            // With -v, an answer that comes after the round was over is listed too.
+            let late = self
+                .trace
+                .clone()
+                .map(|t| (t, format!("{what}: {}", self.servers[i])));
             let deliver: Deliver = Box::new(move |reply| {
-                let _ = tx.send((i, call.finish(reply)));
+                if let Err(mpsc::SendError((_, reply))) = tx.send((i, call.finish(reply))) {
+                    if let Some((t, who)) = late {
+                        let status = match &reply {
+                            Ok(_) => "ok".to_string(),
+                            Err(e) => format!("error: {}", (t.error)(e)),
+                        };
+                        (t.line)(&format!(
+                            "{who} {status} after {:.1}ms (after the round was over)",
+                            started.elapsed().as_secs_f64() * 1e3
+                        ));
+                    }
+                }
             });
             due[i] = Some(match &self.wire {
                 Some(wire) => started + wire.send(i, request, deliver),
@@ -394,7 +430,7 @@ impl Quorum {
         }
         let elapsed = started.elapsed();
         let timed_out = Instant::now() >= wait_until;
-        let replies = replies
+        let replies: Vec<Reply<T>> = replies
             .into_iter()
             .enumerate()
             .map(|(i, r)| {
@@ -415,15 +451,57 @@ impl Quorum {
                 })
             })
             .collect();
-        self.trace(&format!(
-            "{what}: round done in {:.1}ms",
-            elapsed.as_secs_f64() * 1e3
-        ));
+        if wait == Some(Duration::ZERO) {
+            self.trace(&format!("{what}: sent, not awaited"));
+        } else {
+            self.trace_round(what, replies.as_slice(), elapsed);
+        }
+        {
+            // A round its caller cut short (`wait`) did not give the others their time: their
+            // silence says nothing about them.
+            let cut_short = wait.is_some_and(|w| w < self.round_limit);
+            let mut failing = crate::engine::sync::lock(&self.failing);
+            for (i, r) in replies.iter().enumerate() {
+                match r {
+                    Ok(_) => failing[i] = None,
+                    Err(e) if e.class == ErrorClass::NotAwaited => {}
+                    Err(e) if e.class == ErrorClass::Timeout && cut_short => {}
+                    Err(e) => failing[i] = Some(e.clone()),
+                }
+            }
+        }
         Round {
             replies,
             started,
             elapsed,
         }
+    }
+}
+
+impl Quorum {
+    /// The `-v` line that ends a round, naming the instances it did not wait for (their
+    /// answers, if any come, are listed as they arrive).
+    fn trace_round<T>(&self, what: &str, replies: &[Reply<T>], elapsed: Duration) {
+        if self.trace.is_none() {
+            return;
+        }
+        let unawaited: Vec<String> = replies
+            .iter()
+            .zip(&self.servers)
+            .filter(
+                |(r, _)| matches!(r, Err(e) if e.class == ErrorClass::NotAwaited && e.message != "not asked"),
+            )
+            .map(|(_, s)| s.to_string())
+            .collect();
+        let rest = if unawaited.is_empty() {
+            String::new()
+        } else {
+            format!("; decided without waiting for {}", unawaited.join(", "))
+        };
+        self.trace(&format!(
+            "{what}: round done in {:.1}ms{rest}",
+            elapsed.as_secs_f64() * 1e3
+        ));
     }
 }
 

@@ -57,6 +57,9 @@ pub struct LockSettings {
     pub token: Option<String>,
     /// Exclusive, shared, or up to N holders.
     pub mode: crate::engine::lock::Mode,
+    /// Record the command line (secrets masked) next to the lock; otherwise only the
+    /// program's name.
+    pub record_command: bool,
 }
 
 #[cfg(test)]

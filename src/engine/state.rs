@@ -269,6 +269,7 @@ pub(crate) mod fixtures {
             fence: 1,
             ttl: Some(Duration::from_secs(30)),
             time_left: left_ms.map(Duration::from_millis),
+            unreadable: Default::default(),
         }
     }
 

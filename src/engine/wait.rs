@@ -63,8 +63,8 @@ const NEAR_HEAD: usize = 64;
 /// How soon a waiter registers again while some instance has not confirmed its subscription.
 const RENEW_SOON: Duration = Duration::from_millis(50);
 
-/// Acquire `req`, waiting per `wait`. `notice` is called at most once, when the lock has
-/// been held by someone else for longer than [`NOTICE_AFTER`]. Ends with `LockError::Held`
+/// Acquire `req`, waiting per `wait`. `notice` is called with what each attempt saw once the
+/// wait has lasted [`NOTICE_AFTER`] (the caller decides what to tell, and how often). Ends with `LockError::Held`
 /// when the wait runs out, `LockError::Interrupted` on a signal (with no partial hold left:
 /// every attempt undoes itself), or the attempt's own error; in all of those it has left the
 /// queue.
@@ -262,7 +262,9 @@ fn wait_in_line(
             *queued = Some(line);
             continue;
         };
-        if !noticed && now.duration_since(started) >= NOTICE_AFTER {
+        if now.duration_since(started) >= NOTICE_AFTER {
+            // Each look at the lock once the wait is long enough to tell: the caller says what
+            // is news (a new holder, a new place), so a long wait's notice stays true.
             noticed = true;
             notice(&busy);
         }
@@ -450,6 +452,7 @@ mod tests {
             fence,
             ttl: None,
             time_left: Some(Duration::from_secs(20)),
+            unreadable: Default::default(),
         };
         Busy {
             holder: Some(holder),

@@ -65,6 +65,13 @@ pub fn entries(cmd: &clap::Command, sub: Option<&str>) -> Vec<(String, String)> 
         }
         let flag = arg.get_long().map(|l| format!("--{l}")).unwrap_or_default();
         let mut text = format!("The default for {flag}.");
+        if name == "REDLOCK_RECORD_COMMAND" {
+            // A flag that turns something off: its variable reads the other way round.
+            text = "0 (or false, no, off) records only the program's name next to the lock, as \
+                    --no-record-command does; 1, the default, the command line with passwords, \
+                    tokens and keys masked."
+                .into();
+        }
         if name == "REDLOCK_SERVERS" {
             text.push_str(
                 " A comma-separated list of URLs; the place for URLs with passwords, which \
