@@ -47,6 +47,14 @@ use clap::{CommandFactory, FromArgMatches};
 /// The whole program behind `main`: parse `args`, run, and return the exit code. Usage
 /// errors print in clap's form and return 2; every other error is one `redlock: ` line.
 pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let mut args = args.into_iter().peekable();
+    let program = args.next().unwrap_or_default();
+    // The keeper `acquire` starts (`redlock __keep …`): a command line of its own, never
+    // shown in help, completions or man pages.
+    if args.peek().is_some_and(|a| a == process::keeper::SUBCOMMAND) {
+        return cmd::keep::main(args);
+    }
+    let args = std::iter::once(program).chain(args);
     let parsed = cli::args::Cli::command()
         .try_get_matches_from(args)
         .and_then(|m| {

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod config;
 pub mod exit;
+pub mod keep;
 pub mod man;
 pub mod messages;
 pub mod output;
