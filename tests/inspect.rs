@@ -81,7 +81,7 @@ fn inspect_json(servers: &str, resource: &str) -> Value {
 }
 
 fn acquire(servers: &str, args: &[&str]) -> String {
-    let out = rl(servers, &[&["acquire"], args].concat());
+    let out = rl(servers, &[&["acquire", "--no-keep"], args].concat());
     assert_eq!(out.code, Some(0), "{out:?}");
     out.stdout.trim().to_string()
 }
@@ -620,7 +620,7 @@ fn a_password_appears_nowhere_in_human_or_json_output() {
     // The holder's command line (acquire records its caller's) carries the password too.
     let out = run(
         scrubbed("sh")
-            .args(["-c", "\"$0\" -s \"$1\" acquire -r deploy; true"])
+            .args(["-c", "\"$0\" -s \"$1\" acquire --no-keep -r deploy; true"])
             .arg(env!("CARGO_BIN_EXE_redlock"))
             .arg(&servers),
         LIMIT,
