@@ -39,6 +39,7 @@ const LOCK_FIELDS: &[&str] = &[
     "tokens",
     "instances",
     "queue",
+    "keepers",
 ];
 const WAITER_FIELDS: &[&str] = &[
     "place",
@@ -659,7 +660,7 @@ fn a_password_appears_nowhere_in_human_or_json_output() {
         .unwrap_or_default()
         .to_string();
     assert!(
-        command.contains("acquire -r deploy") && command.contains("redis://:***@"),
+        command.contains("acquire --no-keep -r deploy") && command.contains("redis://:***@"),
         "{command}"
     );
     let out = rl(&wrong, &["inspect", "-r", "deploy"]);

@@ -175,7 +175,23 @@ fn a_script_holds_the_lock_past_several_ttls_and_its_release_ends_the_keeper_qui
            echo "still running" > after"#,
     );
     let tok = script.file("tok");
-    assert_eq!(Keepers::pids("held-long").len(), 1, "one keeper");
+    let keepers = Keepers::pids("held-long");
+    assert_eq!(keepers.len(), 1, "one keeper");
+    // inspect shows that the keeper renews it, and for whom.
+    let owner = script.child.id();
+    wait_until("inspect to show the keeper", SOON, || {
+        let out = rl(&cluster, &["inspect", "-r", "held-long"]);
+        out.stdout.contains(&format!(
+            "kept: {tok} is renewed by keeper pid {} on ",
+            keepers[0]
+        )) && out
+            .stdout
+            .contains(&format!("for its owner, pid {owner} (sh -c "))
+    });
+    let json = rl(&cluster, &["inspect", "-r", "held-long", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(v["keepers"][0]["keeper_pid"], keepers[0], "{json:?}");
+    assert_eq!(v["keepers"][0]["owner_pid"], owner, "{json:?}");
     // Four ttls: nothing but the keeper renews it.
     let until = Instant::now() + Duration::from_secs(4);
     while Instant::now() < until {

@@ -117,6 +117,9 @@ fn keep(ctx: &Context, args: &KeepArgs) -> Result<i32> {
         .context("cannot start the heartbeat thread")?;
         drop(events);
         keeper::say("ready");
+        // For `inspect`: which process renews this hold (after `ready`, so that acquire does
+        // not wait for an instance that is down).
+        crate::engine::keeper::mark(&ctx.locker, &lease.resource, &lease.token, me.pid);
         let keeping = Keeping {
             ctx,
             lease: &lease,
