@@ -150,9 +150,9 @@ pub const ACQUIRE_EXAMPLES: &str = "Examples:\n  \
     REDLOCK_TOKEN=$(redlock acquire -r migrate) || exit  # not `export X=$(...)`:\n  \
     export REDLOCK_TOKEN                                  # that hides a failure\n  \
     ./migrate                          # held while the script runs, renewed by a keeper\n  \
-    redlock release -r migrate         # or the script's exit releases it\n\n  \
-    tok=$(redlock acquire --no-keep -r deploy -t 20m)   # CI: a step that ends, holding\n  \
-    redlock release -r deploy --token \"$tok\"          # a later step";
+    redlock release -r migrate         # or the script's exit releases it\n  \
+    tok=$(redlock acquire --no-keep -r deploy -t 20m)  # CI: held past this step's end\n  \
+    redlock release -r deploy --token \"$tok\"         # in a later step";
 
 pub const INSPECT_EXAMPLES: &str = "Examples:\n  \
     redlock inspect                      # every lock under the prefix\n  \
