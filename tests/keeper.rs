@@ -445,3 +445,28 @@ fn reentry_under_a_kept_hold_keeps_the_keeper_and_extend_works() {
     assert_eq!(script.exit_code(), Some(0), "{}", script.stderr());
     wait_until("the lock to be free", SOON, || free(&cluster, "nested"));
 }
+
+#[test]
+fn a_keeper_that_cannot_start_leaves_no_lock_and_says_why() {
+    let cluster = Cluster::start(3);
+    let _keepers = Keepers::of(&["unkept"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The keeper's record goes in $XDG_RUNTIME_DIR/redlock: a file there, not a directory.
+    std::fs::write(dir.path().join("redlock"), "").expect("a file in the way");
+    let out = run(
+        redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .args(["acquire", "-r", "unkept"]),
+        LIMIT,
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stdout.is_empty(), "no token: {out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(
+        out.stderr.starts_with("redlock: cannot keep lock 'unkept' (") && out.stderr.contains("--no-keep"),
+        "{out:?}"
+    );
+    assert!(free(&cluster, "unkept"), "released again");
+    assert!(Keepers::pids("unkept").is_empty());
+}

@@ -83,20 +83,21 @@ fn keep(ctx: &Context, args: &KeepArgs) -> Result<i32> {
     if !owner.alive() {
         anyhow::bail!("its owner, pid {}, has already exited", owner.pid);
     }
-    let me = Owner::of(std::process::id()).context("cannot read the keeper's own /proc entry")?;
-    let record = Record::of(ctx.locker.prefix(), &args.resource, &args.token)
-        .context("no private directory for the keeper's record")?;
-    record
-        .create(me)
-        .with_context(|| format!("cannot write the keeper's record {}", record.path().display()))?;
-    let lease = lease(ctx, args, owner);
-
+    // Signals are caught before the record names us: `release` signals only a keeper it finds
+    // there, and its SIGTERM must never find the default action (death without a word).
     let (events, inbox) = mpsc::channel();
     let tx = events.clone();
     let _watch = SignalWatch::start(move |sig| {
         let _ = tx.send(Event::Signal(sig));
     })
     .context("cannot install signal handlers")?;
+    let me = Owner::of(std::process::id()).context("cannot read the keeper's own /proc entry")?;
+    let record = Record::for_keeper(ctx.locker.prefix(), &args.resource, &args.token)
+        .context("no private directory for the keeper's record")?;
+    record
+        .create(me)
+        .with_context(|| format!("cannot write the keeper's record {}", record.path().display()))?;
+    let lease = lease(ctx, args, owner);
     let watch = OwnerWatch::new(owner);
     let tx = events.clone();
     // Blocks until the owner exits; left running if we end first (the process ends with it).

@@ -45,6 +45,9 @@ pub fn start(args: &[OsString], env: &[(String, String)], limit: Duration) -> Re
     }
     command
         .envs(env.iter().map(|(k, v)| (k, v)))
+        // A daemon's habit: it must not keep the caller's directory busy (an unmount, a
+        // removed build tree); every path it is given is absolute.
+        .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(if stderr_is_kept() {

@@ -34,12 +34,21 @@ pub struct Kept {
 }
 
 impl Record {
-    /// The record of `token`'s hold of `resource` under `prefix`; `None` when there is no
-    /// private directory to keep it in.
+    /// The record of `token`'s hold of `resource` under `prefix`, to look it up: `Err` when
+    /// there is no private directory of ours (then there is no record either).
     pub fn of(prefix: &str, resource: &str, token: &str) -> io::Result<Record> {
+        Record::in_directory(prefix, resource, token, false)
+    }
+
+    /// The same, for a keeper about to write it: the directory is made if need be.
+    pub fn for_keeper(prefix: &str, resource: &str, token: &str) -> io::Result<Record> {
+        Record::in_directory(prefix, resource, token, true)
+    }
+
+    fn in_directory(prefix: &str, resource: &str, token: &str, create: bool) -> io::Result<Record> {
         let name = format!("{:016x}.kept", fnv1a(&[prefix, resource, token]));
         Ok(Record {
-            path: directory()?.join(name),
+            path: directory(create)?.join(name),
         })
     }
 
@@ -106,21 +115,27 @@ impl Record {
 }
 
 /// `$XDG_RUNTIME_DIR/redlock` (per user, emptied at logout), or `/tmp/redlock-UID`, created
-/// private; one that is not ours or not private is refused rather than trusted.
-fn directory() -> io::Result<PathBuf> {
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute() && p.is_dir());
+/// private (with `create`); one that is not ours or not private is refused rather than trusted,
+/// for reading too: a record names a process that `release` signals.
+fn directory(create: bool) -> io::Result<PathBuf> {
     // SAFETY: getuid(2) takes nothing, touches no memory and cannot fail.
     let uid = unsafe { libc::getuid() };
+    // Only a runtime directory of ours: under sudo it may still name the invoking user's, and
+    // a directory root made there would refuse that user's own keepers later.
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .filter(|p| fs::metadata(p).is_ok_and(|m| m.is_dir() && m.uid() == uid));
     let dir = match base {
         Some(base) => base.join("redlock"),
         None => std::env::temp_dir().join(format!("redlock-{uid}")),
     };
-    match fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e),
+    if create {
+        match fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
     }
     let meta = fs::symlink_metadata(&dir)?;
     if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
@@ -152,7 +167,7 @@ mod tests {
     #[test]
     fn a_record_says_who_keeps_it_and_what_happened() {
         let token = format!("test-{}-{}", std::process::id(), line!());
-        let record = Record::of("redlock:", "kept-test", &token).expect("a private directory");
+        let record = Record::for_keeper("redlock:", "kept-test", &token).expect("a private directory");
         assert_eq!(record.read(), None);
         let keeper = Owner { pid: 42, start: 7 };
         record.create(keeper).expect("create");
