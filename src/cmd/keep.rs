@@ -43,6 +43,7 @@ enum Event {
 /// The whole keeper, from its argv (without the program name) to its exit code. Until it is
 /// ready, every failure is said on the pipe to `acquire`, which reports it and releases.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    keeper::close_inherited();
     let cli = match KeepCli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -132,6 +132,35 @@ pub fn say(line: &str) {
     }
 }
 
+/// The keeper's first act: close every descriptor above stderr that it inherited. A script's
+/// `exec 9>f; flock 9`, or a pipe some caller passed on to acquire, would otherwise stay open
+/// (a lock held, a reader waiting for its end) for as long as the keeper runs. Nothing of ours
+/// is open yet: Rust opens its own descriptors close-on-exec, and the keeper opens none before.
+pub fn close_inherited() {
+    // SAFETY: close_range(2) (Linux 5.9) takes three integers and closes descriptors; none
+    // above 2 is in use in this process yet (see above), so no owner of one is left dangling.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    if rc == 0 {
+        return;
+    }
+    // Older kernels: the descriptors /proc lists. They are collected first, so the directory's
+    // own descriptor (closed with the iterator) is not among those closed.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|fd| *fd > 2)
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds {
+        // SAFETY: closing a descriptor number: at worst EBADF for the directory's own, which
+        // is closed already; nothing of ours uses any of them (see above).
+        unsafe {
+            libc::close(fd);
+        }
+    }
+}
+
 /// CLOCK_MONOTONIC now, the clock `Instant` reads on Linux: a deadline passed to the keeper as
 /// this clock's time means the same moment in both processes (the exec in between costs
 /// nothing off a lease's validity).
