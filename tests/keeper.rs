@@ -470,3 +470,26 @@ fn a_keeper_that_cannot_start_leaves_no_lock_and_says_why() {
     assert!(free(&cluster, "unkept"), "released again");
     assert!(Keepers::pids("unkept").is_empty());
 }
+
+#[test]
+fn the_keeper_keeps_no_descriptor_of_its_caller_open() {
+    let cluster = Cluster::start(3);
+    let _keepers = Keepers::of(&["fds"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A script holding a flock on fd 9 while it acquires: once it closes fd 9, the flock must
+    // be free, which it is not while any process (a keeper) still has the file open.
+    let mut script = Script::start(
+        &cluster,
+        dir.path(),
+        r#"exec 9>flock-file; flock 9
+           tok=$("$RL" acquire -r fds) || exit 9
+           exec 9>&-
+           flock -n flock-file true; echo "$?" > flock-free
+           wait_for go"#,
+    );
+    assert_eq!(script.file("flock-free"), "0", "{}", script.stderr());
+    assert_eq!(Keepers::pids("fds").len(), 1);
+    script.touch("go");
+    assert_eq!(script.exit_code(), Some(0));
+    wait_until("the lock to be free", SOON, || free(&cluster, "fds"));
+}
