@@ -493,3 +493,60 @@ fn the_keeper_keeps_no_descriptor_of_its_caller_open() {
     assert_eq!(script.exit_code(), Some(0));
     wait_until("the lock to be free", SOON, || free(&cluster, "fds"));
 }
+
+#[test]
+fn ps_shows_neither_the_password_nor_the_token_of_a_keeper() {
+    let server = support::redis::RedisServer::start_with(&["--requirepass", "s3cret-pw"]);
+    let _keepers = Keepers::of(&["secret"]);
+    let url = format!("redis://:s3cret-pw@127.0.0.1:{}", server.port());
+    let mut owner = scrubbed("sleep").arg("60").spawn().expect("sleep");
+    let pid = owner.id().to_string();
+    let out = run(
+        redlock()
+            .env("REDLOCK_SERVERS", &url)
+            .args(["acquire", "-r", "secret", "--owner", &pid]),
+        LIMIT,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let token = out.stdout.trim();
+    let keepers = Keepers::pids("secret");
+    assert_eq!(keepers.len(), 1);
+    let argv = std::fs::read(format!("/proc/{}/cmdline", keepers[0])).expect("cmdline");
+    let argv = String::from_utf8_lossy(&argv);
+    assert!(!argv.contains("s3cret-pw") && !argv.contains(token), "{argv}");
+    // It renews with the password all the same, and lets go with its owner.
+    let _ = owner.kill();
+    let _ = owner.wait();
+    wait_until("the keeper to end", SOON, || Keepers::pids("secret").is_empty());
+    let mut conn = redis::Client::open(url.as_str())
+        .and_then(|c| c.get_connection())
+        .expect("connect");
+    assert_eq!(holder_token(&mut conn, "secret"), None);
+}
+
+#[test]
+fn a_keeper_stopped_by_someone_else_tells_the_owner() {
+    let cluster = Cluster::start(3);
+    let _keepers = Keepers::of(&["stopped"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut script = Script::start(
+        &cluster,
+        dir.path(),
+        r#"trap 'echo TERM > trapped; exit 3' TERM
+           tok=$("$RL" acquire -r stopped -t 30s) || exit 9
+           echo "$tok" > tok
+           wait_for never"#,
+    );
+    script.file("tok");
+    let keepers = Keepers::pids("stopped");
+    assert_eq!(keepers.len(), 1);
+    procs::signal(keepers[0], libc::SIGTERM);
+    assert_eq!(script.exit_code(), Some(3), "{}", script.stderr());
+    assert!(
+        script.stderr().contains("its keeper was stopped by SIGTERM"),
+        "{}",
+        script.stderr()
+    );
+    // Nobody keeps it any more, so it is not left held for its 30 s.
+    wait_until("the lock to be free", SOON, || free(&cluster, "stopped"));
+}
