@@ -98,6 +98,24 @@ fn keep(ctx: &Context, args: &KeepArgs) -> Result<i32> {
     record
         .create(me)
         .with_context(|| format!("cannot write the keeper's record {}", record.path().display()))?;
+    let kept = keep_recorded(ctx, args, owner, me, &record, events, &inbox);
+    if kept.is_err() {
+        // acquire releases and reports it: no keeper will have kept anything.
+        record.remove();
+    }
+    kept
+}
+
+/// The keeper once its record exists: the owner's watch, the heartbeat, `ready`, the loop.
+fn keep_recorded(
+    ctx: &Context,
+    args: &KeepArgs,
+    owner: Owner,
+    me: Owner,
+    record: &Record,
+    events: mpsc::Sender<Event>,
+    inbox: &mpsc::Receiver<Event>,
+) -> Result<i32> {
     let lease = lease(ctx, args, owner);
     let watch = OwnerWatch::new(owner);
     let tx = events.clone();
@@ -126,9 +144,9 @@ fn keep(ctx: &Context, args: &KeepArgs) -> Result<i32> {
             ctx,
             lease: &lease,
             owner,
-            record: &record,
+            record,
         };
-        Ok(keeping.event_loop(&inbox, heartbeat))
+        Ok(keeping.event_loop(inbox, heartbeat))
     })
 }
 
