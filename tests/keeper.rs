@@ -309,6 +309,7 @@ fn a_wrapper_such_as_timeout_is_looked_through_to_the_script() {
     script.touch("go");
     assert_eq!(script.exit_code(), Some(0));
     wait_until("the lock to be free", SOON, || free(&cluster, "wrapped"));
+    wait_until("the keeper to end", SOON, || Keepers::pids("wrapped").is_empty());
 }
 
 #[test]
@@ -413,6 +414,7 @@ fn acquire_returns_at_once_in_command_substitutions_and_pipelines() {
     // The script has ended: so have the holds.
     for r in ["sub", "sub-2", "sub-3"] {
         wait_until("the lock to be free", SOON, || free(&cluster, r));
+        wait_until("the keeper to end", SOON, || Keepers::pids(r).is_empty());
     }
 }
 
@@ -444,6 +446,7 @@ fn reentry_under_a_kept_hold_keeps_the_keeper_and_extend_works() {
     script.touch("go");
     assert_eq!(script.exit_code(), Some(0), "{}", script.stderr());
     wait_until("the lock to be free", SOON, || free(&cluster, "nested"));
+    wait_until("the keeper to end", SOON, || Keepers::pids("nested").is_empty());
 }
 
 #[test]
@@ -492,6 +495,7 @@ fn the_keeper_keeps_no_descriptor_of_its_caller_open() {
     script.touch("go");
     assert_eq!(script.exit_code(), Some(0));
     wait_until("the lock to be free", SOON, || free(&cluster, "fds"));
+    wait_until("the keeper to end", SOON, || Keepers::pids("fds").is_empty());
 }
 
 #[test]
@@ -549,4 +553,12 @@ fn a_keeper_stopped_by_someone_else_tells_the_owner() {
     );
     // Nobody keeps it any more, so it is not left held for its 30 s.
     wait_until("the lock to be free", SOON, || free(&cluster, "stopped"));
+    // release tells what happened (and clears the keeper's record).
+    let tok = script.file("tok");
+    let out = rl(&cluster, &["release", "-r", "stopped", "--token", &tok]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("its keeper was stopped by SIGTERM"),
+        "{out:?}"
+    );
 }

@@ -210,10 +210,13 @@ impl Keeping<'_> {
                 Event::Beat(_) => {}
                 Event::OwnerGone => {
                     heartbeat.stop();
-                    if !self.releasing() {
+                    // The record goes first: a keeper stopped half-way leaves a lease that
+                    // runs out, never a record naming a process that is gone.
+                    let releasing = self.releasing();
+                    self.record.remove();
+                    if !releasing {
                         self.release_all();
                     }
-                    self.record.remove();
                     return exit::OK;
                 }
                 Event::Signal(sig) if sig == libc::SIGWINCH => {}
