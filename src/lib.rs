@@ -34,7 +34,9 @@
 //!
 //! `run` ([`cmd::run`]) keeps the lease alive on a heartbeat ([`engine::heartbeat`]) and
 //! stops the command when it cannot; waiters ([`engine::wait`]) sleep until a release is
-//! announced or the lease runs out.
+//! announced or the lease runs out. `acquire` leaves a keeper process ([`cmd::keep`], started
+//! by [`process::keeper`]) that renews with the same heartbeat until `release` or its owner's
+//! exit ([`process::owner`]), and stops the owner when the lock is lost.
 
 pub mod cli;
 pub mod cmd;

@@ -115,7 +115,8 @@ pub enum Command {
     /// terminal or a file) and sends the owner SIGTERM; `release` and `extend` then exit 1
     /// saying when and why. With the holder's token, acquire re-enters (hold count + 1) and
     /// starts no second keeper. --no-keep takes a bare lease of --ttl instead, for a hold that
-    /// must outlive its owner.
+    /// must outlive its owner. (Before the keeper, that bare lease was all acquire took: it
+    /// lapsed after --ttl unless extended, even while the script still ran.)
     #[command(after_help = ACQUIRE_EXAMPLES, override_usage = "redlock acquire [OPTIONS] -r <NAME>")]
     Acquire(AcquireArgs),
     /// Renew the lease of a lock you hold.
