@@ -17,6 +17,7 @@ use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -36,8 +37,12 @@ pub struct Started {
 /// instead, or why it could not be started; a keeper that did not get ready is killed.
 pub fn start(args: &[OsString], env: &[(String, String)], limit: Duration) -> Result<Started, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find redlock's own program: {e}"))?;
-    let mut command = Command::new(exe);
-    command.arg(SUBCOMMAND).args(args);
+    // /proc/self/exe is this very program, even if an upgrade replaced or removed the file
+    // since it started: the keeper never runs another version than the acquire that started
+    // it. argv[0] stays the program's path, for `ps`.
+    let own = Path::new("/proc/self/exe");
+    let mut command = Command::new(if own.exists() { own } else { exe.as_path() });
+    command.arg0(&exe).arg(SUBCOMMAND).args(args);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("REDLOCK_") {
             command.env_remove(&key);
