@@ -187,13 +187,27 @@ mod tests {
         let mut child = Command::new("sleep").arg("0.2").spawn().expect("sleep");
         let owner = Owner::of(child.id()).expect("the child");
         let watch = OwnerWatch::new(owner);
+        assert!(watch.pidfd.is_some(), "this kernel has pidfd_open");
         let started = Instant::now();
-        // The child is ours: reap it on a thread, as its parent would, while we watch.
-        let reaper = std::thread::spawn(move || child.wait());
+        // Not reaped while we watch: a zombie has exited, and the pidfd says so.
         watch.wait();
         assert!(started.elapsed() < Duration::from_secs(5));
-        let _ = reaper.join();
         assert!(!owner.alive());
+        let _ = child.wait();
+    }
+
+    #[test]
+    fn without_a_pidfd_the_watch_polls_and_sees_a_zombie_as_gone() {
+        let mut child = Command::new("sleep").arg("0.2").spawn().expect("sleep");
+        let owner = Owner::of(child.id()).expect("the child");
+        // As on a kernel without pidfd_open. The child is not reaped while we watch: it stays
+        // a zombie, which must count as gone.
+        let watch = OwnerWatch { owner, pidfd: None };
+        let started = Instant::now();
+        watch.wait();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(!owner.alive());
+        let _ = child.wait();
     }
 
     #[test]
