@@ -187,7 +187,7 @@ mod tests {
         let mut child = Command::new("sleep").arg("0.2").spawn().expect("sleep");
         let owner = Owner::of(child.id()).expect("the child");
         let watch = OwnerWatch::new(owner);
-        assert!(watch.pidfd.is_some(), "this kernel has pidfd_open");
+        // (On a kernel without pidfd_open this is the polling test below again.)
         let started = Instant::now();
         // Not reaped while we watch: a zombie has exited, and the pidfd says so.
         watch.wait();
