@@ -159,7 +159,7 @@ _redlock() {
             return 0
             ;;
         redlock__subcmd__acquire)
-            opts="-r -t -w -n -E -l -s -v -q -h -V --resource --ttl --wait --no-wait --conflict-exit-code --token --limit --shared --no-record-command --json --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
+            opts="-r -t -w -n -E -l -s -v -q -h -V --resource --ttl --wait --no-wait --conflict-exit-code --token --limit --shared --no-record-command --json --no-keep --owner --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -236,6 +236,13 @@ _redlock() {
                     return 0
                     ;;
                 -l)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --owner)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace

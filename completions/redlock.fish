@@ -76,14 +76,14 @@ complete -c redlock -n "__fish_redlock_needs_command" -s q -l quiet -d 'No notic
 complete -c redlock -n "__fish_redlock_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c redlock -n "__fish_redlock_needs_command" -s V -l version -d 'Print version'
 complete -c redlock -n "__fish_redlock_needs_command" -f -a "run" -d 'Hold the lock while a command runs, renewing it; release when it exits'
-complete -c redlock -n "__fish_redlock_needs_command" -f -a "acquire" -d 'Acquire the lock and print its token'
+complete -c redlock -n "__fish_redlock_needs_command" -f -a "acquire" -d 'Acquire the lock for the calling script and print its token'
 complete -c redlock -n "__fish_redlock_needs_command" -f -a "extend" -d 'Renew the lease of a lock you hold'
 complete -c redlock -n "__fish_redlock_needs_command" -f -a "release" -d 'Release one hold of a lock (or break it with --force)'
 complete -c redlock -n "__fish_redlock_needs_command" -f -a "inspect" -d 'Show who holds a lock, on every instance, or list every lock'
 complete -c redlock -n "__fish_redlock_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c redlock -n "__fish_redlock_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s r -l resource -d 'The lock\'s name: non-empty UTF-8 without control characters, at most 512 bytes' -r -f
-complete -c redlock -n "__fish_redlock_using_subcommand run" -s t -l ttl -d 'Lease length; `run` renews it every ttl/3' -r -f
+complete -c redlock -n "__fish_redlock_using_subcommand run" -s t -l ttl -d 'Lease length; `run`, and `acquire`\'s keeper, renew it every ttl/3' -r -f
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s w -l wait -d 'Give up after DUR if the lock is still held [default: wait forever]' -r -f
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s E -l conflict-exit-code -d 'Exit code when the lock could not be had because it is held elsewhere' -r -f
 complete -c redlock -n "__fish_redlock_using_subcommand run" -l token -d 'Who holds the lock; the holder\'s token re-enters [default: a fresh random 128-bit token]' -r -f
@@ -107,11 +107,12 @@ complete -c redlock -n "__fish_redlock_using_subcommand run" -s q -l quiet -d 'N
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s h -l help -d 'Print help'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s V -l version -d 'Print version'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s r -l resource -d 'The lock\'s name: non-empty UTF-8 without control characters, at most 512 bytes' -r -f
-complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s t -l ttl -d 'Lease length; `run` renews it every ttl/3' -r -f
+complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s t -l ttl -d 'Lease length; `run`, and `acquire`\'s keeper, renew it every ttl/3' -r -f
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s w -l wait -d 'Give up after DUR if the lock is still held [default: wait forever]' -r -f
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s E -l conflict-exit-code -d 'Exit code when the lock could not be had because it is held elsewhere' -r -f
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l token -d 'Who holds the lock; the holder\'s token re-enters [default: a fresh random 128-bit token]' -r -f
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s l -l limit -d 'Up to N holders at once (a counting semaphore); every holder must use the same N' -r -f
+complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l owner -d 'The process the hold lasts for [default: the one that ran `redlock acquire`, looking through timeout, sudo, doas, su, runuser and time to the one that ran them]' -r -f
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s s -l server -d 'Redis instance URL; repeat it or give a comma-separated list. Quorum is N/2 + 1. redis://[[user]:password@]host[:port][/db], rediss://… (TLS), redis+unix:///path/to/sock. Put URLs with passwords in REDLOCK_SERVERS, not on the command line' -r -f
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l prefix -d 'Namespace of every key redlock writes' -r -f
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l connect-timeout -d 'Per-instance connect limit' -r -f
@@ -123,9 +124,10 @@ complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s n -l no-wait
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l shared -d 'A shared hold: shared holders hold together, never with an exclusive one (flock -s)'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l no-record-command -d 'Record only the program\'s name next to the lock, not its arguments (which are recorded with passwords, tokens and keys masked); REDLOCK_RECORD_COMMAND=0 does the same'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l json -d 'Print {"resource","token","fence","ttl_ms","validity_ms"} instead of the token'
+complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l no-keep -d 'A bare lease of --ttl that nothing renews (only `extend`) and that outlives whoever acquired it: for a hold released by a later step (a CI pipeline). Without it, a keeper process renews the lease every ttl/3 until `release` or until the owner exits'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s v -l verbose -d 'Debug lines on stderr: each round, per instance, with timings'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s q -l quiet -d 'No notices on stderr (errors are still printed)'
-complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s h -l help -d 'Print help'
+complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s V -l version -d 'Print version'
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -s r -l resource -d 'The lock\'s name' -r -f
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -l token -d 'The holder\'s token (from `acquire`)' -r -f
@@ -180,7 +182,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand completions" -s q -l qui
 complete -c redlock -n "__fish_redlock_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c redlock -n "__fish_redlock_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c redlock -n "__fish_redlock_using_subcommand help; and not __fish_seen_subcommand_from run acquire extend release inspect completions help" -f -a "run" -d 'Hold the lock while a command runs, renewing it; release when it exits'
-complete -c redlock -n "__fish_redlock_using_subcommand help; and not __fish_seen_subcommand_from run acquire extend release inspect completions help" -f -a "acquire" -d 'Acquire the lock and print its token'
+complete -c redlock -n "__fish_redlock_using_subcommand help; and not __fish_seen_subcommand_from run acquire extend release inspect completions help" -f -a "acquire" -d 'Acquire the lock for the calling script and print its token'
 complete -c redlock -n "__fish_redlock_using_subcommand help; and not __fish_seen_subcommand_from run acquire extend release inspect completions help" -f -a "extend" -d 'Renew the lease of a lock you hold'
 complete -c redlock -n "__fish_redlock_using_subcommand help; and not __fish_seen_subcommand_from run acquire extend release inspect completions help" -f -a "release" -d 'Release one hold of a lock (or break it with --force)'
 complete -c redlock -n "__fish_redlock_using_subcommand help; and not __fish_seen_subcommand_from run acquire extend release inspect completions help" -f -a "inspect" -d 'Show who holds a lock, on every instance, or list every lock'

@@ -34,7 +34,9 @@
 //!
 //! `run` ([`cmd::run`]) keeps the lease alive on a heartbeat ([`engine::heartbeat`]) and
 //! stops the command when it cannot; waiters ([`engine::wait`]) sleep until a release is
-//! announced or the lease runs out.
+//! announced or the lease runs out. `acquire` leaves a keeper process ([`cmd::keep`], started
+//! by [`process::keeper`]) that renews with the same heartbeat until `release` or its owner's
+//! exit ([`process::owner`]), and stops the owner when the lock is lost.
 
 pub mod cli;
 pub mod cmd;
@@ -47,7 +49,14 @@ use clap::{CommandFactory, FromArgMatches};
 /// The whole program behind `main`: parse `args`, run, and return the exit code. Usage
 /// errors print in clap's form and return 2; every other error is one `redlock: ` line.
 pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
-    let argv: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let mut args = args.into_iter().peekable();
+    let program = args.next().unwrap_or_default();
+    // The keeper `acquire` starts (`redlock __keep …`): a command line of its own, never
+    // shown in help, completions or man pages.
+    if args.peek().is_some_and(|a| a == process::keeper::SUBCOMMAND) {
+        return cmd::keep::main(args);
+    }
+    let argv: Vec<std::ffi::OsString> = std::iter::once(program).chain(args).collect();
     let mut default_servers = false;
     let parsed = cli::args::Cli::command()
         .try_get_matches_from(&argv)

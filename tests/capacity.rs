@@ -73,7 +73,16 @@ fn holder_tokens(v: &Value) -> Vec<String> {
 
 /// `acquire` with this token, a 60 s lease and `extra` (`-l 3`, `--shared`); must succeed.
 fn hold(cluster: &Cluster, resource: &str, token: &str, extra: &[&str]) {
-    let mut args = vec!["acquire", "-r", resource, "--token", token, "-t", "60s"];
+    let mut args = vec![
+        "acquire",
+        "--no-keep",
+        "-r",
+        resource,
+        "--token",
+        token,
+        "-t",
+        "60s",
+    ];
     args.extend_from_slice(extra);
     let out = rl(cluster, &args);
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -344,9 +353,9 @@ fn a_request_with_another_limit_exits_1_naming_both_and_changes_nothing() {
     hold(&cluster, "mix", "first", &["-l", "3"]);
     let before = snapshot(&cluster);
     let cases: [(&[&str], &str); 4] = [
-        (&["acquire", "-n", "-r", "mix", "-l", "2"], "2"),
-        (&["acquire", "-n", "-r", "mix"], "1"),
-        (&["acquire", "-n", "-r", "mix", "--shared"], "1"),
+        (&["acquire", "--no-keep", "-n", "-r", "mix", "-l", "2"], "2"),
+        (&["acquire", "--no-keep", "-n", "-r", "mix"], "1"),
+        (&["acquire", "--no-keep", "-n", "-r", "mix", "--shared"], "1"),
         // A waiting request is refused at once too (not after its wait: LIMIT is shorter).
         (&["run", "-w", "60s", "-r", "mix", "-l", "4", "--", "true"], "4"),
     ];
@@ -368,8 +377,12 @@ fn a_request_with_another_limit_exits_1_naming_both_and_changes_nothing() {
     hold(&cluster, "readers", "reader", &["--shared"]);
     let before = snapshot(&cluster);
     for (args, ours, theirs) in [
-        (["acquire", "-n", "-r", "solo", "-l", "2"], "1", "2"),
-        (["acquire", "-n", "-r", "readers", "-l", "3"], "1", "3"),
+        (["acquire", "--no-keep", "-n", "-r", "solo", "-l", "2"], "1", "2"),
+        (
+            ["acquire", "--no-keep", "-n", "-r", "readers", "-l", "3"],
+            "1",
+            "3",
+        ),
     ] {
         let out = rl(&cluster, &args);
         assert_eq!(out.code, Some(1), "{args:?}: {out:?}");
@@ -381,9 +394,12 @@ fn a_request_with_another_limit_exits_1_naming_both_and_changes_nothing() {
         assert_eq!(snapshot(&cluster), before, "{args:?} changed something");
     }
     // Shared against exclusive is the same N: busy, not a mismatch.
-    let out = rl(&cluster, &["acquire", "-n", "-r", "solo", "--shared"]);
+    let out = rl(
+        &cluster,
+        &["acquire", "--no-keep", "-n", "-r", "solo", "--shared"],
+    );
     assert_eq!(out.code, Some(75), "{out:?}");
-    let out = rl(&cluster, &["acquire", "-n", "-r", "readers"]);
+    let out = rl(&cluster, &["acquire", "--no-keep", "-n", "-r", "readers"]);
     assert_eq!(out.code, Some(75), "{out:?}");
 
     // The same N still gets a free slot.
@@ -395,12 +411,12 @@ fn a_request_with_another_limit_exits_1_naming_both_and_changes_nothing() {
 fn limits_out_of_range_and_shared_with_a_limit_are_usage_errors() {
     let cluster = Cluster::start(3);
     for args in [
-        &["acquire", "-r", "u", "--shared", "--limit", "2"][..],
+        &["acquire", "--no-keep", "-r", "u", "--shared", "--limit", "2"][..],
         &["run", "-r", "u", "--shared", "-l", "3", "--", "true"],
-        &["acquire", "-r", "u", "-l", "0"],
+        &["acquire", "--no-keep", "-r", "u", "-l", "0"],
         &["run", "-r", "u", "--limit", "10001", "--", "true"],
-        &["acquire", "-r", "u", "-l", "-1"],
-        &["acquire", "-r", "u", "-l", "three"],
+        &["acquire", "--no-keep", "-r", "u", "-l", "-1"],
+        &["acquire", "--no-keep", "-r", "u", "-l", "three"],
     ] {
         let out = rl(&cluster, args);
         assert_eq!(out.code, Some(2), "{args:?}: {out:?}");
@@ -410,7 +426,7 @@ fn limits_out_of_range_and_shared_with_a_limit_are_usage_errors() {
         redlock()
             .env("REDLOCK_SERVERS", cluster.servers_arg())
             .env("REDLOCK_LIMIT", "0")
-            .args(["acquire", "-r", "u"]),
+            .args(["acquire", "--no-keep", "-r", "u"]),
         LIMIT,
     );
     assert_eq!(out.code, Some(2), "REDLOCK_LIMIT=0: {out:?}");
@@ -420,7 +436,7 @@ fn limits_out_of_range_and_shared_with_a_limit_are_usage_errors() {
         ("edge-max", &["-l", "10000"][..]),
         ("edge-shared", &["--shared", "-l", "1"]),
     ] {
-        let mut all = vec!["acquire", "-n", "-r", resource];
+        let mut all = vec!["acquire", "--no-keep", "-n", "-r", resource];
         all.extend_from_slice(args);
         let out = rl(&cluster, &all);
         assert_eq!(out.code, Some(0), "{all:?}: {out:?}");

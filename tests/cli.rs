@@ -27,7 +27,7 @@ fn assert_clean_failure(out: &Out, code: i32) {
 #[test]
 fn acquire_prints_a_128_bit_token_and_release_frees_it() {
     let cluster = Cluster::start(3);
-    let out = rl(&cluster, &["acquire", "-r", "job"]);
+    let out = rl(&cluster, &["acquire", "--no-keep", "-r", "job"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let token = out.stdout.trim();
     assert_eq!(token.len(), 32, "{token}");
@@ -44,7 +44,10 @@ fn acquire_prints_a_128_bit_token_and_release_frees_it() {
 #[test]
 fn acquire_json_has_the_documented_fields() {
     let cluster = Cluster::start(3);
-    let out = rl(&cluster, &["acquire", "-r", "job", "--json", "--ttl", "10s"]);
+    let out = rl(
+        &cluster,
+        &["acquire", "--no-keep", "-r", "job", "--json", "--ttl", "10s"],
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
     let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("JSON");
     assert_eq!(v["resource"], "job");
@@ -62,8 +65,14 @@ fn acquire_json_has_the_documented_fields() {
 #[test]
 fn the_holders_token_reenters_and_needs_two_releases() {
     let cluster = Cluster::start(3);
-    let tok = rl(&cluster, &["acquire", "-r", "nest"]).stdout.trim().to_string();
-    let again = rl(&cluster, &["acquire", "-r", "nest", "--token", &tok, "-n"]);
+    let tok = rl(&cluster, &["acquire", "--no-keep", "-r", "nest"])
+        .stdout
+        .trim()
+        .to_string();
+    let again = rl(
+        &cluster,
+        &["acquire", "--no-keep", "-r", "nest", "--token", &tok, "-n"],
+    );
     assert_eq!(again.code, Some(0), "{again:?}");
     assert_eq!(again.stdout.trim(), tok, "re-entry prints the same token");
     // REDLOCK_TOKEN stands in for --token.
@@ -78,13 +87,13 @@ fn the_holders_token_reenters_and_needs_two_releases() {
     };
     assert_eq!(release(&cluster).code, Some(0));
     assert_eq!(
-        rl(&cluster, &["acquire", "-r", "nest", "-n"]).code,
+        rl(&cluster, &["acquire", "--no-keep", "-r", "nest", "-n"]).code,
         Some(75),
         "still held once"
     );
     assert_eq!(release(&cluster).code, Some(0));
     assert_eq!(
-        rl(&cluster, &["acquire", "-r", "nest", "-n"]).code,
+        rl(&cluster, &["acquire", "--no-keep", "-r", "nest", "-n"]).code,
         Some(0),
         "free after two releases"
     );
@@ -93,8 +102,8 @@ fn the_holders_token_reenters_and_needs_two_releases() {
 #[test]
 fn no_wait_exits_75_when_held_naming_the_holder() {
     let cluster = Cluster::start(3);
-    rl(&cluster, &["acquire", "-r", "busy"]);
-    let out = rl(&cluster, &["acquire", "-r", "busy", "--no-wait"]);
+    rl(&cluster, &["acquire", "--no-keep", "-r", "busy"]);
+    let out = rl(&cluster, &["acquire", "--no-keep", "-r", "busy", "--no-wait"]);
     assert_clean_failure(&out, 75);
     assert!(
         out.stderr.starts_with("redlock: lock 'busy' is held by "),
@@ -104,7 +113,7 @@ fn no_wait_exits_75_when_held_naming_the_holder() {
     assert!(out.stderr.contains(" pid "), "{}", out.stderr);
     assert_eq!(out.stderr.lines().count(), 1);
     assert!(out.stdout.is_empty());
-    let quiet = rl(&cluster, &["acquire", "-r", "busy", "-n", "-q"]);
+    let quiet = rl(&cluster, &["acquire", "--no-keep", "-r", "busy", "-n", "-q"]);
     assert_eq!(quiet.code, Some(75));
     assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
 }
@@ -112,13 +121,13 @@ fn no_wait_exits_75_when_held_naming_the_holder() {
 #[test]
 fn conflict_exit_code_replaces_75() {
     let cluster = Cluster::start(1);
-    rl(&cluster, &["acquire", "-r", "busy"]);
+    rl(&cluster, &["acquire", "--no-keep", "-r", "busy"]);
     assert_eq!(
-        rl(&cluster, &["acquire", "-r", "busy", "-n", "-E", "3"]).code,
+        rl(&cluster, &["acquire", "--no-keep", "-r", "busy", "-n", "-E", "3"]).code,
         Some(3)
     );
     assert_eq!(
-        rl(&cluster, &["acquire", "-r", "busy", "-n", "-E", "0"]).code,
+        rl(&cluster, &["acquire", "--no-keep", "-r", "busy", "-n", "-E", "0"]).code,
         Some(0)
     );
 }
@@ -126,8 +135,11 @@ fn conflict_exit_code_replaces_75() {
 #[test]
 fn wait_gives_up_with_75_after_about_the_wait() {
     let cluster = Cluster::start(3);
-    rl(&cluster, &["acquire", "-r", "busy"]);
-    let out = rl(&cluster, &["acquire", "-r", "busy", "--wait", "500ms"]);
+    rl(&cluster, &["acquire", "--no-keep", "-r", "busy"]);
+    let out = rl(
+        &cluster,
+        &["acquire", "--no-keep", "-r", "busy", "--wait", "500ms"],
+    );
     assert_clean_failure(&out, 75);
     assert!(out.elapsed >= Duration::from_millis(500), "{:?}", out.elapsed);
 }
@@ -135,7 +147,10 @@ fn wait_gives_up_with_75_after_about_the_wait() {
 #[test]
 fn release_with_another_token_exits_1_and_says_who_holds_it() {
     let cluster = Cluster::start(3);
-    let tok = rl(&cluster, &["acquire", "-r", "mine"]).stdout.trim().to_string();
+    let tok = rl(&cluster, &["acquire", "--no-keep", "-r", "mine"])
+        .stdout
+        .trim()
+        .to_string();
     let out = rl(&cluster, &["release", "-r", "mine", "--token", "not-the-holder"]);
     assert_clean_failure(&out, 1);
     assert!(
@@ -168,7 +183,7 @@ fn releasing_a_free_lock_exits_1() {
 #[test]
 fn extend_renews_for_the_holder() {
     let cluster = Cluster::start(3);
-    let tok = rl(&cluster, &["acquire", "-r", "ext", "--ttl", "2s"])
+    let tok = rl(&cluster, &["acquire", "--no-keep", "-r", "ext", "--ttl", "2s"])
         .stdout
         .trim()
         .to_string();
@@ -184,14 +199,17 @@ fn extend_renews_for_the_holder() {
 #[test]
 fn force_release_breaks_any_holder_and_prints_who_it_was() {
     let cluster = Cluster::start(3);
-    let tok = rl(&cluster, &["acquire", "-r", "stuck"])
+    let tok = rl(&cluster, &["acquire", "--no-keep", "-r", "stuck"])
         .stdout
         .trim()
         .to_string();
     let out = rl(&cluster, &["release", "-r", "stuck", "--force"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains(&tok), "{}", out.stdout);
-    assert_eq!(rl(&cluster, &["acquire", "-r", "stuck", "-n"]).code, Some(0));
+    assert_eq!(
+        rl(&cluster, &["acquire", "--no-keep", "-r", "stuck", "-n"]).code,
+        Some(0)
+    );
 }
 
 #[test]
@@ -206,7 +224,7 @@ fn an_unreachable_quorum_exits_69_fast_without_showing_the_password() {
     );
     for verbose in [false, true] {
         let mut cmd = redlock();
-        cmd.args(["acquire", "-r", "x", "--wait", "1h", "-s", &servers]);
+        cmd.args(["acquire", "--no-keep", "-r", "x", "--wait", "1h", "-s", &servers]);
         if verbose {
             cmd.arg("-v");
         }
@@ -249,12 +267,22 @@ fn global_options_work_before_or_after_the_subcommand() {
     let cluster = Cluster::start(1);
     let url = cluster.urls()[0].clone();
     let before = run(
-        redlock().args(["-s", &url, "--prefix", "app:", "acquire", "-r", "g"]),
+        redlock().args(["-s", &url, "--prefix", "app:", "acquire", "--no-keep", "-r", "g"]),
         LIMIT,
     );
     assert_eq!(before.code, Some(0), "{before:?}");
     let after = run(
-        redlock().args(["acquire", "-r", "g", "-n", "--prefix", "app:", "-s", &url]),
+        redlock().args([
+            "acquire",
+            "--no-keep",
+            "-r",
+            "g",
+            "-n",
+            "--prefix",
+            "app:",
+            "-s",
+            &url,
+        ]),
         LIMIT,
     );
     assert_eq!(after.code, Some(75), "same prefix, same lock: {after:?}");
@@ -324,34 +352,34 @@ fn bad_input_exits_2_with_a_clear_message() {
     let long_name = "x".repeat(513);
     let long_token = "t".repeat(300);
     let cases: &[&[&str]] = &[
-        &["acquire"],                                             // no resource
-        &["acquire", "-r", ""],                                   // empty resource
-        &["acquire", "-r", "a\u{7}b"],                            // control character
-        &["acquire", "-r", &long_name],                           // over 512 bytes
-        &["acquire", "-r", "x", "--ttl", "0s"],                   // zero ttl
-        &["acquire", "-r", "x", "--ttl", "-5s"],                  // negative
-        &["acquire", "-r", "x", "--ttl", "soon"],                 // garbage
-        &["acquire", "-r", "x", "--ttl", "100000000y"],           // huge
-        &["acquire", "-r", "x", "--wait", "1x"],                  // bad unit
-        &["acquire", "-r", "x", "-n", "--wait", "5s"],            // conflicting flags
-        &["acquire", "-r", "x", "-E", "256"],                     // exit code out of range
-        &["acquire", "-r", "x", "--token", ""],                   // empty token
-        &["acquire", "-r", "x", "--token", &long_token],          // huge token
-        &["acquire", "-r", "x", "-s", "http://127.0.0.1"],        // bad scheme
-        &["acquire", "-r", "x", "-s", "redis://127.0.0.1:99999"], // bad port
-        &["acquire", "-r", "x", "-s", "redis://:6379"],           // empty host
-        &["acquire", "-r", "x", "-s", "redis://h?timeout=5"],     // unknown query parameter
-        &["acquire", "-r", "x", "-s", "redis://h/db"],            // bad database
-        &["acquire", "-r", "x", "-s", "redis://a:1,redis://a:1"], // listed twice
-        &["acquire", "-r", "x", "--prefix", "my app:"],           // prefix with a space
-        &["acquire", "-r", "x", "--connect-timeout", "0ms"],      // zero timeout
-        &["release", "-r", "x"],                                  // neither token nor force
-        &["release", "-r", "x", "--token", "t", "--force"],       // both
-        &["extend", "-r", "x"],                                   // no token
-        &["acquire", "-r", "x", "-v", "-q"],                      // verbose and quiet
-        &["frobnicate"],                                          // unknown subcommand
-        &["acquire", "-r", "x", "--bogus"],                       // unknown flag
-        &["completions", "tcsh"],                                 // unknown shell
+        &["acquire"],                                                          // no resource
+        &["acquire", "--no-keep", "-r", ""],                                   // empty resource
+        &["acquire", "--no-keep", "-r", "a\u{7}b"],                            // control character
+        &["acquire", "--no-keep", "-r", &long_name],                           // over 512 bytes
+        &["acquire", "--no-keep", "-r", "x", "--ttl", "0s"],                   // zero ttl
+        &["acquire", "--no-keep", "-r", "x", "--ttl", "-5s"],                  // negative
+        &["acquire", "--no-keep", "-r", "x", "--ttl", "soon"],                 // garbage
+        &["acquire", "--no-keep", "-r", "x", "--ttl", "100000000y"],           // huge
+        &["acquire", "--no-keep", "-r", "x", "--wait", "1x"],                  // bad unit
+        &["acquire", "--no-keep", "-r", "x", "-n", "--wait", "5s"],            // conflicting flags
+        &["acquire", "--no-keep", "-r", "x", "-E", "256"],                     // exit code out of range
+        &["acquire", "--no-keep", "-r", "x", "--token", ""],                   // empty token
+        &["acquire", "--no-keep", "-r", "x", "--token", &long_token],          // huge token
+        &["acquire", "--no-keep", "-r", "x", "-s", "http://127.0.0.1"],        // bad scheme
+        &["acquire", "--no-keep", "-r", "x", "-s", "redis://127.0.0.1:99999"], // bad port
+        &["acquire", "--no-keep", "-r", "x", "-s", "redis://:6379"],           // empty host
+        &["acquire", "--no-keep", "-r", "x", "-s", "redis://h?timeout=5"],     // unknown query parameter
+        &["acquire", "--no-keep", "-r", "x", "-s", "redis://h/db"],            // bad database
+        &["acquire", "--no-keep", "-r", "x", "-s", "redis://a:1,redis://a:1"], // listed twice
+        &["acquire", "--no-keep", "-r", "x", "--prefix", "my app:"],           // prefix with a space
+        &["acquire", "--no-keep", "-r", "x", "--connect-timeout", "0ms"],      // zero timeout
+        &["release", "-r", "x"],                                               // neither token nor force
+        &["release", "-r", "x", "--token", "t", "--force"],                    // both
+        &["extend", "-r", "x"],                                                // no token
+        &["acquire", "--no-keep", "-r", "x", "-v", "-q"],                      // verbose and quiet
+        &["frobnicate"],                                                       // unknown subcommand
+        &["acquire", "--no-keep", "-r", "x", "--bogus"],                       // unknown flag
+        &["completions", "tcsh"],                                              // unknown shell
     ];
     for args in cases {
         let out = run(redlock().args(*args), LIMIT);
@@ -382,11 +410,14 @@ fn free_port() -> u16 {
 #[test]
 fn a_signal_while_waiting_exits_130_or_143_and_leaves_no_hold() {
     let cluster = Cluster::start(3);
-    let holder = rl(&cluster, &["acquire", "-r", "held"]).stdout.trim().to_string();
+    let holder = rl(&cluster, &["acquire", "--no-keep", "-r", "held"])
+        .stdout
+        .trim()
+        .to_string();
     for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
         let mut waiter = redlock()
             .env("REDLOCK_SERVERS", cluster.servers_arg())
-            .args(["acquire", "-r", "held", "--token", "waiter", "-q"])
+            .args(["acquire", "--no-keep", "-r", "held", "--token", "waiter", "-q"])
             .spawn()
             .expect("spawn");
         std::thread::sleep(Duration::from_millis(300));
@@ -405,7 +436,7 @@ fn a_signal_while_waiting_exits_130_or_143_and_leaves_no_hold() {
 #[test]
 fn verbose_prints_each_instance_with_timings() {
     let cluster = Cluster::start(3);
-    let out = rl(&cluster, &["acquire", "-r", "v", "-v"]);
+    let out = rl(&cluster, &["acquire", "--no-keep", "-r", "v", "-v"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     // The round ends once a quorum granted it, so at least 2 of the 3 are reported as they
     // answer (the last one as not waited for, and when it answers, after the round).
@@ -441,7 +472,7 @@ fn usage_lines_show_server_as_optional() {
     for args in [
         &["-s", "redis://127.0.0.1:1", "run", "-r", "x"][..],
         &["run", "-s", "redis://127.0.0.1:1", "--frobnicate"][..],
-        &["acquire", "-s", "redis://127.0.0.1:1"][..],
+        &["acquire", "--no-keep", "-s", "redis://127.0.0.1:1"][..],
         &["release", "-s", "redis://127.0.0.1:1", "-r", "x"][..],
         &["extend", "-s", "redis://127.0.0.1:1", "-r", "x"][..],
     ] {

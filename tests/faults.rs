@@ -715,14 +715,14 @@ fn a_waiter_exits_69_within_the_timeouts_when_a_majority_stops() {
     let held = run(
         redlock()
             .env("REDLOCK_SERVERS", &servers)
-            .args(["acquire", "-r", "w", "--ttl", "1m"]),
+            .args(["acquire", "--no-keep", "-r", "w", "--ttl", "1m"]),
         RUN_BOUND,
     );
     assert_eq!(held.code, Some(0), "{held:?}");
     for _ in 0..5 {
         let mut waiter = redlock()
             .env("REDLOCK_SERVERS", &servers)
-            .args(["acquire", "-r", "w", "--wait", "30s"])
+            .args(["acquire", "--no-keep", "-r", "w", "--wait", "30s"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -803,7 +803,7 @@ fn a_leftover_grant_does_not_let_run_outlive_its_lease() {
     let other = run(
         redlock()
             .env("REDLOCK_SERVERS", &servers)
-            .args(["acquire", "-r", "r", "-n"]),
+            .args(["acquire", "--no-keep", "-r", "r", "-n"]),
         RUN_BOUND,
     );
     let still_running = wait_timeout(&mut holder, Duration::ZERO).is_none();

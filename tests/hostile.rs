@@ -47,9 +47,9 @@ fn join(urls: &[String]) -> String {
 /// (`extend` has its own test below: it exits 1 when one instance answered "free".)
 fn every_command_exits_69(servers: &str, says: &str) {
     for args in [
-        &["acquire", "-r", "h"][..],
-        &["acquire", "-r", "h", "--wait", "1h"],
-        &["acquire", "-r", "h", "-n"],
+        &["acquire", "--no-keep", "-r", "h"][..],
+        &["acquire", "--no-keep", "-r", "h", "--wait", "1h"],
+        &["acquire", "--no-keep", "-r", "h", "-n"],
         &["release", "-r", "h", "--token", "t"],
         &["release", "-r", "h", "--force"],
     ] {
@@ -91,7 +91,7 @@ fn one_silent_instance_of_three_does_not_stop_acquire_extend_or_release() {
     let cluster = Cluster::start(2);
     let silent = FakeServer::start(Behaviour::Silent);
     let servers = join(&[cluster.urls()[0].clone(), silent.url(), cluster.urls()[1].clone()]);
-    let token = assert_ok(&rl(&servers, &["acquire", "-r", "one-silent"]));
+    let token = assert_ok(&rl(&servers, &["acquire", "--no-keep", "-r", "one-silent"]));
     assert_ok(&rl(&servers, &["extend", "-r", "one-silent", "--token", &token]));
     // Release talks to all three and reports the silent one, but two of three is a quorum.
     assert_ok(&rl(&servers, &["release", "-r", "one-silent", "--token", &token]));
@@ -120,7 +120,10 @@ fn two_silent_instances_of_three_exit_69_and_the_real_one_is_left_free() {
 fn a_server_that_closes_every_connection_exits_69_at_once() {
     let closer = FakeServer::start(Behaviour::CloseAtOnce);
     every_command_exits_69(&closer.url(), "unexpected end of file");
-    let out = rl(&closer.url(), &["acquire", "-r", "h", "--wait", "1h"]);
+    let out = rl(
+        &closer.url(),
+        &["acquire", "--no-keep", "-r", "h", "--wait", "1h"],
+    );
     // A closed connection is an answer, not a silence: no timeout is spent on it.
     assert!(out.elapsed < Duration::from_millis(500), "{:?}", out.elapsed);
 }
@@ -130,7 +133,7 @@ fn closing_servers_count_against_the_quorum_but_one_of_three_is_tolerated() {
     let cluster = Cluster::start(2);
     let closer = FakeServer::start(Behaviour::CloseAtOnce);
     let servers = join(&[closer.url(), cluster.urls()[0].clone(), cluster.urls()[1].clone()]);
-    let token = assert_ok(&rl(&servers, &["acquire", "-r", "closing"]));
+    let token = assert_ok(&rl(&servers, &["acquire", "--no-keep", "-r", "closing"]));
     assert_ok(&rl(&servers, &["release", "-r", "closing", "--token", &token]));
 
     let real = RedisServer::start();
@@ -226,7 +229,10 @@ fn no_scripting() -> FakeServer {
 #[test]
 fn a_server_that_refuses_eval_exits_69_after_one_request() {
     let server = no_scripting();
-    let out = rl(&server.url(), &["acquire", "-r", "h", "--wait", "1h"]);
+    let out = rl(
+        &server.url(),
+        &["acquire", "--no-keep", "-r", "h", "--wait", "1h"],
+    );
     assert_fails(&out, 69, "scripting is disabled");
     // The connection's setup (HELLO 3, refused here, and the probe that asks whether EVALSHA
     // is allowed), one EVAL with the body (a script's first use on a connection), then
@@ -240,7 +246,7 @@ fn one_server_without_scripting_of_three_is_tolerated() {
     let cluster = Cluster::start(2);
     let server = no_scripting();
     let servers = join(&[cluster.urls()[0].clone(), server.url(), cluster.urls()[1].clone()]);
-    let token = assert_ok(&rl(&servers, &["acquire", "-r", "partial"]));
+    let token = assert_ok(&rl(&servers, &["acquire", "--no-keep", "-r", "partial"]));
     assert_ok(&rl(&servers, &["release", "-r", "partial", "--token", &token]));
 }
 

@@ -39,6 +39,7 @@ const LOCK_FIELDS: &[&str] = &[
     "tokens",
     "instances",
     "queue",
+    "keepers",
 ];
 const WAITER_FIELDS: &[&str] = &[
     "place",
@@ -83,7 +84,7 @@ fn inspect_json(servers: &str, resource: &str) -> Value {
 }
 
 fn acquire(servers: &str, args: &[&str]) -> String {
-    let out = rl(servers, &[&["acquire"], args].concat());
+    let out = rl(servers, &[&["acquire", "--no-keep"], args].concat());
     assert_eq!(out.code, Some(0), "{out:?}");
     out.stdout.trim().to_string()
 }
@@ -630,7 +631,7 @@ fn a_password_appears_nowhere_in_human_or_json_output() {
     // The holder's command line (acquire records its caller's) carries the password too.
     let out = run(
         scrubbed("sh")
-            .args(["-c", "\"$0\" -s \"$1\" acquire -r deploy; true"])
+            .args(["-c", "\"$0\" -s \"$1\" acquire --no-keep -r deploy; true"])
             .arg(env!("CARGO_BIN_EXE_redlock"))
             .arg(&servers),
         LIMIT,
@@ -669,7 +670,7 @@ fn a_password_appears_nowhere_in_human_or_json_output() {
         .unwrap_or_default()
         .to_string();
     assert!(
-        command.contains("acquire -r deploy") && command.contains("redis://:***@"),
+        command.contains("acquire --no-keep -r deploy") && command.contains("redis://:***@"),
         "{command}"
     );
     let out = rl(&wrong, &["inspect", "-r", "deploy"]);

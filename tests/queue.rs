@@ -41,9 +41,16 @@ fn queue(cluster: &Cluster, resource: &str) -> Vec<String> {
 /// `redlock acquire` with this token and a long lease; the holder the waiters queue behind.
 fn hold(cluster: &Cluster, resource: &str, token: &str) {
     let out = run(
-        redlock()
-            .env("REDLOCK_SERVERS", cluster.servers_arg())
-            .args(["acquire", "-r", resource, "--token", token, "-t", "60s"]),
+        redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args([
+            "acquire",
+            "--no-keep",
+            "-r",
+            resource,
+            "--token",
+            token,
+            "-t",
+            "60s",
+        ]),
         LIMIT,
     );
     assert_eq!(out.code, Some(0), "{out:?}");

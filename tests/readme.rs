@@ -783,7 +783,7 @@ fn inspect_json_examples_have_the_fields_of_real_output() {
     let cluster = Cluster::start(3);
     let servers = cluster.servers_arg();
     let acquired = procs::run(
-        procs::redlock().args(["-s", &servers, "acquire", "-r", "deploy-prod"]),
+        procs::redlock().args(["-s", &servers, "acquire", "--no-keep", "-r", "deploy-prod"]),
         Duration::from_secs(10),
     );
     assert_eq!(acquired.code, Some(0), "acquire failed: {acquired:?}");

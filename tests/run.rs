@@ -26,7 +26,18 @@ fn rl(cluster: &Cluster, args: &[&str]) -> Out {
 
 /// A `--no-wait` acquire by a stranger: 0 when the lock is free (it is released again), 75 when held.
 fn stranger_gets(cluster: &Cluster, resource: &str) -> i32 {
-    let out = rl(cluster, &["acquire", "-n", "-r", resource, "--token", "stranger"]);
+    let out = rl(
+        cluster,
+        &[
+            "acquire",
+            "--no-keep",
+            "-n",
+            "-r",
+            resource,
+            "--token",
+            "stranger",
+        ],
+    );
     if out.code == Some(0) {
         let rel = rl(cluster, &["release", "-r", resource, "--token", "stranger"]);
         assert_eq!(rel.code, Some(0), "{rel:?}");
@@ -452,7 +463,7 @@ fn a_run_that_reenters_a_scripts_acquire_keeps_the_lease_alive() {
     let cluster = Cluster::start(3);
     // A script took the lock with a short lease, then runs a long command under its token:
     // nobody else renews it, so the nested run must.
-    let tok = rl(&cluster, &["acquire", "-r", "script", "--ttl", "1s"])
+    let tok = rl(&cluster, &["acquire", "--no-keep", "-r", "script", "--ttl", "1s"])
         .stdout
         .trim()
         .to_string();

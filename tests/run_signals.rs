@@ -44,9 +44,13 @@ fn sigterm_reaches_the_command_once_and_frees_the_lock_at_once() {
         "the command saw SIGTERM exactly once"
     );
     let after = run(
-        redlock()
-            .env("REDLOCK_SERVERS", cluster.servers_arg())
-            .args(["acquire", "-n", "-r", "term"]),
+        redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args([
+            "acquire",
+            "--no-keep",
+            "-n",
+            "-r",
+            "term",
+        ]),
         LIMIT,
     );
     assert_eq!(after.code, Some(0), "the lock is free right after: {after:?}");
@@ -370,9 +374,13 @@ fn ctrl_c_at_a_terminal_reaches_the_command_exactly_once_and_it_can_read_the_ter
         "redlock saw the Ctrl-C too: {echoed}"
     );
     let after = run(
-        redlock()
-            .env("REDLOCK_SERVERS", cluster.servers_arg())
-            .args(["acquire", "-n", "-r", "tty"]),
+        redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args([
+            "acquire",
+            "--no-keep",
+            "-n",
+            "-r",
+            "tty",
+        ]),
         LIMIT,
     );
     assert_eq!(after.code, Some(0), "{after:?}");

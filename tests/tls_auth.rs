@@ -197,7 +197,14 @@ fn tls_with_the_servers_ca_acquires_inspects_and_releases() {
     let (server, url) = pki.server(false);
     let out = rl(
         &url,
-        &["--tls-ca", &pki.arg("ca.crt"), "acquire", "-r", "tls-job"],
+        &[
+            "--tls-ca",
+            &pki.arg("ca.crt"),
+            "acquire",
+            "--no-keep",
+            "-r",
+            "tls-job",
+        ],
     );
     assert_eq!(out.code, Some(0), "{out:?}\n{}", server.log());
     let token = out.stdout.trim().to_string();
@@ -237,7 +244,15 @@ fn tls_with_an_untrusted_certificate_exits_69_naming_the_certificate_problem() {
     let pki = Pki::new();
     let (server, url) = pki.server(false);
     for verbose in [false, true] {
-        let mut args = vec!["--tls-ca", "PLACEHOLDER", "acquire", "-r", "tls-job", "--no-wait"];
+        let mut args = vec![
+            "--tls-ca",
+            "PLACEHOLDER",
+            "acquire",
+            "--no-keep",
+            "-r",
+            "tls-job",
+            "--no-wait",
+        ];
         let other = pki.arg("other-ca.crt");
         args[1] = &other;
         if verbose {
@@ -264,7 +279,15 @@ fn tls_to_a_name_the_certificate_does_not_list_exits_69() {
     let url = url.replace("127.0.0.1", "localhost");
     let out = rl(
         &url,
-        &["--tls-ca", &pki.arg("ca.crt"), "acquire", "-r", "x", "-n"],
+        &[
+            "--tls-ca",
+            &pki.arg("ca.crt"),
+            "acquire",
+            "--no-keep",
+            "-r",
+            "x",
+            "-n",
+        ],
     );
     assert_one_line_error(&out, 69);
     assert!(
@@ -277,7 +300,7 @@ fn tls_to_a_name_the_certificate_does_not_list_exits_69() {
 fn rediss_to_a_plain_port_exits_69_asking_whether_it_is_a_tls_port() {
     let server = RedisServer::start();
     let url = server.url().replace("redis://", "rediss://");
-    let out = rl(&url, &["acquire", "-r", "x", "-n"]);
+    let out = rl(&url, &["acquire", "--no-keep", "-r", "x", "-n"]);
     assert_one_line_error(&out, 69);
     assert!(out.stderr.contains("is this a TLS port?"), "{out:?}");
 }
@@ -289,7 +312,15 @@ fn mutual_tls_succeeds_with_the_client_certificate_and_exits_69_without_it() {
 
     let out = rl(
         &url,
-        &["--tls-ca", &pki.arg("ca.crt"), "acquire", "-r", "mtls", "-n"],
+        &[
+            "--tls-ca",
+            &pki.arg("ca.crt"),
+            "acquire",
+            "--no-keep",
+            "-r",
+            "mtls",
+            "-n",
+        ],
     );
     assert_one_line_error(&out, 69);
     assert!(out.stderr.contains("TLS"), "{out:?}");
@@ -305,7 +336,7 @@ fn mutual_tls_succeeds_with_the_client_certificate_and_exits_69_without_it() {
             .env("REDLOCK_TLS_CA", pki.path("ca.crt"))
             .env("REDLOCK_TLS_CERT", pki.path("client.crt"))
             .env("REDLOCK_TLS_KEY", pki.path("client.key"))
-            .args(["acquire", "-r", "mtls", "-n"]),
+            .args(["acquire", "--no-keep", "-r", "mtls", "-n"]),
         LIMIT,
     );
     assert_eq!(out.code, Some(0), "{out:?}\n{}", server.log());
@@ -347,7 +378,7 @@ fn bad_tls_files_are_usage_errors() {
     ];
     for (flags, message) in cases {
         let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
-        args.extend(["acquire", "-r", "x", "-n"]);
+        args.extend(["acquire", "--no-keep", "-r", "x", "-n"]);
         let out = rl(url, &args);
         assert_eq!(out.code, Some(2), "{flags:?}: {out:?}");
         assert!(
@@ -367,7 +398,15 @@ fn bad_tls_files_are_usage_errors() {
     // TLS options with no rediss:// server would quietly send everything in the clear.
     let out = rl(
         "redis://127.0.0.1:1",
-        &["--tls-ca", &pki.arg("ca.crt"), "acquire", "-r", "x", "-n"],
+        &[
+            "--tls-ca",
+            &pki.arg("ca.crt"),
+            "acquire",
+            "--no-keep",
+            "-r",
+            "x",
+            "-n",
+        ],
     );
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("rediss://"), "{out:?}");
@@ -379,7 +418,7 @@ fn bad_tls_files_are_usage_errors() {
 fn requirepass_password_in_redlock_servers_acquires_and_releases() {
     let server = RedisServer::start_with(&["--requirepass", "s3cret-Pass"]);
     let url = format!("redis://:s3cret-Pass@127.0.0.1:{}", server.port());
-    let out = rl(&url, &["acquire", "-r", "authed", "-v"]);
+    let out = rl(&url, &["acquire", "--no-keep", "-r", "authed", "-v"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_never_shows(&out, "s3cret-Pass");
     let token = out.stdout.trim().to_string();
@@ -404,7 +443,7 @@ fn wrong_password_exits_69_mentioning_authentication_and_never_shows_the_passwor
     let url = format!("redis://:Wr0ng-Secret@127.0.0.1:{}", server.port());
     for extra in [&[][..], &["-v"][..]] {
         for cmd in [
-            &["acquire", "-r", "authed", "-n"][..],
+            &["acquire", "--no-keep", "-r", "authed", "-n"][..],
             &["inspect", "-r", "authed"][..],
         ] {
             let mut args = cmd.to_vec();
@@ -420,7 +459,7 @@ fn wrong_password_exits_69_mentioning_authentication_and_never_shows_the_passwor
         }
     }
     // No password at all: told that one is needed, and where to put it.
-    let out = rl(&server.url(), &["acquire", "-r", "authed", "-n"]);
+    let out = rl(&server.url(), &["acquire", "--no-keep", "-r", "authed", "-n"]);
     assert_one_line_error(&out, 69);
     assert!(out.stderr.contains("authentication required"), "{out:?}");
     assert!(out.stderr.contains("REDLOCK_SERVERS"), "{out:?}");
@@ -439,7 +478,7 @@ fn acl_user_limited_to_the_prefix_can_acquire_inspect_and_release() {
         "+@all",
     ]);
     let url = format!("redis://alice:alice-pw@127.0.0.1:{}", server.port());
-    let out = rl(&url, &["acquire", "-r", "acl-job"]);
+    let out = rl(&url, &["acquire", "--no-keep", "-r", "acl-job"]);
     assert_eq!(out.code, Some(0), "{out:?}\n{}", server.log());
     let token = out.stdout.trim().to_string();
     let out = rl(&url, &["inspect"]);
@@ -452,7 +491,7 @@ fn acl_user_limited_to_the_prefix_can_acquire_inspect_and_release() {
 
     let out = rl(
         &format!("redis://alice:nope-pw@127.0.0.1:{}", server.port()),
-        &["acquire", "-r", "x", "-n", "-v"],
+        &["acquire", "--no-keep", "-r", "x", "-n", "-v"],
     );
     assert_one_line_error(&out, 69);
     assert!(out.stderr.contains("authentication failed"), "{out:?}");
@@ -466,7 +505,10 @@ fn unix_socket_urls_acquire_inspect_and_release() {
     let server = RedisServer::start_unix();
     let path = server.unix_path().expect("started with a unix socket");
     let path = path.to_string_lossy();
-    let out = rl(&format!("redis+unix://{path}"), &["acquire", "-r", "sock-job"]);
+    let out = rl(
+        &format!("redis+unix://{path}"),
+        &["acquire", "--no-keep", "-r", "sock-job"],
+    );
     assert_eq!(out.code, Some(0), "{out:?}\n{}", server.log());
     let token = out.stdout.trim().to_string();
     assert_eq!(
@@ -519,7 +561,7 @@ fn unix_socket_run_holds_the_lock_while_the_command_runs() {
 
     let out = rl(
         "redis+unix:///nonexistent/redis.sock",
-        &["acquire", "-r", "x", "-n"],
+        &["acquire", "--no-keep", "-r", "x", "-n"],
     );
     assert_one_line_error(&out, 69);
 }
@@ -557,13 +599,13 @@ fn every_command_works_under(rule: &str) {
     let server = RedisServer::start_with(&args);
     let url = format!("redis://locker:locker-pw@127.0.0.1:{}", server.port());
 
-    let out = rl(&url, &["acquire", "-r", "job"]);
+    let out = rl(&url, &["acquire", "--no-keep", "-r", "job"]);
     assert_eq!(out.code, Some(0), "{out:?}\n{}", server.log());
     let token = out.stdout.trim().to_string();
     // A waiter subscribes to the release channel; let it start waiting, then release.
     let waiter = {
         let url = url.clone();
-        std::thread::spawn(move || rl(&url, &["acquire", "-r", "job", "-w", "10s"]))
+        std::thread::spawn(move || rl(&url, &["acquire", "--no-keep", "-r", "job", "-w", "10s"]))
     };
     // Its place in the queue is kept by scripts the rule must allow.
     wait_until("the waiter to be queued", Duration::from_secs(10), || {

@@ -123,7 +123,7 @@ fn conflict_exit_code_replaces_75() {
     assert_eq!(out.code, Some(3), "{out:?}");
     assert!(!marker.exists(), "the command must not have run");
     // The same for acquire.
-    let out = rl(&cluster, &["acquire", "-n", "-E", "3", "-r", "busy"]);
+    let out = rl(&cluster, &["acquire", "--no-keep", "-n", "-E", "3", "-r", "busy"]);
     assert_eq!((out.code, out.stdout.as_str()), (Some(3), ""), "{out:?}");
     std::fs::write(dir.path().join("release"), "").expect("release the holder");
     assert!(finish(holder, "the holder to exit").success());
@@ -156,7 +156,7 @@ fn wait_1s_exits_75_after_about_a_second_and_never_starts_the_command() {
         out.elapsed
     );
     assert!(!marker.exists(), "the command must not have run");
-    let out = rl(&cluster, &["acquire", "-w", "1s", "-r", "busy"]);
+    let out = rl(&cluster, &["acquire", "--no-keep", "-w", "1s", "-r", "busy"]);
     assert_eq!(out.code, Some(exit::BUSY), "{out:?}");
     assert!(
         out.elapsed >= Duration::from_millis(950),
@@ -201,12 +201,12 @@ fn a_release_wakes_the_waiter_whose_command_starts_soon_after() {
 #[test]
 fn acquire_waiting_is_woken_by_release() {
     let cluster = Cluster::start(3);
-    let first = rl(&cluster, &["acquire", "-r", "shell"]);
+    let first = rl(&cluster, &["acquire", "--no-keep", "-r", "shell"]);
     assert_eq!(first.code, Some(0), "{first:?}");
     let token = first.stdout.trim().to_string();
     let waiter = redlock()
         .env("REDLOCK_SERVERS", cluster.servers_arg())
-        .args(["acquire", "-r", "shell"])
+        .args(["acquire", "--no-keep", "-r", "shell"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -108,7 +108,20 @@ pub enum Command {
     /// Hold the lock while a command runs, renewing it; release when it exits.
     #[command(after_help = RUN_EXAMPLES, override_usage = RUN_USAGE)]
     Run(RunArgs),
-    /// Acquire the lock and print its token.
+    /// Acquire the lock for the calling script and print its token.
+    ///
+    /// The hold lasts for the rest of the script, as `exec 9>f; flock 9` does: a keeper process
+    /// renews the lease every ttl/3 until `redlock release` drops it or the owner exits,
+    /// whichever comes first. The owner is the process that ran `redlock acquire` (looking
+    /// through timeout, sudo, doas, su, runuser and time to the process that ran them), or
+    /// --owner PID. A script that crashes or is killed never leaves the lock behind: it is
+    /// released within about a second. If the keeper loses the lock (a quorum refuses or cannot
+    /// be reached until the lease runs out), it prints one line on stderr (where that is a
+    /// terminal or a file) and sends the owner SIGTERM; `release` and `extend` then exit 1
+    /// saying when and why. With the holder's token, acquire re-enters (hold count + 1) and
+    /// starts no second keeper. --no-keep takes a bare lease of --ttl instead, for a hold that
+    /// must outlive its owner. (Before the keeper, that bare lease was all acquire took: it
+    /// lapsed after --ttl unless extended, even while the script still ran.)
     #[command(after_help = ACQUIRE_EXAMPLES, override_usage = "redlock acquire [OPTIONS] -r <NAME>")]
     Acquire(AcquireArgs),
     /// Renew the lease of a lock you hold.
@@ -140,10 +153,12 @@ pub const RUN_EXAMPLES: &str = "Examples:\n  \
     redlock run -w 20m -r deploy-prod -c './deploy.sh prod'  # CI: queue for up to 20 minutes";
 
 pub const ACQUIRE_EXAMPLES: &str = "Examples:\n  \
-    REDLOCK_TOKEN=$(redlock acquire -r migrate -t 5m) || exit  # not `export X=$(...)`:\n  \
-    export REDLOCK_TOKEN                                        # that hides a failure\n  \
-    redlock extend -r migrate -t 5m     # before the lease runs out\n  \
-    redlock release -r migrate";
+    REDLOCK_TOKEN=$(redlock acquire -r migrate) || exit  # not `export X=$(...)`:\n  \
+    export REDLOCK_TOKEN                                  # that hides a failure\n  \
+    ./migrate                          # held while the script runs, renewed by a keeper\n  \
+    redlock release -r migrate         # or the script's exit releases it\n  \
+    tok=$(redlock acquire --no-keep -r deploy -t 20m)  # CI: held past this step's end\n  \
+    redlock release -r deploy --token \"$tok\"         # in a later step";
 
 pub const INSPECT_EXAMPLES: &str = "Examples:\n  \
     redlock inspect                      # every lock under the prefix\n  \
@@ -162,7 +177,7 @@ pub struct LockArgs {
           value_parser = parse_resource)]
     pub resource: String,
 
-    /// Lease length; `run` renews it every ttl/3.
+    /// Lease length; `run`, and `acquire`'s keeper, renew it every ttl/3.
     #[arg(short, long, value_name = "DUR", env = "REDLOCK_TTL", default_value = "30s",
           value_hint = ValueHint::Other, value_parser = parse_positive_duration)]
     pub ttl: Duration,
@@ -247,6 +262,17 @@ pub struct AcquireArgs {
     /// Print {"resource","token","fence","ttl_ms","validity_ms"} instead of the token.
     #[arg(long)]
     pub json: bool,
+
+    /// A bare lease of --ttl that nothing renews (only `extend`) and that outlives whoever
+    /// acquired it: for a hold released by a later step (a CI pipeline). Without it, a keeper
+    /// process renews the lease every ttl/3 until `release` or until the owner exits.
+    #[arg(long)]
+    pub no_keep: bool,
+
+    /// The process the hold lasts for [default: the one that ran `redlock acquire`, looking
+    /// through timeout, sudo, doas, su, runuser and time to the one that ran them].
+    #[arg(long, value_name = "PID", conflicts_with = "no_keep", value_parser = parse_owner, value_hint = ValueHint::Other)]
+    pub owner: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -364,6 +390,20 @@ pub fn parse_tls_cert(s: &str) -> Result<PemFile, String> {
 
 pub fn parse_tls_key(s: &str) -> Result<PemFile, String> {
     PemFile::private_key(Path::new(s))
+}
+
+/// A running process, for `--owner`.
+pub fn parse_owner(s: &str) -> Result<u32, String> {
+    let pid: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a process id; give the pid of a running process"))?;
+    if pid <= 1 || !Path::new(&format!("/proc/{pid}")).exists() {
+        return Err(format!(
+            "there is no process {pid} to own the hold; give the pid of a running process"
+        ));
+    }
+    Ok(pid)
 }
 
 pub fn parse_resource(s: &str) -> Result<String, String> {

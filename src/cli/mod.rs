@@ -6,6 +6,7 @@ pub mod args;
 pub mod complete;
 pub mod config;
 pub mod exit;
+pub mod keep;
 pub mod man;
 pub mod messages;
 pub mod output;

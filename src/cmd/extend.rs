@@ -2,12 +2,18 @@
 
 use anyhow::Result;
 
-use super::Context;
+use super::{kept, Context};
 use crate::cli::args::ExtendArgs;
-use crate::cli::exit;
+use crate::cli::exit::{self, Failure};
 
 pub fn execute(ctx: &Context, args: &ExtendArgs) -> Result<i32> {
-    ctx.locker.extend(&args.resource, &args.token, args.ttl, None)?;
+    if let Err(err) = ctx.locker.extend(&args.resource, &args.token, args.ttl, None) {
+        // Where the hold's keeper lost it, that is the news, not "not held".
+        if let Some(lost) = kept::lost(ctx, &args.resource, &args.token) {
+            return Err(Failure::NotHolder(lost).into());
+        }
+        return Err(err);
+    }
     // The round ends once a quorum renewed; let the rest land before we exit.
     ctx.locker.settle();
     Ok(exit::OK)

@@ -4,6 +4,8 @@ pub mod acquire;
 pub mod completions;
 pub mod extend;
 pub mod inspect;
+pub mod keep;
+pub mod kept;
 pub mod notices;
 pub mod release;
 pub mod run;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{print, Context};
+use super::{kept, print, Context};
 use crate::cli::args::ReleaseArgs;
 use crate::cli::exit::{self, Failure};
 use crate::cli::messages;
@@ -43,7 +43,27 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
         return Ok(exit::OK);
     };
 
+    // A kept hold: a keeper that lost it said why, for us to tell; one still keeping it is
+    // stopped first when this release ends the hold (it must not renew after the release, nor
+    // report the release as a loss), and left alone when a re-entry's hold remains.
+    let record = kept::record(ctx, resource, token);
+    if let Some(lost) = kept::lost(ctx, resource, token) {
+        ctx.locker.release(resource, token, Duration::ZERO);
+        ctx.locker.settle();
+        if let Some(record) = &record {
+            record.remove();
+        }
+        return Err(Failure::NotHolder(lost).into());
+    }
+    if record.is_some() && kept::last_hold(ctx, resource, token) {
+        kept::end_keeper(ctx, resource, token);
+    }
     let released = ctx.locker.release(resource, token, Duration::ZERO);
+    if let Some(record) = &record {
+        if released.remaining <= 0 && released.failed.len() <= n - q {
+            record.remove();
+        }
+    }
     if released.failed.len() > n - q {
         return Err(Failure::Unavailable(format!(
             "released lock '{resource}' on {} of {n} instances; the others did not answer ({}): \

@@ -5,6 +5,7 @@ pub mod error;
 pub mod heartbeat;
 pub mod holder;
 pub mod instance;
+pub mod keeper;
 pub mod listing;
 pub mod lock;
 pub mod notify;

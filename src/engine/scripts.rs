@@ -45,6 +45,7 @@ pub struct Scripts {
     pub read_many: Script,
     pub queue: Script,
     pub dequeue: Script,
+    pub keeper: Script,
 }
 
 /// The scripts, put together once per process.
@@ -61,6 +62,7 @@ pub fn scripts() -> &'static Scripts {
         read_many: Script::new("read_many", include_str!("scripts/read_many.lua")),
         queue: Script::new("queue", include_str!("scripts/queue.lua")),
         dequeue: Script::new("dequeue", include_str!("scripts/dequeue.lua")),
+        keeper: Script::new("keeper", include_str!("scripts/keeper.lua")),
     })
 }
 

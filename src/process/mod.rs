@@ -3,7 +3,10 @@
 //! the command ended, why it could not start); the exit codes they mean are cli/exit.rs's.
 
 pub mod child;
+pub mod keeper;
+pub mod kept;
 pub mod ladder;
+pub mod owner;
 pub mod signals;
 mod terminal;
 

@@ -145,6 +145,17 @@ pub const SECTIONS: &[Section] = &[
                 "The waiters, first in line first: place, token, host, pid, command, \
                  waiting_since and mode.",
             ),
+            Item(
+                "unreadable",
+                "The fields of a record that could not be read (a value out of range, not a \
+                 number, not UTF-8): shown as unreadable rather than guessed.",
+            ),
+            Item(
+                "keepers",
+                "The holds a keeper renews (redlock acquire without --no-keep), each as token, \
+                 host, keeper_pid, owner_pid and owner_command; empty when none, null in the \
+                 listing.",
+            ),
             Para(
                 "A holder record has token, count, host, pid, command, since, ttl_ms, \
                  time_left_ms and fence. inspect --json without -r prints a listing: prefix, n, \

@@ -1,0 +1,61 @@
+//! The keeper's mark on a kept hold, so that `inspect` can show that a keeper renews it
+//! (keeper.lua; CONTRACT.md, "A hold for the rest of a script"). The keeper itself is
+//! `cmd::keep`; its renewals are the heartbeat's.
+
+use std::collections::BTreeMap;
+
+use crate::engine::holder::{int, string};
+use crate::engine::instance::{Call, ErrorClass, InstanceError};
+use crate::engine::lock::Locker;
+use crate::engine::scripts::scripts;
+
+/// Mark `token`'s hold of `resource` as kept by process `keeper_pid` (on the holder's host),
+/// on every instance that answers; the instances where it was marked.
+pub fn mark(locker: &Locker, resource: &str, token: &str, keeper_pid: u32) -> usize {
+    let keys = locker.keys(resource);
+    let args = [
+        "mark".to_string(),
+        keys.hold_prefix.clone(),
+        token.to_string(),
+        keeper_pid.to_string(),
+    ];
+    let round = locker.quorum().round_all("keeper", move |_| {
+        Call::eval(
+            &scripts().keeper,
+            &[&keys.lock, &keys.holds],
+            &args.each_ref().map(String::as_str),
+            |v| Ok(int(&v).unwrap_or(0)),
+        )
+    });
+    round.count(|marked| *marked == 1)
+}
+
+/// Each token whose hold of `resource` some instance says a keeper renews, with the keeper's
+/// pid.
+pub fn read(locker: &Locker, resource: &str) -> BTreeMap<String, u32> {
+    let keys = locker.keys(resource);
+    let prefix = keys.hold_prefix.clone();
+    let round = locker.quorum().round_all("keeper", move |_| {
+        Call::eval(
+            &scripts().keeper,
+            &[&keys.lock, &keys.holds],
+            &["read", &prefix],
+            |v| pairs(&v),
+        )
+    });
+    round.replies.into_iter().flatten().flatten().collect()
+}
+
+fn pairs(v: &redis::Value) -> Result<Vec<(String, u32)>, InstanceError> {
+    let redis::Value::Array(fields) = v else {
+        return Err(InstanceError::new(
+            ErrorClass::Protocol,
+            format!("unexpected reply {v:?}"),
+        ));
+    };
+    Ok(fields
+        .chunks(2)
+        .filter(|pair| pair.len() == 2)
+        .filter_map(|pair| Some((string(&pair[0]), string(&pair[1]).parse().ok()?)))
+        .collect())
+}
