@@ -3,7 +3,7 @@
 //!
 //! `queue_bench CRITICAL DIR PORTS PIDS REDLOCK [REDLOCK2]`, on the first three redis-servers
 //! of PORTS (their PIDS, for CPU from /proc). For each binary and each K (BENCH_QUEUE_K,
-//! default `10,100,1000`), in the same run:
+//! default `10,100,300,1000`), in the same run:
 //!
 //! 1. FLUSHALL and CONFIG RESETSTAT on the three instances; one holder takes the lock and
 //!    keeps it (`redlock run -r R -- sh -c 'read x < FIFO'`).
@@ -12,7 +12,8 @@
 //! 3. 10 s idle: each instance's CPU (utime + stime from /proc/PID/stat), its commands
 //!    (requests a client sends, from INFO commandstats; and every command, scripts' own
 //!    calls included), its connected clients; the waiters' threads, RSS and CPU; and
-//!    `redis-benchmark` GET/SET on the first instance beside the same with nobody waiting.
+//!    `redis-benchmark` GET/SET on the first instance, beside the same measured just before
+//!    the waiters came (so both meet the same machine).
 //! 4. The holder exits; the queue drains: time per handoff (from the critical sections' log),
 //!    and whether they ran in arrival order (adjacent pairs out of order).
 //!
@@ -56,7 +57,7 @@ fn main() {
     };
     let bins: Vec<PathBuf> = args[5..].iter().map(PathBuf::from).collect();
     let ks: Vec<usize> = std::env::var("BENCH_QUEUE_K")
-        .unwrap_or_else(|_| "10,100,1000".into())
+        .unwrap_or_else(|_| "10,100,300,1000".into())
         .split(',')
         .filter_map(|k| k.trim().parse().ok())
         .collect();
@@ -90,9 +91,12 @@ fn main() {
     for k in &ks {
         for (b, bin) in bins.iter().enumerate() {
             let r = redlock_queue(&env, bin, *k, &format!("r{b}-{k}"));
-            let app = r
-                .app
-                .map_or("–".into(), |(g, s)| format!("{:.0}/{:.0}k", g / 1e3, s / 1e3));
+            let app = match (r.app, r.app_before) {
+                (Some((g, s)), Some((g0, s0))) => {
+                    format!("{:+.0}/{:+.0} %", (g / g0 - 1.0) * 100.0, (s / s0 - 1.0) * 100.0)
+                }
+                _ => "–".into(),
+            };
             println!(
                 "{:<8} {:>5} | {:>6} {:>5} | {:>17} | {:>9.2} {:>9.1} | {:>5.2} {:>5.1} {:>7.1} | {:>7.1} {:>13} | {:>8.2} {:>6}",
                 format!("redlock{}", if bins.len() > 1 { ["A", "B"][b.min(1)] } else { "" }),
@@ -145,8 +149,8 @@ fn main() {
          (EVAL, EVALSHA, SUBSCRIBE, PING, …) per waiter per second per instance; cmd/w/s: every command \
          counted by INFO commandstats (scripts' own calls too), likewise; conn/w: connected clients per \
          waiter per instance; thr/w, RSS: per waiting process; wait%cpu: all waiting processes together \
-         (% of one core); app: redis-benchmark GET/SET on instance 1 while they wait; ms/hand: drain time \
-         per handoff; order: adjacent handoffs out of arrival order / handoffs"
+         (% of one core); app: redis-benchmark GET/SET on instance 1 while they wait, against the same just \
+         before they came; ms/hand: drain time per handoff; order: adjacent handoffs out of arrival order / handoffs"
     );
 }
 
@@ -162,6 +166,7 @@ struct QueueRun {
     rss_mb: f64,
     waiters_cpu: f64,
     app: Option<(f64, f64)>,
+    app_before: Option<(f64, f64)>,
     per_handoff_ms: f64,
     ran: usize,
     out_of_order: usize,
@@ -223,6 +228,7 @@ fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
         eprintln!("queue: the holder did not get the lock");
         return QueueRun::default();
     }
+    let app_before = app_throughput(env.ports[0]);
     let err_file = File::create(&errs).ok();
     let started = Instant::now();
     for i in 0..k {
@@ -268,6 +274,7 @@ fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
     poll(Duration::from_secs(30), || queued_now(env) >= k);
     let mut run = QueueRun {
         queued: queued_now(env),
+        app_before,
         ..QueueRun::default()
     };
 

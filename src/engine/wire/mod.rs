@@ -546,3 +546,117 @@ fn fail(i: usize, slot: &mut Slot, err: InstanceError) -> Events {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    //! The wire against a server played by the test over a unix socket: requests go out in
+    //! order without waiting for replies, replies reach their senders, and a push frame on the
+    //! subscribed channel reaches the subscription, between replies.
+
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::net::UnixListener;
+    use std::sync::mpsc;
+
+    /// Read one request (RESP array of bulk strings) and return its words.
+    fn request(r: &mut BufReader<UnixStream>) -> Option<Vec<String>> {
+        let mut line = String::new();
+        r.read_line(&mut line).ok()?;
+        let n: usize = line.trim().strip_prefix('*')?.parse().ok()?;
+        let mut words = Vec::new();
+        for _ in 0..n {
+            line.clear();
+            r.read_line(&mut line).ok()?;
+            let len: usize = line.trim().strip_prefix('$')?.parse().ok()?;
+            let mut buf = vec![0u8; len + 2];
+            r.read_exact(&mut buf).ok()?;
+            words.push(String::from_utf8_lossy(&buf[..len]).into_owned());
+        }
+        Some(words)
+    }
+
+    #[test]
+    fn requests_go_out_in_order_and_a_push_between_replies_reaches_the_subscription() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fake.sock");
+        let listener = UnixListener::bind(&path).expect("bind");
+        let (seen_tx, seen) = mpsc::channel::<Vec<String>>();
+        let server = thread::spawn(move || {
+            let (sock, _) = listener.accept().expect("accept");
+            let mut out = sock.try_clone().expect("clone");
+            let mut r = BufReader::new(sock);
+            // Read everything the client pipelined before answering any of it: the setup
+            // and both requests, never waiting for a reply. (SUBSCRIBE waits for HELLO's
+            // answer: on a server that speaks only RESP2 it would take the connection over.)
+            for _ in 0..4 {
+                seen_tx.send(request(&mut r).expect("a request")).expect("send");
+            }
+            let mut reply = Vec::new();
+            reply.extend_from_slice(b"%1\r\n+proto\r\n:3\r\n"); // HELLO 3
+            reply.extend_from_slice(b"-NOSCRIPT No matching script\r\n"); // the probe
+            reply.extend_from_slice(b":1\r\n"); // GET a
+            reply.extend_from_slice(b">3\r\n$7\r\nmessage\r\n$4\r\nwake\r\n$2\r\nhi\r\n");
+            reply.extend_from_slice(b":2\r\n"); // GET b
+            out.write_all(&reply).expect("write");
+            seen_tx.send(request(&mut r).expect("SUBSCRIBE")).expect("send");
+            out.write_all(b">3\r\n$9\r\nsubscribe\r\n$4\r\nwake\r\n:1\r\n")
+                .expect("write");
+            // Hold the connection until the client is done.
+            let _ = request(&mut r);
+        });
+
+        let url: ServerUrl = format!("redis+unix://{}", path.display()).parse().expect("url");
+        let wire = Wire::new(vec![url], Duration::from_secs(2), Duration::from_secs(2)).expect("wire");
+        let (tx, rx) = mpsc::channel::<(&str, Result<Value, InstanceError>)>();
+        for name in ["a", "b"] {
+            let tx = tx.clone();
+            let req = Request {
+                packed: redis::cmd("GET").arg(name).get_packed_command(),
+                by_hash: None,
+            };
+            wire.send(0, req, Box::new(move |r| tx.send((name, r)).expect("send")));
+        }
+        let (push_tx, pushes) = mpsc::channel::<String>();
+        let push_tx = Mutex::new(push_tx);
+        let handle = wire.handle();
+        handle.subscribe(
+            "wake",
+            Arc::new(move |_, event| {
+                let text = match event {
+                    PushEvent::Subscribed => "subscribed".to_string(),
+                    PushEvent::Lost => "lost".to_string(),
+                    PushEvent::Message(p) => String::from_utf8_lossy(p).into_owned(),
+                };
+                let _ = lock(&push_tx).send(text);
+            }),
+        );
+        let limit = Duration::from_secs(5);
+        let got: Vec<(&str, Value)> = (0..2)
+            .map(|_| {
+                let (name, r) = rx.recv_timeout(limit).expect("a reply");
+                (name, r.expect("a value"))
+            })
+            .collect();
+        assert_eq!(got, [("a", Value::Int(1)), ("b", Value::Int(2))]);
+        let heard: Vec<String> = (0..2)
+            .map(|_| pushes.recv_timeout(limit).expect("a push"))
+            .collect();
+        assert_eq!(heard, ["hi", "subscribed"]);
+        let words: Vec<String> = (0..5)
+            .map(|_| seen.recv_timeout(limit).expect("seen").join(" "))
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "HELLO 3",
+                "EVALSHA e0e1f9fabfc9d4800c877a703b823ac0578ff8db 0",
+                "GET a",
+                "GET b",
+                "SUBSCRIBE wake"
+            ]
+        );
+        drop(wire);
+        drop(handle);
+        let _ = server.join();
+    }
+}
