@@ -373,7 +373,10 @@ fn run_warns_when_an_instance_is_lost_and_when_it_comes_back_not_at_every_renewa
 fn a_bare_number_is_seconds() {
     let cluster = Cluster::start(1);
     let servers = cluster.servers_arg();
-    let out = rl(&servers, &["acquire", "--no-keep", "-r", "b", "--ttl", "5", "--json"]);
+    let out = rl(
+        &servers,
+        &["acquire", "--no-keep", "-r", "b", "--ttl", "5", "--json"],
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
     let doc: Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(doc["ttl_ms"], 5000, "{doc}");
