@@ -33,6 +33,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[path = "common/redis.rs"]
+mod redis_by_hand;
+use redis_by_hand::{command_calls, is_request, query as redis_query};
+
 const CRITICAL_MS: u64 = 20;
 const ITERATIONS: usize = 25;
 /// The fan-out proxies add this in each direction: a round trip of about 100 ms.
@@ -897,35 +901,6 @@ fn leftover(env: &Env, table: &mut Table) {
 
 // ---------------------------------------------------------------- Redis, by hand
 
-/// Sends one command (RESP) to 127.0.0.1:`port` on a fresh connection and returns the raw
-/// reply's first line, or for a bulk string its body. Two-second limits.
-fn redis_query(port: u16, args: &[&str]) -> Option<String> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream.set_write_timeout(Some(Duration::from_secs(2))).ok()?;
-    let mut req = format!("*{}\r\n", args.len());
-    for a in args {
-        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
-    stream.write_all(req.as_bytes()).ok()?;
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let line = line.trim_end().to_string();
-    if let Some(len) = line.strip_prefix('$') {
-        let len: i64 = len.parse().ok()?;
-        if len < 0 {
-            return Some(String::new());
-        }
-        let mut body = vec![0u8; len as usize + 2];
-        reader.read_exact(&mut body).ok()?;
-        body.truncate(len as usize);
-        return Some(String::from_utf8_lossy(&body).into_owned());
-    }
-    Some(line)
-}
-
 fn resp_integer(reply: &str) -> Option<i64> {
     reply.strip_prefix(':')?.parse().ok()
 }
@@ -942,17 +917,8 @@ fn redis_work(ports: &[u16]) -> Option<RedisWork> {
         connections: 0.0,
     };
     for port in ports {
-        let info = redis_query(*port, &["INFO", "commandstats"])?;
-        for line in info.lines() {
-            let Some((name, fields)) = line.strip_prefix("cmdstat_").and_then(|r| r.split_once(':')) else {
-                continue;
-            };
-            let calls = fields
-                .split(',')
-                .find_map(|f| f.strip_prefix("calls="))
-                .and_then(|n| n.parse::<f64>().ok())
-                .unwrap_or(0.0);
-            *work.calls.entry(name.to_string()).or_default() += calls;
+        for (name, calls) in command_calls(*port)? {
+            *work.calls.entry(name).or_default() += calls;
         }
         let stats = redis_query(*port, &["INFO", "stats"])?;
         work.connections += stats
@@ -962,34 +928,6 @@ fn redis_work(ports: &[u16]) -> Option<RedisWork> {
             .unwrap_or(0.0);
     }
     Some(work)
-}
-
-/// Commands a client sends itself (they cannot run inside a script): a request each.
-fn is_request(command: &str) -> bool {
-    let base = command.split('|').next().unwrap_or(command);
-    matches!(
-        base,
-        "eval"
-            | "evalsha"
-            | "eval_ro"
-            | "evalsha_ro"
-            | "fcall"
-            | "fcall_ro"
-            | "subscribe"
-            | "unsubscribe"
-            | "psubscribe"
-            | "punsubscribe"
-            | "ping"
-            | "hello"
-            | "client"
-            | "auth"
-            | "select"
-            | "script"
-            | "multi"
-            | "exec"
-            | "quit"
-            | "reset"
-    )
 }
 
 // ---------------------------------------------------------------- fan-out

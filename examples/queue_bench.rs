@@ -23,12 +23,15 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+#[path = "common/redis.rs"]
+mod redis_by_hand;
+use redis_by_hand::{command_calls, is_request, query};
 
 const RESOURCE: &str = "bench-queue";
 const IDLE: Duration = Duration::from_secs(10);
@@ -207,24 +210,7 @@ fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
     let errs = dir.join("stderr");
     mkfifo(&fifo);
     let mut procs = Procs(Vec::new());
-    let mut holder = Command::new(bin);
-    holder
-        .args(["-q", "-s", &servers(env), "run", "-r", RESOURCE, "--", "sh", "-c"])
-        .arg(format!("read x < {}", fifo.display()))
-        .stdin(Stdio::null());
-    let Ok(h) = holder.spawn() else {
-        eprintln!("queue: cannot start the holder");
-        return QueueRun::default();
-    };
-    procs.0.push(h);
-    let lock_key = format!("redlock:lock:{RESOURCE}");
-    if !poll(Duration::from_secs(10), || {
-        env.ports
-            .iter()
-            .filter(|p| query(**p, &["EXISTS", &lock_key]).as_deref() == Some(":1"))
-            .count()
-            >= 2
-    }) {
+    if !hold(env, bin, &fifo, &mut procs) {
         eprintln!("queue: the holder did not get the lock");
         return QueueRun::default();
     }
@@ -232,25 +218,9 @@ fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
     let err_file = File::create(&errs).ok();
     let started = Instant::now();
     for i in 0..k {
-        let mut w = Command::new(bin);
-        w.args([
-            "-s",
-            &servers(env),
-            "run",
-            "-w",
-            "15m",
-            "--op-timeout",
-            "2s",
-            "-r",
-            RESOURCE,
-            "--",
-        ])
-        .arg(&env.critical)
-        .arg(&log)
-        .arg(i.to_string())
-        .arg("0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
+        // A fleet's waiters, with the op timeout the issue measured them with.
+        let mut w = waiter(env, bin, &log, i, &["--op-timeout", "2s"]);
+        w.stdout(Stdio::null());
         match err_file.as_ref().and_then(|f| f.try_clone().ok()) {
             Some(f) => w.stderr(f),
             None => w.stderr(Stdio::null()),
@@ -408,6 +378,41 @@ fn flock_queue(env: &Env, k: usize) -> QueueRun {
     run
 }
 
+/// Waiter `i`: `redlock [EXTRA] run -w 15m -r R -- critical LOG i 0` (its section takes no time).
+fn waiter(env: &Env, bin: &Path, log: &Path, i: usize, extra: &[&str]) -> Command {
+    let mut w = Command::new(bin);
+    w.args(["-s", &servers(env)])
+        .args(extra)
+        .args(["run", "-w", "15m", "-r", RESOURCE, "--"])
+        .arg(&env.critical)
+        .arg(log)
+        .arg(i.to_string())
+        .arg("0")
+        .stdin(Stdio::null());
+    w
+}
+
+/// One holder that keeps the lock until a line is written to `fifo`; whether it got it.
+fn hold(env: &Env, bin: &Path, fifo: &Path, procs: &mut Procs) -> bool {
+    let spawned = Command::new(bin)
+        .args(["-q", "-s", &servers(env), "run", "-r", RESOURCE, "--", "sh", "-c"])
+        .arg(format!("read x < {}", fifo.display()))
+        .stdin(Stdio::null())
+        .spawn();
+    let Ok(h) = spawned else {
+        return false;
+    };
+    procs.0.push(h);
+    let lock_key = format!("redlock:lock:{RESOURCE}");
+    poll(Duration::from_secs(10), || {
+        env.ports
+            .iter()
+            .filter(|p| query(**p, &["EXISTS", &lock_key]).as_deref() == Some(":1"))
+            .count()
+            >= 2
+    })
+}
+
 /// HERD waiters started at once: (queued, exited 69, ran).
 fn herd(env: &Env, bin: &Path, tag: &str) -> (usize, usize, usize) {
     eprintln!("queue: herd of {HERD}, {}", bin.display());
@@ -419,42 +424,10 @@ fn herd(env: &Env, bin: &Path, tag: &str) -> (usize, usize, usize) {
     let (fifo, log) = (dir.join("release"), dir.join("log"));
     mkfifo(&fifo);
     let mut procs = Procs(Vec::new());
-    if let Ok(h) = Command::new(bin)
-        .args(["-q", "-s", &servers(env), "run", "-r", RESOURCE, "--", "sh", "-c"])
-        .arg(format!("read x < {}", fifo.display()))
-        .spawn()
-    {
-        procs.0.push(h);
-    }
-    let lock_key = format!("redlock:lock:{RESOURCE}");
-    poll(Duration::from_secs(10), || {
-        env.ports
-            .iter()
-            .filter(|p| query(**p, &["EXISTS", &lock_key]).as_deref() == Some(":1"))
-            .count()
-            >= 2
-    });
+    hold(env, bin, &fifo, &mut procs);
     for i in 0..HERD {
-        if let Ok(c) = Command::new(bin)
-            .args([
-                "-q",
-                "-s",
-                &servers(env),
-                "run",
-                "-w",
-                "15m",
-                "-r",
-                RESOURCE,
-                "--",
-            ])
-            .arg(&env.critical)
-            .arg(&log)
-            .arg(i.to_string())
-            .arg("0")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        {
+        // Default timeouts: the herd must queue all the same.
+        if let Ok(c) = waiter(env, bin, &log, i, &["-q"]).stderr(Stdio::null()).spawn() {
             procs.0.push(c);
         }
     }
@@ -556,50 +529,18 @@ fn threads_rss(pid: u32) -> Option<(f64, f64)> {
 
 /// (requests a client sent, every command) so far, from INFO commandstats.
 fn commands(port: u16) -> (f64, f64) {
-    let info = query(port, &["INFO", "commandstats"]).unwrap_or_default();
     let (mut requests, mut all) = (0.0, 0.0);
-    for line in info.lines() {
-        let Some((name, fields)) = line.strip_prefix("cmdstat_").and_then(|r| r.split_once(':')) else {
-            continue;
-        };
-        let calls = fields
-            .split(',')
-            .find_map(|f| f.strip_prefix("calls="))
-            .and_then(|n| n.parse::<f64>().ok())
-            .unwrap_or(0.0);
+    for (name, calls) in command_calls(port).unwrap_or_default() {
         // INFO and CONFIG are the bench's own.
         if name.starts_with("info") || name.starts_with("config") {
             continue;
         }
         all += calls;
-        if is_request(name) {
+        if is_request(&name) {
             requests += calls;
         }
     }
     (requests, all)
-}
-
-/// Commands a client sends itself (they cannot run inside a script).
-fn is_request(command: &str) -> bool {
-    let base = command.split('|').next().unwrap_or(command);
-    matches!(
-        base,
-        "eval"
-            | "evalsha"
-            | "eval_ro"
-            | "evalsha_ro"
-            | "fcall"
-            | "fcall_ro"
-            | "subscribe"
-            | "unsubscribe"
-            | "ping"
-            | "hello"
-            | "client"
-            | "auth"
-            | "select"
-            | "script"
-            | "function"
-    )
 }
 
 fn info_field(port: u16, section: &str, name: &str) -> Option<f64> {
@@ -633,31 +574,4 @@ fn app_throughput(port: u16) -> Option<(f64, f64)> {
             .next_back()
     };
     Some((rate("GET")?, rate("SET")?))
-}
-
-/// One command on a fresh connection; the reply's first line, or a bulk string's body.
-fn query(port: u16, args: &[&str]) -> Option<String> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut req = format!("*{}\r\n", args.len());
-    for a in args {
-        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
-    stream.write_all(req.as_bytes()).ok()?;
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let line = line.trim_end().to_string();
-    if let Some(len) = line.strip_prefix('$') {
-        let len: i64 = len.parse().ok()?;
-        if len < 0 {
-            return Some(String::new());
-        }
-        let mut body = vec![0u8; len as usize + 2];
-        reader.read_exact(&mut body).ok()?;
-        body.truncate(len as usize);
-        return Some(String::from_utf8_lossy(&body).into_owned());
-    }
-    Some(line)
 }
