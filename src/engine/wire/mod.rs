@@ -24,13 +24,13 @@
 //! - [`tls`]: the rustls configuration and what a failed handshake means
 
 pub mod conn;
+mod io;
 pub mod push;
 pub mod resp;
 pub mod stream;
 pub mod tls;
 
-use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -42,8 +42,8 @@ use redis::Value;
 use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::server::ServerUrl;
 use crate::engine::sync::lock;
+use conn::Conn;
 pub use conn::{ByHash, Deliver, Request};
-use conn::{Conn, Outcome};
 use push::{Legacy, PushEvent, Wanted};
 use stream::Opened;
 
@@ -408,122 +408,6 @@ impl Shared {
         slot.ever_up = true;
         self.flush(i, slot)
     }
-
-    /// The I/O thread: wait for any socket to be readable (or writable, where bytes wait),
-    /// read replies and hand them over, until the wire is dropped.
-    fn run(self: &Arc<Self>, mut wake: UnixStream) {
-        while !self.stopped.load(Ordering::SeqCst) {
-            let mut fds = vec![libc::pollfd {
-                fd: wake.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            }];
-            let mut owners = vec![usize::MAX];
-            for (i, s) in self.slots.iter().enumerate() {
-                if let Link::Up(conn) = &lock(s).link {
-                    let mut events = libc::POLLIN;
-                    if conn.stream.wants_write(&conn.out) {
-                        events |= libc::POLLOUT;
-                    }
-                    fds.push(libc::pollfd {
-                        fd: conn.stream.fd().as_raw_fd(),
-                        events,
-                        revents: 0,
-                    });
-                    owners.push(i);
-                }
-            }
-            // SAFETY: poll(2) reads and writes only the `fds` array we own, whose length we
-            // pass. A descriptor closed meanwhile by a sender (a failed write) yields POLLNVAL
-            // or a spurious readiness, and each slot is looked at afresh under its lock below.
-            let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-            if ready < 0 {
-                continue; // EINTR
-            }
-            if fds[0].revents != 0 {
-                let mut sink = [0u8; 64];
-                while matches!(wake.read(&mut sink), Ok(n) if n > 0) {}
-            }
-            for (pfd, &i) in fds.iter().zip(&owners).skip(1) {
-                if pfd.revents != 0 {
-                    let events = self.service(i);
-                    self.act(events);
-                }
-            }
-        }
-    }
-
-    /// Instance `i`'s socket is ready: write what waits, read what came, take out each whole
-    /// reply in order.
-    fn service(self: &Arc<Self>, i: usize) -> Events {
-        let mut slot = lock(&self.slots[i]);
-        let Link::Up(conn) = &mut slot.link else {
-            return vec![];
-        };
-        if let Err(e) = conn.stream.write_some(&mut conn.out) {
-            return fail(i, &mut slot, stream::io_error(&e, false));
-        }
-        let open = match conn.stream.read_some(&mut conn.inbuf) {
-            Ok(open) => open,
-            Err(e) => return fail(i, &mut slot, stream::io_error(&e, false)),
-        };
-        let mut out = Vec::new();
-        let mut used = 0;
-        let mut learnt_protocol = false;
-        loop {
-            let Link::Up(conn) = &mut slot.link else {
-                return out;
-            };
-            let reply = match resp::parse(&conn.inbuf[used..]) {
-                Ok(Some((reply, n))) => {
-                    used += n;
-                    reply
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    let err = InstanceError::new(ErrorClass::Protocol, format!("parse error: {}", e.0));
-                    out.append(&mut fail(i, &mut slot, err));
-                    return out;
-                }
-            };
-            match conn.take(reply) {
-                Outcome::Deliver(deliver, reply) => out.push(Event::Deliver(deliver, reply)),
-                Outcome::Fail(err) => {
-                    out.append(&mut fail(i, &mut slot, err));
-                    return out;
-                }
-                Outcome::Protocol => learnt_protocol = true,
-                Outcome::Subscribed => out.push(Event::Push(i, PushKind::Subscribed)),
-                Outcome::SubscribeRefused(_) => {
-                    // Refused there (SUBSCRIBE renamed away, an ACL): the waiter asks instead.
-                    slot.sub = Sub::None;
-                    out.push(Event::Push(i, PushKind::Lost));
-                }
-                Outcome::Message { channel, payload } => {
-                    let ours = lock(&self.wanted)
-                        .as_ref()
-                        .is_some_and(|w| w.channel.as_bytes() == channel.as_slice());
-                    if ours {
-                        out.push(Event::Push(i, PushKind::Message(payload)));
-                    }
-                }
-                Outcome::Nothing => {}
-            }
-        }
-        if let Link::Up(conn) = &mut slot.link {
-            conn.inbuf.drain(..used);
-        }
-        if !open {
-            out.append(&mut fail(
-                i,
-                &mut slot,
-                InstanceError::new(ErrorClass::Unreachable, "unexpected end of file"),
-            ));
-        } else if learnt_protocol {
-            out.append(&mut self.want_subscription(i, &mut slot));
-        }
-        out
-    }
 }
 
 /// The connection is gone: everyone still waiting on it, or queued for it, hears `err`, and
@@ -554,7 +438,7 @@ mod tests {
     //! subscribed channel reaches the subscription, between replies.
 
     use super::*;
-    use std::io::{BufRead, BufReader};
+    use std::io::{BufRead, BufReader, Read};
     use std::os::unix::net::UnixListener;
     use std::sync::mpsc;
 
