@@ -18,6 +18,7 @@
 //! from then on ([`conn::Conn::push`]): the order of requests never depends on a reply.
 //!
 //! - [`conn`]: one connection's buffers, pending replies and what it knows of its server
+//! - `io`: the I/O thread, which reads every instance's socket
 //! - [`resp`]: replies, RESP2 and RESP3, parsed from a buffer that may hold part of one
 //! - [`stream`]: the socket (TCP, TLS, unix) and the setup requests
 //! - [`push`]: the subscription's events, and the listener for a RESP2-only server
