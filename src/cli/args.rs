@@ -99,6 +99,17 @@ pub struct GlobalArgs {
     /// No notices on stderr (errors are still printed).
     #[arg(short, long, global = true, action = ArgAction::SetTrue)]
     pub quiet: bool,
+
+    /// Lock as every Redlock library does, to share the lock with services: the plain key NAME
+    /// (the prefix only when given), its value the token (docs/classic.md).
+    #[arg(long, global = true, env = "REDLOCK_CLASSIC", action = ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub classic: bool,
+
+    /// `--prefix` (or REDLOCK_PREFIX) was given, not defaulted: only then does the classic key
+    /// carry it. Set from the matches, not parsed.
+    #[arg(skip)]
+    pub prefix_given: bool,
 }
 
 #[derive(Debug, Subcommand)]

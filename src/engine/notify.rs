@@ -45,6 +45,9 @@ struct Releases {
     /// A message came since [`Subscription::take_turn`] last looked: our turn, not merely an
     /// instance lost or back.
     turn: bool,
+    /// When a hint last woke the waiter: the copies of one key's change (one per instance)
+    /// wake it once.
+    last_hint: Option<Instant>,
 }
 
 /// How far apart the copies of one event arrive, at most (they are published within one
@@ -66,7 +69,24 @@ impl Releases {
         }
         !copy
     }
+
+    /// A keyspace notification of the lock's plain key (`--classic`): news when it says the
+    /// key is gone (a library's release, its expiry) and no other hint came just before.
+    fn is_new_hint(&mut self, payload: &[u8]) -> bool {
+        if !GONE.contains(&payload) {
+            return false;
+        }
+        let now = Instant::now();
+        let copy = self
+            .last_hint
+            .is_some_and(|at| now.duration_since(at) < SAME_RELEASE_WITHIN);
+        self.last_hint = Some(now);
+        !copy
+    }
 }
+
+/// The keyspace events that say a key is gone: what may free a lock another client held.
+const GONE: [&[u8]; 4] = [b"del", b"expired", b"evicted", b"unlink"];
 
 impl Shared {
     fn states(&self) -> MutexGuard<'_, Vec<State>> {
@@ -77,6 +97,8 @@ impl Shared {
     fn on_push(&self, i: usize, event: PushEvent<'_>) -> bool {
         match event {
             PushEvent::Message(payload) => crate::engine::sync::lock(&self.releases).is_new(i, payload),
+            // A hint is no turn: the waiter looks again as when an instance came back.
+            PushEvent::Hint(payload) => crate::engine::sync::lock(&self.releases).is_new_hint(payload),
             PushEvent::Subscribed | PushEvent::Lost => {
                 let now = if event == PushEvent::Subscribed {
                     State::Live
@@ -101,9 +123,16 @@ pub struct Subscription {
 
 impl Subscription {
     /// Subscribe to `channel` on every instance of `wire` (`None`: no wire, so no instance),
-    /// waking `wakeup` on each new event. Returns at once; [`Subscription::wait_live`] waits for
-    /// the servers to confirm.
-    pub fn start(wire: Option<Handle>, n: usize, channel: &str, wakeup: &Wakeup) -> Subscription {
+    /// and to `hints[i]` on instance `i` where given (the keyspace channel of a `--classic`
+    /// lock's plain key, which another client may release), waking `wakeup` on each new event.
+    /// Returns at once; [`Subscription::wait_live`] waits for the servers to confirm.
+    pub fn start(
+        wire: Option<Handle>,
+        n: usize,
+        channel: &str,
+        hints: Vec<String>,
+        wakeup: &Wakeup,
+    ) -> Subscription {
         let shared = Arc::new(Shared {
             states: Mutex::new(vec![
                 if wire.is_some() {
@@ -118,12 +147,14 @@ impl Subscription {
                 heard: vec![false; n],
                 last: None,
                 turn: false,
+                last_hint: None,
             }),
         });
         if let Some(w) = &wire {
             let (s, wakeup) = (Arc::clone(&shared), wakeup.clone());
             w.subscribe(
                 channel,
+                hints,
                 Arc::new(move |i, event| {
                     if i < n && s.on_push(i, event) {
                         wakeup.notify();
@@ -220,6 +251,7 @@ mod tests {
             heard: vec![false; n],
             last: None,
             turn: false,
+            last_hint: None,
         }
     }
 
@@ -233,6 +265,18 @@ mod tests {
         assert!(r.is_new(0, b"holder-b"));
         assert!(!r.is_new(1, b"holder-b"));
         assert_eq!(r.heard, vec![true; 3]);
+    }
+
+    #[test]
+    fn a_key_gone_is_one_hint_and_other_key_events_none() {
+        let mut r = releases(3);
+        assert!(!r.is_new_hint(b"expire"));
+        assert!(!r.is_new_hint(b"set"));
+        assert!(r.is_new_hint(b"del"));
+        assert!(!r.is_new_hint(b"del"));
+        r.last_hint = Some(Instant::now() - SAME_RELEASE_WITHIN * 2);
+        assert!(r.is_new_hint(b"expired"));
+        assert!(!r.turn);
     }
 
     #[test]

@@ -4,7 +4,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::engine::holder::{Busy, HolderMeta};
+use crate::engine::instance::{Call, InstanceError};
 use crate::engine::quorum::{Quorum, Trace};
+use crate::engine::scripts::{scripts, Script};
 use crate::engine::settings::Settings;
 
 /// The Redis names of one resource's lock.
@@ -29,6 +31,9 @@ pub struct Keys {
     /// Since when this instance remembers the resource (written by its first acquisition there,
     /// never expires): how old a grant's instance is, for this resource.
     pub data_since: String,
+    /// `--classic`: the plain key every Redlock library takes, kept by the scripts' classic
+    /// forms beside `lock` (then the side hash `P classic:NAME`).
+    pub classic: Option<String>,
 }
 
 impl Keys {
@@ -45,6 +50,41 @@ impl Keys {
             hold_prefix: format!("{prefix}hold:{resource}#"),
             fenced_by: format!("{prefix}fenced-by:{resource}"),
             data_since: format!("{prefix}data-since:{resource}"),
+            classic: None,
+        }
+    }
+
+    /// `--classic`: the lock is the plain key `classic_prefix` + NAME, what every Redlock
+    /// library takes; redlock's own record of the hold is the side hash `P classic:NAME`, its
+    /// queue and wake-up channels are apart from those of redlock's own lock of NAME (under
+    /// `P …:classic:NAME`), and the fence counter is the resource's one (fences only rise).
+    pub fn classic(prefix: &str, classic_prefix: &str, resource: &str) -> Keys {
+        Keys {
+            lock: format!("{prefix}classic:{resource}"),
+            fence: format!("{prefix}fence:{resource}"),
+            fenced_by: format!("{prefix}fenced-by:{resource}"),
+            data_since: format!("{prefix}data-since:{resource}"),
+            classic: Some(format!("{classic_prefix}{resource}")),
+            ..Keys::new(prefix, &format!("classic:{resource}"))
+        }
+    }
+
+    /// `script` on these keys: its classic form with the plain key last for a `--classic`
+    /// lock (`scripts::Scripts::classic_of`), else as it is.
+    pub fn eval<T: 'static>(
+        &self,
+        script: &'static Script,
+        keys: &[&str],
+        args: &[&str],
+        parse: impl FnOnce(redis::Value) -> Result<T, InstanceError> + Send + 'static,
+    ) -> Call<T> {
+        match &self.classic {
+            None => Call::eval(script, keys, args, parse),
+            Some(plain) => {
+                let mut keys = keys.to_vec();
+                keys.push(plain);
+                Call::eval(scripts().classic_of(script), &keys, args, parse)
+            }
         }
     }
 
@@ -191,7 +231,10 @@ impl Locker {
     }
 
     pub fn keys(&self, resource: &str) -> Keys {
-        Keys::new(&self.prefix, resource)
+        match &self.settings.classic {
+            Some(classic_prefix) => Keys::classic(&self.prefix, classic_prefix, resource),
+            None => Keys::new(&self.prefix, resource),
+        }
     }
 
     pub fn prefix(&self) -> &str {

@@ -9,7 +9,7 @@ use super::locker::*;
 use super::replies::{busy_from, Granted};
 use crate::engine::error::LockError;
 use crate::engine::holder::{Busy, Holder};
-use crate::engine::instance::{Call, ErrorClass};
+use crate::engine::instance::ErrorClass;
 use crate::engine::quorum::{Reply, Round};
 use crate::engine::scripts::scripts;
 
@@ -58,7 +58,7 @@ impl Locker {
             maybe_ours,
             Some(grace),
             move |_| {
-                Call::eval(
+                keys.eval(
                     &scripts().release,
                     &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
                     &[&token, "0", &quiet, "", &keys.hold_prefix],
