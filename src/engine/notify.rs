@@ -45,9 +45,8 @@ struct Releases {
     /// A message came since [`Subscription::take_turn`] last looked: our turn, not merely an
     /// instance lost or back.
     turn: bool,
-    /// When a hint last woke the waiter: the copies of one key's change (one per instance)
-    /// wake it once.
-    last_hint: Option<Instant>,
+    /// A hint came since [`Subscription::take_hint`] last looked.
+    hint: bool,
 }
 
 /// How far apart the copies of one event arrive, at most (they are published within one
@@ -71,17 +70,13 @@ impl Releases {
     }
 
     /// A keyspace notification of the lock's plain key (`--classic`): news when it says the
-    /// key is gone (a library's release, its expiry) and no other hint came just before.
+    /// key is gone there (a library's release, its expiry). Every instance's is news, unlike
+    /// the copies of a release: a library releases one instance after another, so the waiter
+    /// woken by the first finds the rest still held, and the next one's is what frees a quorum.
     fn is_new_hint(&mut self, payload: &[u8]) -> bool {
-        if !GONE.contains(&payload) {
-            return false;
-        }
-        let now = Instant::now();
-        let copy = self
-            .last_hint
-            .is_some_and(|at| now.duration_since(at) < SAME_RELEASE_WITHIN);
-        self.last_hint = Some(now);
-        !copy
+        let gone = GONE.contains(&payload);
+        self.hint |= gone;
+        gone
     }
 }
 
@@ -147,7 +142,7 @@ impl Subscription {
                 heard: vec![false; n],
                 last: None,
                 turn: false,
-                last_hint: None,
+                hint: false,
             }),
         });
         if let Some(w) = &wire {
@@ -224,6 +219,11 @@ impl Subscription {
         std::mem::take(&mut crate::engine::sync::lock(&self.shared.releases).turn)
     }
 
+    /// Whether a hint (the lock's key gone somewhere) came since the last call.
+    pub fn take_hint(&self) -> bool {
+        std::mem::take(&mut crate::engine::sync::lock(&self.shared.releases).hint)
+    }
+
     /// How many instances are subscribed right now.
     pub fn live(&self) -> usize {
         self.shared.states().iter().filter(|s| **s == State::Live).count()
@@ -251,7 +251,7 @@ mod tests {
             heard: vec![false; n],
             last: None,
             turn: false,
-            last_hint: None,
+            hint: false,
         }
     }
 
@@ -268,15 +268,14 @@ mod tests {
     }
 
     #[test]
-    fn a_key_gone_is_one_hint_and_other_key_events_none() {
+    fn a_key_gone_is_a_hint_from_every_instance_and_other_key_events_none() {
         let mut r = releases(3);
         assert!(!r.is_new_hint(b"expire"));
         assert!(!r.is_new_hint(b"set"));
         assert!(r.is_new_hint(b"del"));
-        assert!(!r.is_new_hint(b"del"));
-        r.last_hint = Some(Instant::now() - SAME_RELEASE_WITHIN * 2);
+        assert!(r.is_new_hint(b"del"));
         assert!(r.is_new_hint(b"expired"));
-        assert!(!r.turn);
+        assert!(!r.turn && r.hint);
     }
 
     #[test]

@@ -327,7 +327,13 @@ fn wait_in_line(
                 // whose release may have gone unheard. Those near the head ask every instance;
                 // the rest renew their place at once (which also tells them whether the
                 // servers are still there), so a thousand waiters do not all ask at once.
-                locker.quorum().trace("wait: woken: an instance lost or back");
+                // Or the lock's plain key was deleted or expired somewhere (`--classic`: another
+                // client's release, which no message of ours announces): the same look again.
+                locker.quorum().trace(if line.sub.take_hint() {
+                    "wait: woken: the lock's key is gone on an instance (a keyspace notification)"
+                } else {
+                    "wait: woken: an instance lost or back"
+                });
                 if line.near_head() {
                     approach = Approach::Parallel;
                 } else {
