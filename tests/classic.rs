@@ -286,6 +286,33 @@ fn a_waiter_takes_a_library_lock_that_expires_within_100ms_of_its_expiry() {
     );
 }
 
+/// A library holding two of three instances: the waiter takes the third and gives it back at
+/// each look, and that deletion is announced to it like a library's release. It must not take
+/// that for news and spin (it did: thousands of attempts a second).
+#[test]
+fn a_waiter_does_not_spin_on_its_own_undo_while_a_library_holds_a_bare_majority() {
+    let cluster = cluster(true);
+    let servers = cluster.servers_arg();
+    for server in &cluster.servers[..2] {
+        let _: () = server
+            .conn()
+            .set_options(
+                "majority",
+                "some-library-token",
+                redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(3000)),
+            )
+            .expect("SET PX");
+    }
+    let out = rl(
+        &servers,
+        &["run", "-v", "--classic", "-w", "20s", "-r", "majority", "--", "true"],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let third = format!("acquire: {}", cluster.servers[2].url());
+    let attempts = out.stderr.lines().filter(|l| l.contains(&third)).count();
+    assert!(attempts <= 20, "{attempts} attempts in 3 s:\n{}", out.stderr);
+}
+
 #[test]
 fn the_key_is_the_plain_name_and_its_value_the_token_on_every_instance() {
     let cluster = cluster(false);

@@ -45,8 +45,8 @@ struct Releases {
     /// A message came since [`Subscription::take_turn`] last looked: our turn, not merely an
     /// instance lost or back.
     turn: bool,
-    /// A hint came since [`Subscription::take_hint`] last looked.
-    hint: bool,
+    /// The instances a hint came from since [`Subscription::take_hint`] last looked.
+    hints: Vec<bool>,
 }
 
 /// How far apart the copies of one event arrive, at most (they are published within one
@@ -73,9 +73,11 @@ impl Releases {
     /// key is gone there (a library's release, its expiry). Every instance's is news, unlike
     /// the copies of a release: a library releases one instance after another, so the waiter
     /// woken by the first finds the rest still held, and the next one's is what frees a quorum.
-    fn is_new_hint(&mut self, payload: &[u8]) -> bool {
+    fn is_new_hint(&mut self, i: usize, payload: &[u8]) -> bool {
         let gone = GONE.contains(&payload);
-        self.hint |= gone;
+        if gone {
+            self.hints[i] = true;
+        }
         gone
     }
 }
@@ -93,7 +95,7 @@ impl Shared {
         match event {
             PushEvent::Message(payload) => crate::engine::sync::lock(&self.releases).is_new(i, payload),
             // A hint is no turn: the waiter looks again as when an instance came back.
-            PushEvent::Hint(payload) => crate::engine::sync::lock(&self.releases).is_new_hint(payload),
+            PushEvent::Hint(payload) => crate::engine::sync::lock(&self.releases).is_new_hint(i, payload),
             PushEvent::Subscribed | PushEvent::Lost => {
                 let now = if event == PushEvent::Subscribed {
                     State::Live
@@ -142,7 +144,7 @@ impl Subscription {
                 heard: vec![false; n],
                 last: None,
                 turn: false,
-                hint: false,
+                hints: vec![false; n],
             }),
         });
         if let Some(w) = &wire {
@@ -221,7 +223,20 @@ impl Subscription {
 
     /// Whether a hint (the lock's key gone somewhere) came since the last call.
     pub fn take_hint(&self) -> bool {
-        std::mem::take(&mut crate::engine::sync::lock(&self.shared.releases).hint)
+        let mut r = crate::engine::sync::lock(&self.shared.releases);
+        let any = r.hints.contains(&true);
+        r.hints.iter_mut().for_each(|h| *h = false);
+        any
+    }
+
+    /// Forget the hints from the instances in `ours` (where our own undo deleted the key: no
+    /// news); true when nothing else is news: no hint from another instance, no turn.
+    pub fn only_our_own_hints(&self, ours: &[bool]) -> bool {
+        let mut r = crate::engine::sync::lock(&self.shared.releases);
+        for (h, o) in r.hints.iter_mut().zip(ours) {
+            *h &= !*o;
+        }
+        !r.turn && !r.hints.contains(&true)
     }
 
     /// How many instances are subscribed right now.
@@ -251,7 +266,7 @@ mod tests {
             heard: vec![false; n],
             last: None,
             turn: false,
-            hint: false,
+            hints: vec![false; n],
         }
     }
 
@@ -270,12 +285,12 @@ mod tests {
     #[test]
     fn a_key_gone_is_a_hint_from_every_instance_and_other_key_events_none() {
         let mut r = releases(3);
-        assert!(!r.is_new_hint(b"expire"));
-        assert!(!r.is_new_hint(b"set"));
-        assert!(r.is_new_hint(b"del"));
-        assert!(r.is_new_hint(b"del"));
-        assert!(r.is_new_hint(b"expired"));
-        assert!(!r.turn && r.hint);
+        assert!(!r.is_new_hint(0, b"expire"));
+        assert!(!r.is_new_hint(0, b"set"));
+        assert!(r.is_new_hint(0, b"del"));
+        assert!(r.is_new_hint(1, b"del"));
+        assert!(r.is_new_hint(2, b"expired"));
+        assert!(!r.turn && r.hints == vec![true; 3]);
     }
 
     #[test]

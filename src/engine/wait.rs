@@ -196,6 +196,16 @@ fn wait_in_line(
                     Attempt::Acquired(lease) => return Ok(lease),
                     Attempt::Busy(busy) => busy,
                 };
+                // `--classic`: where this attempt took the plain key and gave it back, its
+                // deletion was announced to us like another client's release. It is no news:
+                // heeding it would retry at once, undo again, and spin. (It arrived before the
+                // undo's reply, on the same connection, so it is here by now.)
+                let undone = locker.take_undone();
+                if let Some(line) = queued.as_ref() {
+                    if undone.contains(&true) && line.sub.only_our_own_hints(&undone) {
+                        wakeup.clear_notified();
+                    }
+                }
                 let subscribed = queued.as_ref().is_none_or(|w| w.sub.live() >= q);
                 retry_at = Instant::now() + retry_after(&busy, subscribed);
                 busy

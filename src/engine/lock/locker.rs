@@ -202,6 +202,9 @@ pub struct Locker {
     pub(super) suspect_until: Mutex<Vec<Option<Instant>>>,
     /// The `--limit` slot our last attempt was granted most: the one to ask for next.
     pub(super) slot_hint: Mutex<Option<u32>>,
+    /// The instances the last undo gave a hold back on: with `--classic`, where our own undo
+    /// deleted the plain key, so its keyspace notification is no news (see `wait`).
+    pub(super) undone: Mutex<Vec<bool>>,
 }
 
 impl Locker {
@@ -212,6 +215,7 @@ impl Locker {
             settings: settings.clone(),
             suspect_until: Mutex::new(vec![None; settings.servers.len()]),
             slot_hint: Mutex::new(None),
+            undone: Mutex::new(vec![false; settings.servers.len()]),
         }
     }
 
@@ -239,6 +243,14 @@ impl Locker {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The instances undone since the last call (see [`Locker::undone`]).
+    pub fn take_undone(&self) -> Vec<bool> {
+        let mut undone = crate::engine::sync::lock(&self.undone);
+        let taken = undone.clone();
+        undone.iter_mut().for_each(|u| *u = false);
+        taken
     }
 }
 

@@ -32,6 +32,9 @@ impl Locker {
         if !maybe_ours.contains(&true) {
             return;
         }
+        for (u, ours) in crate::engine::sync::lock(&self.undone).iter_mut().zip(maybe_ours) {
+            *u |= *ours;
+        }
         // An answering instance's undo lands within about the attempt's own time; one that
         // does not land by a few times that is on an instance that stopped answering.
         let grace = (started.elapsed() * 4).max(UNDO_GRACE_MIN);
