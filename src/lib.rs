@@ -65,6 +65,7 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             cli::config::not_inherited(&mut cli, &m);
             default_servers = cli::config::default_servers(&m);
             cli.global.prefix_given = cli::config::prefix_given(&m);
+            cli.global.classic = cli.command.classic();
             Ok(cli)
         })
         .map_err(|e| cli::usage::improve(e, &argv));

@@ -305,7 +305,17 @@ fn a_waiter_does_not_spin_on_its_own_undo_while_a_library_holds_a_bare_majority(
     }
     let out = rl(
         &servers,
-        &["run", "-v", "--classic", "-w", "20s", "-r", "majority", "--", "true"],
+        &[
+            "run",
+            "-v",
+            "--classic",
+            "-w",
+            "20s",
+            "-r",
+            "majority",
+            "--",
+            "true",
+        ],
     );
     assert_eq!(out.code, Some(0), "{out:?}");
     let third = format!("acquire: {}", cluster.servers[2].url());
