@@ -434,6 +434,35 @@ fn inspect_shows_a_library_hold_as_another_client_with_its_value_and_time_left()
 }
 
 #[test]
+fn release_and_extend_leave_a_library_hold_alone_and_force_breaks_it() {
+    let cluster = cluster(false);
+    let servers = cluster.servers_arg();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(hold) = LibHold::start(Lib::RedlockPy, &servers, "theirs", dir.path()) else {
+        return;
+    };
+    let value: Option<String> = cluster.servers[0].conn().get("theirs").expect("GET");
+    for verb in ["release", "extend"] {
+        let out = rl(
+            &servers,
+            &[verb, "--classic", "-r", "theirs", "--token", "not-theirs"],
+        );
+        assert_eq!(out.code, Some(1), "{verb}: {out:?}");
+        assert!(out.stderr.contains("another client"), "{verb}: {out:?}");
+        let now: Option<String> = cluster.servers[0].conn().get("theirs").expect("GET");
+        assert_eq!(now, value, "{verb} touched the library's hold");
+    }
+    let out = rl(&servers, &["release", "--classic", "--force", "-r", "theirs"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("another client"), "{out:?}");
+    for server in &cluster.servers {
+        let exists: bool = server.conn().exists("theirs").expect("EXISTS");
+        assert!(!exists, "--force left the key on {}", server.url());
+    }
+    hold.release();
+}
+
+#[test]
 fn the_keeper_renews_a_classic_lock_and_release_ends_it() {
     let cluster = cluster(false);
     let servers = cluster.servers_arg();
