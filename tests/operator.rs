@@ -375,7 +375,10 @@ fn a_bare_number_is_seconds() {
     let servers = cluster.servers_arg();
     // --no-keep: a keeper's owner would be this test process, which the keeper stops with
     // SIGTERM when the servers go away at the end of the test.
-    let out = rl(&servers, &["acquire", "--no-keep", "-r", "b", "--ttl", "5", "--json"]);
+    let out = rl(
+        &servers,
+        &["acquire", "--no-keep", "-r", "b", "--ttl", "5", "--json"],
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
     let doc: Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(doc["ttl_ms"], 5000, "{doc}");
