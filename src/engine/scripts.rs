@@ -159,4 +159,19 @@ mod tests {
         let acquire = &scripts().acquire.body;
         assert!(acquire.contains("local function walk(") && !acquire.contains("\n--"));
     }
+
+    #[test]
+    fn classic_forms_wrap_the_lock_scripts_under_names_of_their_own() {
+        let s = scripts();
+        for script in [&s.acquire, &s.extend, &s.restore, &s.release, &s.force, &s.read] {
+            let classic = s.classic_of(script);
+            assert_eq!(classic.name, format!("classic_{}", script.name));
+            assert!(classic.body.contains("local function op()"), "{}", classic.name);
+            assert_ne!(classic.sha, script.sha);
+        }
+        // The scripts that never touch the lock itself have no classic form.
+        for script in [&s.fence, &s.queue, &s.dequeue, &s.keeper, &s.read_many] {
+            assert!(std::ptr::eq(s.classic_of(script), script));
+        }
+    }
 }

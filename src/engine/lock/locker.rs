@@ -257,3 +257,25 @@ impl Locker {
 pub(crate) fn single(n: usize, i: usize) -> Vec<bool> {
     (0..n).map(|j| j == i).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_classic_lock_is_the_plain_key_with_its_record_and_queue_under_the_prefix() {
+        let k = Keys::classic("redlock:", "", "deploy");
+        assert_eq!(k.classic.as_deref(), Some("deploy"));
+        assert_eq!(k.lock, "redlock:classic:deploy");
+        // One fence counter per resource, whichever lock takes it: fences only rise.
+        assert_eq!(k.fence, "redlock:fence:deploy");
+        // The queue is apart from that of redlock's own lock of the same name.
+        assert_eq!(k.queue, "redlock:queue:classic:deploy");
+        assert_eq!(k.wake("t"), "redlock:wake:classic:deploy:t");
+        assert_eq!(
+            Keys::classic("app:", "app:", "deploy").classic.as_deref(),
+            Some("app:deploy")
+        );
+        assert_eq!(Keys::new("redlock:", "deploy").classic, None);
+    }
+}
