@@ -249,6 +249,75 @@ fn a_waiter_wakes_within_a_second_or_two_of_a_library_release_without_notificati
     waiter_wakes_after_a_library_release(false, Duration::from_millis(2000));
 }
 
+/// Where an ACL forbids the keyspace channel, the subscription to it is refused, and that is
+/// all: the waiter keeps its own wake-up channel and looks again at least once a second.
+#[test]
+fn a_waiter_under_an_acl_without_the_keyspace_channel_still_wakes_by_looking() {
+    let cluster = cluster(true);
+    let servers = cluster.servers_arg();
+    let mut as_app = Vec::new();
+    for server in &cluster.servers {
+        let _: () = redis::cmd("ACL")
+            .arg(&[
+                "SETUSER",
+                "app",
+                "on",
+                ">pw",
+                "~*",
+                "resetchannels",
+                "&redlock:*",
+                "+@all",
+            ])
+            .query(&mut server.conn())
+            .expect("ACL SETUSER");
+        as_app.push(server.url().replace("redis://", "redis://app:pw@"));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(hold) = LibHold::start(Lib::RedlockPackage, &servers, "acl", dir.path()) else {
+        return;
+    };
+    let started = dir.path().join("started");
+    let script = format!("date +%s%N > {}", started.display());
+    let mut waiter = Bg::start(
+        redlock().env("REDLOCK_SERVERS", as_app.join(",")).args([
+            "run",
+            "-v",
+            "--classic",
+            "-w",
+            "20s",
+            "-r",
+            "acl",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]),
+        dir.path(),
+    );
+    procs::wait_until("the waiter to queue", LIMIT, || {
+        let out = rl(&servers, &["inspect", "--classic", "-r", "acl", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        v["queue"].as_array().is_some_and(|q| q.len() == 1)
+    });
+    let released = hold.release();
+    assert_eq!(waiter.code(LIMIT), 0, "{}", waiter.stderr());
+    let ran: i128 = std::fs::read_to_string(&started)
+        .expect("the command ran")
+        .trim()
+        .parse()
+        .expect("date +%s%N");
+    let after = Duration::from_nanos(u64::try_from(ran - released).unwrap_or(0));
+    assert!(
+        after < Duration::from_millis(2000),
+        "started {after:?} after the release"
+    );
+    assert!(
+        !waiter.stderr().contains("(a keyspace notification)"),
+        "{}",
+        waiter.stderr()
+    );
+}
+
 #[test]
 fn a_waiter_takes_a_library_lock_that_expires_within_100ms_of_its_expiry() {
     let cluster = cluster(false);

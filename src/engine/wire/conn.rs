@@ -191,6 +191,7 @@ impl Conn {
                 self.waiting.pop_front();
                 Outcome::Subscribed
             }
+            // A hint's confirmation, like an UNSUBSCRIBE's, only answers the request at the front.
             b"unsubscribe" | b"subscribe"
                 if matches!(
                     (kind.as_slice(), self.waiting.front()),
@@ -287,6 +288,24 @@ mod tests {
         assert!(matches!(c.take(msg("message")), Outcome::Message { .. }));
         assert!(matches!(c.take(Reply::Value(Value::Nil)), Outcome::Deliver(..)));
         assert!(matches!(c.take(msg("subscribe")), Outcome::Subscribed));
+        assert!(c.waiting.is_empty());
+    }
+
+    #[test]
+    fn a_hint_subscription_is_confirmed_or_refused_silently() {
+        let mut c = conn();
+        c.push_subscription("wake", true);
+        c.push_hint("__keyspace@0__:x");
+        c.push_hint("__keyspace@0__:y");
+        let push = |kind: &str| Reply::Push(vec![Value::BulkString(kind.as_bytes().to_vec())]);
+        assert!(matches!(c.take(push("subscribe")), Outcome::Subscribed));
+        assert!(matches!(c.take(push("subscribe")), Outcome::Nothing));
+        assert!(matches!(
+            c.take(Reply::Error(
+                "NOPERM this user has no permissions to access one of the channels".into()
+            )),
+            Outcome::Nothing
+        ));
         assert!(c.waiting.is_empty());
     }
 

@@ -510,15 +510,16 @@ impl Shared {
                     out.push(Event::Push(i, PushKind::Lost));
                 }
                 Outcome::Message { channel, payload } => {
-                    let kind =
-                        lock(&self.wanted)
-                            .as_ref()
-                            .and_then(|w| match w.event(i, &channel, &payload)? {
-                                PushEvent::Hint(_) => Some(PushKind::Hint(payload.clone())),
-                                _ => Some(PushKind::Message(payload.clone())),
-                            });
-                    if let Some(kind) = kind {
-                        out.push(Event::Push(i, kind));
+                    // Ours, a hint (the subscription's second channel), or a leftover of an
+                    // earlier subscription.
+                    let hint = lock(&self.wanted)
+                        .as_ref()
+                        .and_then(|w| w.event(i, &channel, &payload))
+                        .map(|e| matches!(e, PushEvent::Hint(_)));
+                    match hint {
+                        Some(true) => out.push(Event::Push(i, PushKind::Hint(payload))),
+                        Some(false) => out.push(Event::Push(i, PushKind::Message(payload))),
+                        None => {}
                     }
                 }
                 Outcome::Nothing => {}
