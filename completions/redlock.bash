@@ -159,7 +159,7 @@ _redlock() {
             return 0
             ;;
         redlock__subcmd__acquire)
-            opts="-r -t -w -n -E -l -s -v -q -h -V --resource --ttl --wait --no-wait --conflict-exit-code --token --limit --shared --no-record-command --json --no-keep --owner --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
+            opts="-r -t -w -n -E -l -s -v -q -h -V --resource --ttl --wait --no-wait --conflict-exit-code --token --limit --shared --no-record-command --classic --json --no-keep --owner --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -431,7 +431,7 @@ _redlock() {
             return 0
             ;;
         redlock__subcmd__extend)
-            opts="-r -t -s -v -q -h -V --resource --token --ttl --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
+            opts="-r -t -s -v -q -h -V --resource --token --ttl --classic --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -672,7 +672,7 @@ _redlock() {
             return 0
             ;;
         redlock__subcmd__inspect)
-            opts="-r -s -v -q -h -V --resource --json --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
+            opts="-r -s -v -q -h -V --resource --json --classic --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -780,7 +780,7 @@ _redlock() {
             return 0
             ;;
         redlock__subcmd__release)
-            opts="-r -s -v -q -h -V --resource --token --force --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
+            opts="-r -s -v -q -h -V --resource --token --force --classic --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -898,7 +898,7 @@ _redlock() {
             if _redlock_run_command; then
                 return 0
             fi
-            opts="-r -t -w -n -E -l -c -s -v -q -h -V --resource --ttl --wait --no-wait --conflict-exit-code --token --limit --shared --no-record-command --command --kill-after --timeout --min-hold --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
+            opts="-r -t -w -n -E -l -c -s -v -q -h -V --resource --ttl --wait --no-wait --conflict-exit-code --token --limit --shared --no-record-command --classic --command --kill-after --timeout --min-hold --server --prefix --connect-timeout --op-timeout --tls-ca --tls-cert --tls-key --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

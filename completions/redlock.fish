@@ -102,6 +102,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand run" -l tls-key -d 'Priv
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s n -l no-wait -d 'Give up at once if the lock is held'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -l shared -d 'A shared hold: shared holders hold together, never with an exclusive one (flock -s)'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -l no-record-command -d 'Record only the program\'s name next to the lock, not its arguments (which are recorded with passwords, tokens and keys masked); REDLOCK_RECORD_COMMAND=0 does the same'
+complete -c redlock -n "__fish_redlock_using_subcommand run" -l classic -d 'Lock as every Redlock library does, to share the lock with services: the plain key NAME (the prefix only when given), its value the token (docs/classic.md)'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s v -l verbose -d 'Debug lines on stderr: each round, per instance, with timings'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s q -l quiet -d 'No notices on stderr (errors are still printed)'
 complete -c redlock -n "__fish_redlock_using_subcommand run" -s h -l help -d 'Print help'
@@ -123,6 +124,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l tls-key -d '
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s n -l no-wait -d 'Give up at once if the lock is held'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l shared -d 'A shared hold: shared holders hold together, never with an exclusive one (flock -s)'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l no-record-command -d 'Record only the program\'s name next to the lock, not its arguments (which are recorded with passwords, tokens and keys masked); REDLOCK_RECORD_COMMAND=0 does the same'
+complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l classic -d 'Lock as every Redlock library does, to share the lock with services: the plain key NAME (the prefix only when given), its value the token (docs/classic.md)'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l json -d 'Print {"resource","token","fence","ttl_ms","validity_ms"} instead of the token'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -l no-keep -d 'A bare lease of --ttl that nothing renews (only `extend`) and that outlives whoever acquired it: for a hold released by a later step (a CI pipeline). Without it, a keeper process renews the lease every ttl/3 until `release` or until the owner exits'
 complete -c redlock -n "__fish_redlock_using_subcommand acquire" -s v -l verbose -d 'Debug lines on stderr: each round, per instance, with timings'
@@ -139,6 +141,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand extend" -l op-timeout -d
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -l tls-ca -d 'CA certificates (PEM) that rediss:// servers are verified against, instead of the system\'s roots' -r -F
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -l tls-cert -d 'Client certificate (PEM) for rediss:// servers that require one; needs --tls-key' -r -F
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -l tls-key -d 'Private key (PEM) of --tls-cert' -r -F
+complete -c redlock -n "__fish_redlock_using_subcommand extend" -l classic -d 'Lock as every Redlock library does, to share the lock with services: the plain key NAME (the prefix only when given), its value the token (docs/classic.md)'
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -s v -l verbose -d 'Debug lines on stderr: each round, per instance, with timings'
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -s q -l quiet -d 'No notices on stderr (errors are still printed)'
 complete -c redlock -n "__fish_redlock_using_subcommand extend" -s h -l help -d 'Print help'
@@ -153,6 +156,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand release" -l tls-ca -d 'C
 complete -c redlock -n "__fish_redlock_using_subcommand release" -l tls-cert -d 'Client certificate (PEM) for rediss:// servers that require one; needs --tls-key' -r -F
 complete -c redlock -n "__fish_redlock_using_subcommand release" -l tls-key -d 'Private key (PEM) of --tls-cert' -r -F
 complete -c redlock -n "__fish_redlock_using_subcommand release" -l force -d 'Break the lock whoever holds it, and print who did'
+complete -c redlock -n "__fish_redlock_using_subcommand release" -l classic -d 'Lock as every Redlock library does, to share the lock with services: the plain key NAME (the prefix only when given), its value the token (docs/classic.md)'
 complete -c redlock -n "__fish_redlock_using_subcommand release" -s v -l verbose -d 'Debug lines on stderr: each round, per instance, with timings'
 complete -c redlock -n "__fish_redlock_using_subcommand release" -s q -l quiet -d 'No notices on stderr (errors are still printed)'
 complete -c redlock -n "__fish_redlock_using_subcommand release" -s h -l help -d 'Print help'
@@ -166,6 +170,7 @@ complete -c redlock -n "__fish_redlock_using_subcommand inspect" -l tls-ca -d 'C
 complete -c redlock -n "__fish_redlock_using_subcommand inspect" -l tls-cert -d 'Client certificate (PEM) for rediss:// servers that require one; needs --tls-key' -r -F
 complete -c redlock -n "__fish_redlock_using_subcommand inspect" -l tls-key -d 'Private key (PEM) of --tls-cert' -r -F
 complete -c redlock -n "__fish_redlock_using_subcommand inspect" -l json -d 'Machine-readable output (durations in milliseconds, times in RFC 3339)'
+complete -c redlock -n "__fish_redlock_using_subcommand inspect" -l classic -d 'Lock as every Redlock library does, to share the lock with services: the plain key NAME (the prefix only when given), its value the token (docs/classic.md)'
 complete -c redlock -n "__fish_redlock_using_subcommand inspect" -s v -l verbose -d 'Debug lines on stderr: each round, per instance, with timings'
 complete -c redlock -n "__fish_redlock_using_subcommand inspect" -s q -l quiet -d 'No notices on stderr (errors are still printed)'
 complete -c redlock -n "__fish_redlock_using_subcommand inspect" -s h -l help -d 'Print help'

@@ -1574,6 +1574,7 @@ fn fault(env: &Env, table: &mut Table, unfaulted: Option<Vec<f64>>) {
         connect_timeout: Duration::from_millis(250),
         op_timeout: Duration::from_millis(250),
         verbosity: redlock::engine::settings::Verbosity::Quiet,
+        classic: None,
     };
     let locker = redlock::engine::lock::Locker::new(&settings, None);
     let decider_of = |resource: &str| locker.order(resource).first().copied().unwrap_or(0);

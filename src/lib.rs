@@ -64,6 +64,8 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             let mut cli = cli::args::Cli::from_arg_matches(&m)?;
             cli::config::not_inherited(&mut cli, &m);
             default_servers = cli::config::default_servers(&m);
+            cli.global.prefix_given = cli::config::prefix_given(&m);
+            cli.global.classic = cli.command.classic();
             Ok(cli)
         })
         .map_err(|e| cli::usage::improve(e, &argv));
@@ -84,7 +86,9 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             return e.exit_code();
         }
     };
-    let settings = match cli::config::check(&cli.command).and_then(|()| cli::config::settings(&cli.global)) {
+    let settings = match cli::config::check(&cli.command, &cli.global)
+        .and_then(|()| cli::config::settings(&cli.global))
+    {
         Ok(s) => s,
         Err(msg) => {
             let e = cli::args::Cli::command().error(clap::error::ErrorKind::ArgumentConflict, msg);

@@ -62,6 +62,7 @@ const HOLDER_FIELDS: &[&str] = &[
     "time_left_ms",
     "fence",
     "unreadable",
+    "other_client",
 ];
 const INSTANCE_FIELDS: &[&str] = &["server", "reachable", "error", "holder", "holds", "last_fence"];
 const TOKEN_FIELDS: &[&str] = &["token", "held_on"];

@@ -294,7 +294,7 @@ fn synopsis_shows_value_placeholders_and_the_double_dash() {
     }
     let release = synopsis(Some("release"));
     assert!(
-        release.contains("-r NAME --token T") && release.contains("-r NAME --force"),
+        release.contains("-r NAME [--classic] --token T") && release.contains("-r NAME --force"),
         "{release}"
     );
     assert!(synopsis(Some("completions")).contains("SHELL"));

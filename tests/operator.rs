@@ -373,6 +373,8 @@ fn run_warns_when_an_instance_is_lost_and_when_it_comes_back_not_at_every_renewa
 fn a_bare_number_is_seconds() {
     let cluster = Cluster::start(1);
     let servers = cluster.servers_arg();
+    // --no-keep: a keeper's owner would be this test process, which the keeper stops with
+    // SIGTERM when the servers go away at the end of the test.
     let out = rl(
         &servers,
         &["acquire", "--no-keep", "-r", "b", "--ttl", "5", "--json"],

@@ -99,6 +99,15 @@ pub struct GlobalArgs {
     /// No notices on stderr (errors are still printed).
     #[arg(short, long, global = true, action = ArgAction::SetTrue)]
     pub quiet: bool,
+
+    /// `--classic`, taken from the subcommand's own option ([`Classic`]) once parsed.
+    #[arg(skip)]
+    pub classic: bool,
+
+    /// `--prefix` (or REDLOCK_PREFIX) was given, not defaulted: only then does the classic key
+    /// carry it. Set from the matches, not parsed.
+    #[arg(skip)]
+    pub prefix_given: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +224,33 @@ pub struct LockArgs {
     #[arg(long = "no-record-command", action = ArgAction::SetFalse, env = "REDLOCK_RECORD_COMMAND",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub record_command: bool,
+
+    #[command(flatten)]
+    pub classic: Classic,
+}
+
+/// `--classic`: on run, acquire, extend, release and inspect (the commands that touch a lock).
+#[derive(Debug, Args)]
+pub struct Classic {
+    /// Lock as every Redlock library does, to share the lock with services: the plain key NAME
+    /// (the prefix only when given), its value the token (docs/classic.md).
+    #[arg(long, env = "REDLOCK_CLASSIC", action = ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub classic: bool,
+}
+
+impl Command {
+    /// Whether `--classic` (or REDLOCK_CLASSIC) was given to the subcommand.
+    pub fn classic(&self) -> bool {
+        match self {
+            Command::Run(a) => a.lock.classic.classic,
+            Command::Acquire(a) => a.lock.classic.classic,
+            Command::Extend(a) => a.classic.classic,
+            Command::Release(a) => a.classic.classic,
+            Command::Inspect(a) => a.classic.classic,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -291,6 +327,9 @@ pub struct ExtendArgs {
     #[arg(short, long, value_name = "DUR", env = "REDLOCK_TTL", default_value = "30s",
           value_hint = ValueHint::Other, value_parser = parse_positive_duration)]
     pub ttl: Duration,
+
+    #[command(flatten)]
+    pub classic: Classic,
 }
 
 #[derive(Debug, Args)]
@@ -309,6 +348,9 @@ pub struct ReleaseArgs {
     /// Break the lock whoever holds it, and print who did.
     #[arg(long, conflicts_with = "token")]
     pub force: bool,
+
+    #[command(flatten)]
+    pub classic: Classic,
 }
 
 #[derive(Debug, Args)]
@@ -321,6 +363,9 @@ pub struct InspectArgs {
     /// Machine-readable output (durations in milliseconds, times in RFC 3339).
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub classic: Classic,
 }
 
 #[derive(Debug, Args)]

@@ -33,13 +33,34 @@ pub fn default_servers(matches: &clap::ArgMatches) -> bool {
     source.is_none_or(|s| s == clap::parser::ValueSource::DefaultValue)
 }
 
+/// Whether the prefix was given (`--prefix` or `REDLOCK_PREFIX`) rather than defaulted: the
+/// classic key carries it only then.
+pub fn prefix_given(matches: &clap::ArgMatches) -> bool {
+    let source = match matches.subcommand() {
+        Some((_, sub)) => sub.value_source("prefix"),
+        None => matches.value_source("prefix"),
+    };
+    source.is_some_and(|s| s != clap::parser::ValueSource::DefaultValue)
+}
+
 /// What clap cannot check alone, for the subcommand given; `Err` is a usage error's message.
-pub fn check(command: &Command) -> Result<(), String> {
+pub fn check(command: &Command, global: &GlobalArgs) -> Result<(), String> {
     let lock = match command {
         Command::Run(a) => &a.lock,
         Command::Acquire(a) => &a.lock,
         _ => return Ok(()),
     };
+    if global.classic && (lock.shared || lock.limit != 1) {
+        let what = if lock.shared {
+            "--shared".to_string()
+        } else {
+            format!("--limit {} (REDLOCK_LIMIT)", lock.limit)
+        };
+        return Err(format!(
+            "--classic (REDLOCK_CLASSIC) cannot be combined with {what}: the classic Redlock key \
+             has one holder; drop one of the two"
+        ));
+    }
     if lock.shared && lock.limit != 1 {
         return Err(format!(
             "--shared cannot be combined with --limit {} (REDLOCK_LIMIT): shared holds are \
@@ -89,6 +110,13 @@ pub fn settings(args: &GlobalArgs) -> Result<Settings, String> {
         connect_timeout: args.connect_timeout,
         op_timeout: args.op_timeout,
         verbosity,
+        classic: args.classic.then(|| {
+            if args.prefix_given {
+                args.prefix.clone()
+            } else {
+                String::new()
+            }
+        }),
     })
 }
 

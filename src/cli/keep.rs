@@ -63,6 +63,10 @@ pub struct KeepArgs {
     #[arg(long)]
     pub owner_start: u64,
 
+    /// `--classic`: the classic key's prefix ('' unless one was given), as `Settings::classic`.
+    #[arg(long)]
+    pub classic_key_prefix: Option<String>,
+
     /// The command line the holder record shows (the owner's), for restoring an instance.
     #[arg(long, env = "REDLOCK_KEEP_CMD", default_value = "")]
     pub cmd: String,

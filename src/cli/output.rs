@@ -47,6 +47,13 @@ fn verdict_line(state: &LockState) -> String {
                 Some(left) => format!("expires in {}", human(*left)),
                 None => "never expires (no lease set)".to_string(),
             };
+            if holder.other_client {
+                // A Redlock library's hold of a --classic lock: its value is all there is.
+                return format!(
+                    "held by another client (value '{}') on {held_on}/{n} instances (quorum {q}), {expiry}",
+                    holder.token.escape_debug()
+                );
+            }
             format!(
                 "held by {} ({}) on {held_on}/{n} instances (quorum {q}), {expiry}",
                 holder.token,
@@ -294,6 +301,7 @@ fn holder_json(h: &Holder) -> Value {
         "time_left_ms": h.time_left.map(ms),
         "fence": h.fence,
         "unreadable": h.unreadable.names(),
+        "other_client": h.other_client,
     })
 }
 

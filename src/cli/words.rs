@@ -18,6 +18,18 @@ pub fn holder(h: &Holder) -> String {
 }
 
 fn holder_at(h: &Holder, now: SystemTime) -> String {
+    if h.other_client {
+        // A Redlock library's hold of a --classic lock: no host, command or since, only its
+        // value and its lease.
+        let left = match h.time_left {
+            Some(left) => format!(", {} left", human(left)),
+            None => String::new(),
+        };
+        return format!(
+            "held by another client (value '{}'{left})",
+            h.token.escape_debug()
+        );
+    }
     if h.count == 0 {
         // release.lua leaves count 0 when --min-hold keeps the key: nobody holds it.
         let until = match h.time_left {

@@ -128,6 +128,12 @@ fn start_keeper(ctx: &Context, lease: &Lease, owner: Owner, cmd: &str) -> Result
         ("--owner-start", owner.start.to_string()),
     ]
     .into_iter()
+    .chain(
+        ctx.settings
+            .classic
+            .as_ref()
+            .map(|p| ("--classic-key-prefix", p.clone())),
+    )
     .flat_map(|(flag, value)| [OsString::from(flag), OsString::from(value)])
     .collect();
     let mut env = settings_env(&ctx.settings);

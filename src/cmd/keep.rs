@@ -60,6 +60,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     let settings = crate::engine::settings::Settings {
         verbosity: Verbosity::Quiet,
+        classic: cli.keep.classic_key_prefix.clone(),
         ..settings
     };
     match keep(&Context::new(settings), &cli.keep) {

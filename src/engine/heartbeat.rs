@@ -283,6 +283,7 @@ mod tests {
             connect_timeout: Duration::from_millis(250),
             op_timeout: Duration::from_millis(250),
             verbosity: crate::engine::settings::Verbosity::Quiet,
+            classic: None,
         };
         let t = Timing::new(Duration::from_secs(30), &settings);
         assert_eq!(t.period, Duration::from_secs(10));

@@ -50,6 +50,10 @@ fn truncate(cmd: &str) -> String {
     cut
 }
 
+/// What the classic scripts put in a holder's count field for the plain key held by another
+/// client (a Redlock library): see `scripts/classic.lua`.
+pub const OTHER_CLIENT: &str = "other-client";
+
 /// The last millisecond of year 9999: a time past it is not one a clock wrote (and RFC 3339
 /// cannot show it), so a record that says so is unreadable.
 pub const MAX_UNIX_MS: u64 = 253_402_300_799_999;
@@ -85,6 +89,9 @@ pub struct Holder {
     /// tool writes (not a number, out of range: a corrupt or hostile record); they read as
     /// absent, and `inspect` says they were unreadable.
     pub unreadable: Unreadable,
+    /// Another client's hold of a `--classic` lock (a Redlock library's): only its value (the
+    /// token) and time left are known; it has no hold count, metadata or fence.
+    pub other_client: bool,
 }
 
 /// Which of a record's fields could not be read: a set of [`Unreadable::FIELDS`], one bit
@@ -127,6 +134,22 @@ impl Holder {
         if pttl == -2 {
             return None;
         }
+        // The classic scripts' mark for the plain key held by another client (classic.lua).
+        if string(&v[2]) == OTHER_CLIENT {
+            return Some(Holder {
+                time_left: u64::try_from(pttl).ok().map(Duration::from_millis),
+                token: string(&v[1]),
+                count: 1,
+                host: String::new(),
+                pid: None,
+                cmd: String::new(),
+                since_unix_ms: None,
+                fence: 0,
+                ttl: None,
+                unreadable: Unreadable::default(),
+                other_client: true,
+            });
+        }
         let mut unreadable = Unreadable::default();
         let mut field = |name: &'static str, value: &Value, ok: &dyn Fn(&u64) -> bool| {
             let text = string(value);
@@ -153,11 +176,15 @@ impl Holder {
             fence,
             ttl,
             unreadable,
+            other_client: false,
         })
     }
 
     /// `web-3 pid 4121` — the host and process, as every message names a holder.
     pub fn who(&self) -> String {
+        if self.other_client {
+            return "another client".to_string();
+        }
         let mut s = if self.host.is_empty() {
             "an unknown holder".to_string()
         } else {
@@ -179,6 +206,9 @@ impl Holder {
     /// finished`: the plain facts, for the engine's `Display` and tests. What users read is
     /// `cli::words::holder`.
     pub fn fact(&self) -> String {
+        if self.other_client {
+            return format!("held by another client (value '{}')", self.token.escape_debug());
+        }
         let verb = if self.count == 0 { "kept" } else { "held" };
         let mut s = format!("{verb} by {}", self.who());
         if !self.cmd.is_empty() {
@@ -355,6 +385,7 @@ pub(crate) fn sample(count: i64, since_unix_ms: Option<u64>) -> Holder {
         ttl: None,
         time_left: Some(Duration::from_millis(11_600)),
         unreadable: Unreadable::default(),
+        other_client: false,
     }
 }
 

@@ -45,6 +45,8 @@ struct Releases {
     /// A message came since [`Subscription::take_turn`] last looked: our turn, not merely an
     /// instance lost or back.
     turn: bool,
+    /// The instances a hint came from since [`Subscription::take_hint`] last looked.
+    hints: Vec<bool>,
 }
 
 /// How far apart the copies of one event arrive, at most (they are published within one
@@ -66,7 +68,22 @@ impl Releases {
         }
         !copy
     }
+
+    /// A keyspace notification of the lock's plain key (`--classic`): news when it says the
+    /// key is gone there (a library's release, its expiry). Every instance's is news, unlike
+    /// the copies of a release: a library releases one instance after another, so the waiter
+    /// woken by the first finds the rest still held, and the next one's is what frees a quorum.
+    fn is_new_hint(&mut self, i: usize, payload: &[u8]) -> bool {
+        let gone = GONE.contains(&payload);
+        if gone {
+            self.hints[i] = true;
+        }
+        gone
+    }
 }
+
+/// The keyspace events that say a key is gone: what may free a lock another client held.
+const GONE: [&[u8]; 4] = [b"del", b"expired", b"evicted", b"unlink"];
 
 impl Shared {
     fn states(&self) -> MutexGuard<'_, Vec<State>> {
@@ -77,6 +94,8 @@ impl Shared {
     fn on_push(&self, i: usize, event: PushEvent<'_>) -> bool {
         match event {
             PushEvent::Message(payload) => crate::engine::sync::lock(&self.releases).is_new(i, payload),
+            // A hint is no turn: the waiter looks again as when an instance came back.
+            PushEvent::Hint(payload) => crate::engine::sync::lock(&self.releases).is_new_hint(i, payload),
             PushEvent::Subscribed | PushEvent::Lost => {
                 let now = if event == PushEvent::Subscribed {
                     State::Live
@@ -101,9 +120,16 @@ pub struct Subscription {
 
 impl Subscription {
     /// Subscribe to `channel` on every instance of `wire` (`None`: no wire, so no instance),
-    /// waking `wakeup` on each new event. Returns at once; [`Subscription::wait_live`] waits for
-    /// the servers to confirm.
-    pub fn start(wire: Option<Handle>, n: usize, channel: &str, wakeup: &Wakeup) -> Subscription {
+    /// and to `hints[i]` on instance `i` where given (the keyspace channel of a `--classic`
+    /// lock's plain key, which another client may release), waking `wakeup` on each new event.
+    /// Returns at once; [`Subscription::wait_live`] waits for the servers to confirm.
+    pub fn start(
+        wire: Option<Handle>,
+        n: usize,
+        channel: &str,
+        hints: Vec<String>,
+        wakeup: &Wakeup,
+    ) -> Subscription {
         let shared = Arc::new(Shared {
             states: Mutex::new(vec![
                 if wire.is_some() {
@@ -118,12 +144,14 @@ impl Subscription {
                 heard: vec![false; n],
                 last: None,
                 turn: false,
+                hints: vec![false; n],
             }),
         });
         if let Some(w) = &wire {
             let (s, wakeup) = (Arc::clone(&shared), wakeup.clone());
             w.subscribe(
                 channel,
+                hints,
                 Arc::new(move |i, event| {
                     if i < n && s.on_push(i, event) {
                         wakeup.notify();
@@ -193,6 +221,24 @@ impl Subscription {
         std::mem::take(&mut crate::engine::sync::lock(&self.shared.releases).turn)
     }
 
+    /// Whether a hint (the lock's key gone somewhere) came since the last call.
+    pub fn take_hint(&self) -> bool {
+        let mut r = crate::engine::sync::lock(&self.shared.releases);
+        let any = r.hints.contains(&true);
+        r.hints.iter_mut().for_each(|h| *h = false);
+        any
+    }
+
+    /// Forget the hints from the instances in `ours` (where our own undo deleted the key: no
+    /// news); true when nothing else is news: no hint from another instance, no turn.
+    pub fn only_our_own_hints(&self, ours: &[bool]) -> bool {
+        let mut r = crate::engine::sync::lock(&self.shared.releases);
+        for (h, o) in r.hints.iter_mut().zip(ours) {
+            *h &= !*o;
+        }
+        !r.turn && !r.hints.contains(&true)
+    }
+
     /// How many instances are subscribed right now.
     pub fn live(&self) -> usize {
         self.shared.states().iter().filter(|s| **s == State::Live).count()
@@ -220,6 +266,7 @@ mod tests {
             heard: vec![false; n],
             last: None,
             turn: false,
+            hints: vec![false; n],
         }
     }
 
@@ -233,6 +280,17 @@ mod tests {
         assert!(r.is_new(0, b"holder-b"));
         assert!(!r.is_new(1, b"holder-b"));
         assert_eq!(r.heard, vec![true; 3]);
+    }
+
+    #[test]
+    fn a_key_gone_is_a_hint_from_every_instance_and_other_key_events_none() {
+        let mut r = releases(3);
+        assert!(!r.is_new_hint(0, b"expire"));
+        assert!(!r.is_new_hint(0, b"set"));
+        assert!(r.is_new_hint(0, b"del"));
+        assert!(r.is_new_hint(1, b"del"));
+        assert!(r.is_new_hint(2, b"expired"));
+        assert!(!r.turn && r.hints == vec![true; 3]);
     }
 
     #[test]

@@ -73,6 +73,15 @@ impl ServerUrl {
         Ok(client.get_connection_info().clone())
     }
 
+    /// The database number requests go to (0 unless the URL names one): where keyspace
+    /// notifications of a key are published (`__keyspace@DB__:KEY`).
+    pub fn db(&self) -> i64 {
+        self.url
+            .clone()
+            .into_connection_info()
+            .map_or(0, |info| info.redis_settings().db())
+    }
+
     /// host:port (or the socket path): a short name for tables and `-v` lines.
     pub fn short(&self) -> String {
         if self.is_unix() {

@@ -22,6 +22,10 @@ pub struct Settings {
     pub connect_timeout: Duration,
     pub op_timeout: Duration,
     pub verbosity: Verbosity,
+    /// `--classic`: the lock is the plain key every Redlock library takes (see
+    /// [`crate::engine::lock::Keys`]), named by this prefix ('' unless one was given) and the
+    /// resource; `None` for redlock's own lock under [`Settings::prefix`].
+    pub classic: Option<String>,
 }
 
 impl Settings {

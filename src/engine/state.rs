@@ -270,6 +270,7 @@ pub(crate) mod fixtures {
             ttl: Some(Duration::from_secs(30)),
             time_left: left_ms.map(Duration::from_millis),
             unreadable: Default::default(),
+            other_client: false,
         }
     }
 

@@ -35,6 +35,11 @@ const RECHECK_UNSUBSCRIBED: Duration = Duration::from_millis(100);
 const RECHECK_UNFINISHED: Duration = Duration::from_millis(250);
 /// The head of the queue finding a contender that has not finished looks again this soon.
 const FIRST_IN_LINE_RECHECK: Duration = Duration::from_millis(3);
+/// A `--classic` lock held by another client (a Redlock library) is looked at again this often,
+/// and at its expiry if sooner (CONTRACT.md: "a poll at least once a second that never waits
+/// past the key's expiry by more than 100 ms"): where the server sends no keyspace
+/// notifications, its release is heard of no other way.
+const POLL_OTHER_CLIENT: Duration = Duration::from_secs(1);
 /// A lock with no expiry (not one our scripts write) is looked at again this often.
 const RECHECK_NO_EXPIRY: Duration = Duration::from_secs(1);
 /// A holder read from the decider alone is checked against every instance this often (plus
@@ -191,6 +196,16 @@ fn wait_in_line(
                     Attempt::Acquired(lease) => return Ok(lease),
                     Attempt::Busy(busy) => busy,
                 };
+                // `--classic`: where this attempt took the plain key and gave it back, its
+                // deletion was announced to us like another client's release. It is no news:
+                // heeding it would retry at once, undo again, and spin. (It arrived before the
+                // undo's reply, on the same connection, so it is here by now.)
+                let undone = locker.take_undone();
+                if let Some(line) = queued.as_ref() {
+                    if undone.contains(&true) && line.sub.only_our_own_hints(&undone) {
+                        wakeup.clear_notified();
+                    }
+                }
                 let subscribed = queued.as_ref().is_none_or(|w| w.sub.live() >= q);
                 retry_at = Instant::now() + retry_after(&busy, subscribed);
                 busy
@@ -227,10 +242,12 @@ fn wait_in_line(
         let Some(line) = queued else {
             // Subscribe, join the queue, then try again at once (see the module comment).
             let settings = locker.settings();
+            let keys = locker.keys(&req.resource);
             let sub = Subscription::start(
                 locker.quorum().wire(),
                 locker.quorum().n(),
-                &locker.keys(&req.resource).wake(&req.token),
+                &keys.wake(&req.token),
+                keyspace_channels(locker, keys.classic.as_deref()),
                 wakeup,
             );
             let mut until = now + settings.connect_timeout + settings.op_timeout;
@@ -274,7 +291,11 @@ fn wait_in_line(
             next = next.min(retry_at);
         }
         let told_our_turn = turn_since.is_some_and(|t| now.duration_since(t) < RENEW_EVERY);
-        if line.first_in_line() && (told_our_turn || busy.holder.as_ref().is_some_and(|h| h.fence == 0)) {
+        let unfinished = busy
+            .holder
+            .as_ref()
+            .is_some_and(|h| h.fence == 0 && !h.other_client);
+        if line.first_in_line() && (told_our_turn || unfinished) {
             // First in line, and what stands in the way is a contender that has not finished
             // (most likely one the decider just turned away, giving back what it took), or the
             // release that told us it was our turn has not reached every instance yet.
@@ -316,7 +337,13 @@ fn wait_in_line(
                 // whose release may have gone unheard. Those near the head ask every instance;
                 // the rest renew their place at once (which also tells them whether the
                 // servers are still there), so a thousand waiters do not all ask at once.
-                locker.quorum().trace("wait: woken: an instance lost or back");
+                // Or the lock's plain key was deleted or expired somewhere (`--classic`: another
+                // client's release, which no message of ours announces): the same look again.
+                locker.quorum().trace(if line.sub.take_hint() {
+                    "wait: woken: the lock's key is gone on an instance (a keyspace notification)"
+                } else {
+                    "wait: woken: an instance lost or back"
+                });
                 if line.near_head() {
                     approach = Approach::Parallel;
                 } else {
@@ -365,6 +392,21 @@ fn wait_in_line(
             }
         }
     }
+}
+
+/// Where each instance announces changes of a `--classic` lock's plain key
+/// (`__keyspace@DB__:KEY`, when its `notify-keyspace-events` asks for them): another client's
+/// release wakes redlock's waiters through them, as a hint. None for redlock's own lock.
+fn keyspace_channels(locker: &Locker, plain: Option<&str>) -> Vec<String> {
+    let Some(plain) = plain else {
+        return vec![];
+    };
+    locker
+        .settings()
+        .servers
+        .iter()
+        .map(|s| format!("__keyspace@{}__:{plain}", s.db()))
+        .collect()
 }
 
 /// Why the lock, though it looked held, should be asked for again at once on every instance
@@ -424,6 +466,8 @@ fn retry_after(busy: &Busy, subscribed: bool) -> Duration {
         None if busy.turn_of.is_some() => RENEW_EVERY,
         // Contenders at odds, nobody with a quorum: a short random backoff breaks the tie.
         None => return jitter(SPLIT_BACKOFF) + Duration::from_micros(200),
+        // Another client's hold (`--classic`): its release may announce nothing we hear.
+        Some(h) if h.other_client => h.time_left.unwrap_or(POLL_OTHER_CLIENT).min(POLL_OTHER_CLIENT),
         Some(h) if h.fence == 0 => h.time_left.unwrap_or(RECHECK_UNFINISHED).min(RECHECK_UNFINISHED),
         // The lease may expire without a release (a holder that died).
         Some(h) => h.time_left.unwrap_or(RECHECK_NO_EXPIRY),
@@ -453,6 +497,7 @@ mod tests {
             ttl: None,
             time_left: Some(Duration::from_secs(20)),
             unreadable: Default::default(),
+            other_client: false,
         };
         Busy {
             holder: Some(holder),

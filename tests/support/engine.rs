@@ -14,6 +14,7 @@ pub fn settings(urls: &[String]) -> Settings {
         connect_timeout: Duration::from_millis(250),
         op_timeout: Duration::from_millis(250),
         verbosity: Verbosity::Quiet,
+        classic: None,
     }
 }
 

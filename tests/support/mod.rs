@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod libs;
 pub mod procs;
 pub mod proxy;
 pub mod redis;

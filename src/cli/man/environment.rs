@@ -72,6 +72,11 @@ pub fn entries(cmd: &clap::Command, sub: Option<&str>) -> Vec<(String, String)> 
                     tokens and keys masked."
                 .into();
         }
+        if name == "REDLOCK_CLASSIC" {
+            text = "1 (or true, yes, on) locks as --classic does: the plain key every Redlock \
+                    library takes; 0, the default, redlock's own lock under the prefix."
+                .into();
+        }
         if name == "REDLOCK_SERVERS" {
             text.push_str(
                 " A comma-separated list of URLs; the place for URLs with passwords, which \

@@ -23,6 +23,12 @@ pub const SECTIONS: &[Section] = &[
                  quorum keeps it: the q-th longest time left among the instances that hold it.",
             ),
             Item(
+                "held by another client (value 'V') on k/N instances (quorum q), expires in DUR",
+                "With --classic: another client (a Redlock library, or anything that set the \
+                 plain key NAME) holds it on a quorum, its value V. The libraries record nothing \
+                 else: no host, pid, command or fence.",
+            ),
+            Item(
                 "held (k of N slots)",
                 "k tokens each hold a --limit N slot on a quorum; the holders table follows.",
             ),
@@ -158,7 +164,9 @@ pub const SECTIONS: &[Section] = &[
             ),
             Para(
                 "A holder record has token, count, host, pid, command, since, ttl_ms, \
-                 time_left_ms and fence. inspect --json without -r prints a listing: prefix, n, \
+                 time_left_ms, fence and other_client: true for another client's hold of a \
+                 --classic lock (a Redlock library's), of which only the token (the key's \
+                 value) and time_left_ms are known. inspect --json without -r prints a listing: prefix, n, \
                  quorum, answered, servers (each with server, reachable, error and locks) and \
                  locks (the locks as above, sorted by resource).",
             ),

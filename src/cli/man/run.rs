@@ -149,4 +149,24 @@ pub const SECTIONS: &[Section] = &[
             ),
         ],
     },
+    Section {
+        title: "SHARING A LOCK WITH SERVICES",
+        blocks: &[
+            Para(
+                "With --classic (or REDLOCK_CLASSIC=1), the lock is the plain string key NAME \
+                 (--prefix P makes it PNAME, but only when a prefix is given), its value the \
+                 token: what every Redlock library takes (redlock-py, the redlock package, \
+                 redsync, node-redlock, redis-py's Lock). A service locking NAME with one of \
+                 them and redlock run --classic -r NAME exclude each other. The heartbeat, lock \
+                 loss, --timeout, --min-hold, re-entry and REDLOCK_FENCE work as usual among \
+                 redlock's own processes, through keys under the prefix that the libraries \
+                 never read; a library's hold takes no fence. Waiters queue among themselves; \
+                 a library does not queue and may take the lock ahead of them. A library's \
+                 release wakes the waiters through keyspace notifications where the servers \
+                 send them (notify-keyspace-events with K, g and x), else they look again at \
+                 least once a second and at its expiry. --limit and --shared are usage errors \
+                 with --classic.",
+            ),
+        ],
+    },
 ];

@@ -54,7 +54,7 @@ impl Locker {
                 started.get_or_insert(round.started);
                 self.merge(&mut view, round);
                 match &view[d] {
-                    Some(Ok(Granted::Held(h, _))) if h.fence == 0 && self.stuck(h) => {
+                    Some(Ok(Granted::Held(h, _))) if h.fence == 0 && !h.other_client && self.stuck(h) => {
                         // A contender that never finished (it died between the decider and the
                         // rest): pass the decider over while its hold lasts, and ask the rest.
                         lock(&self.suspect_until)[d] =

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::decider::SUSPECT_FOR;
 use super::locker::*;
 use super::replies::{parse_granted, Granted, View};
-use crate::engine::instance::{Call, ErrorClass, InstanceError};
+use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::quorum::{Reply, Round};
 use crate::engine::scripts::scripts;
 use crate::engine::sync::lock;
@@ -98,7 +98,7 @@ impl Locker {
                 let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
                 argv.push(decides);
                 argv.extend(mode.iter().map(String::as_str));
-                Call::eval(
+                keys.eval(
                     &scripts().acquire,
                     &[
                         &keys.lock,

@@ -136,6 +136,7 @@ mod tests {
             connect_timeout: Duration::from_millis(250),
             op_timeout: Duration::from_millis(250),
             verbosity: Verbosity::Quiet,
+            classic: None,
         };
         Locker::new(&settings, None)
     }

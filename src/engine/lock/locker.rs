@@ -4,7 +4,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::engine::holder::{Busy, HolderMeta};
+use crate::engine::instance::{Call, InstanceError};
 use crate::engine::quorum::{Quorum, Trace};
+use crate::engine::scripts::{scripts, Script};
 use crate::engine::settings::Settings;
 
 /// The Redis names of one resource's lock.
@@ -29,6 +31,9 @@ pub struct Keys {
     /// Since when this instance remembers the resource (written by its first acquisition there,
     /// never expires): how old a grant's instance is, for this resource.
     pub data_since: String,
+    /// `--classic`: the plain key every Redlock library takes, kept by the scripts' classic
+    /// forms beside `lock` (then the side hash `P classic:NAME`).
+    pub classic: Option<String>,
 }
 
 impl Keys {
@@ -45,6 +50,41 @@ impl Keys {
             hold_prefix: format!("{prefix}hold:{resource}#"),
             fenced_by: format!("{prefix}fenced-by:{resource}"),
             data_since: format!("{prefix}data-since:{resource}"),
+            classic: None,
+        }
+    }
+
+    /// `--classic`: the lock is the plain key `classic_prefix` + NAME, what every Redlock
+    /// library takes; redlock's own record of the hold is the side hash `P classic:NAME`, its
+    /// queue and wake-up channels are apart from those of redlock's own lock of NAME (under
+    /// `P …:classic:NAME`), and the fence counter is the resource's one (fences only rise).
+    pub fn classic(prefix: &str, classic_prefix: &str, resource: &str) -> Keys {
+        Keys {
+            lock: format!("{prefix}classic:{resource}"),
+            fence: format!("{prefix}fence:{resource}"),
+            fenced_by: format!("{prefix}fenced-by:{resource}"),
+            data_since: format!("{prefix}data-since:{resource}"),
+            classic: Some(format!("{classic_prefix}{resource}")),
+            ..Keys::new(prefix, &format!("classic:{resource}"))
+        }
+    }
+
+    /// `script` on these keys: its classic form with the plain key last for a `--classic`
+    /// lock (`scripts::Scripts::classic_of`), else as it is.
+    pub fn eval<T: 'static>(
+        &self,
+        script: &'static Script,
+        keys: &[&str],
+        args: &[&str],
+        parse: impl FnOnce(redis::Value) -> Result<T, InstanceError> + Send + 'static,
+    ) -> Call<T> {
+        match &self.classic {
+            None => Call::eval(script, keys, args, parse),
+            Some(plain) => {
+                let mut keys = keys.to_vec();
+                keys.push(plain);
+                Call::eval(scripts().classic_of(script), &keys, args, parse)
+            }
         }
     }
 
@@ -162,6 +202,9 @@ pub struct Locker {
     pub(super) suspect_until: Mutex<Vec<Option<Instant>>>,
     /// The `--limit` slot our last attempt was granted most: the one to ask for next.
     pub(super) slot_hint: Mutex<Option<u32>>,
+    /// The instances the last undo gave a hold back on: with `--classic`, where our own undo
+    /// deleted the plain key, so its keyspace notification is no news (see `wait`).
+    pub(super) undone: Mutex<Vec<bool>>,
 }
 
 impl Locker {
@@ -172,6 +215,7 @@ impl Locker {
             settings: settings.clone(),
             suspect_until: Mutex::new(vec![None; settings.servers.len()]),
             slot_hint: Mutex::new(None),
+            undone: Mutex::new(vec![false; settings.servers.len()]),
         }
     }
 
@@ -191,14 +235,47 @@ impl Locker {
     }
 
     pub fn keys(&self, resource: &str) -> Keys {
-        Keys::new(&self.prefix, resource)
+        match &self.settings.classic {
+            Some(classic_prefix) => Keys::classic(&self.prefix, classic_prefix, resource),
+            None => Keys::new(&self.prefix, resource),
+        }
     }
 
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
+
+    /// The instances undone since the last call (see [`Locker::undone`]).
+    pub fn take_undone(&self) -> Vec<bool> {
+        let mut undone = crate::engine::sync::lock(&self.undone);
+        let taken = undone.clone();
+        undone.iter_mut().for_each(|u| *u = false);
+        taken
+    }
 }
 
 pub(crate) fn single(n: usize, i: usize) -> Vec<bool> {
     (0..n).map(|j| j == i).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_classic_lock_is_the_plain_key_with_its_record_and_queue_under_the_prefix() {
+        let k = Keys::classic("redlock:", "", "deploy");
+        assert_eq!(k.classic.as_deref(), Some("deploy"));
+        assert_eq!(k.lock, "redlock:classic:deploy");
+        // One fence counter per resource, whichever lock takes it: fences only rise.
+        assert_eq!(k.fence, "redlock:fence:deploy");
+        // The queue is apart from that of redlock's own lock of the same name.
+        assert_eq!(k.queue, "redlock:queue:classic:deploy");
+        assert_eq!(k.wake("t"), "redlock:wake:classic:deploy:t");
+        assert_eq!(
+            Keys::classic("app:", "app:", "deploy").classic.as_deref(),
+            Some("app:deploy")
+        );
+        assert_eq!(Keys::new("redlock:", "deploy").classic, None);
+    }
 }

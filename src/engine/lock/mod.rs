@@ -33,6 +33,12 @@
 //!   P data-since:NAME since when this instance remembers NAME (unix ms, written by its first
 //!                    acquisition there; never expires): a grant from an instance that has
 //!                    remembered it for less than the ttl may come from one restarted empty
+//!
+//! `--classic` (see [`Keys::classic`]): the lock is the plain string key NAME (with the prefix
+//! only when one was given), its value the token, as every Redlock library takes it; the side
+//! hash P classic:NAME plays P lock:NAME's part beside it, the queue and wake-up channels are
+//! those of the resource `classic:NAME`, and P fence:NAME is the resource's one counter. The
+//! scripts' classic forms (scripts/classic_*.lua) keep the plain key in step with the hash.
 
 mod acquire;
 mod ask;

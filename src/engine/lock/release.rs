@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::locker::*;
 use super::replies::{array, parse_status};
 use crate::engine::holder::{int, Holder};
-use crate::engine::instance::{Call, ErrorClass, ServerError};
+use crate::engine::instance::{ErrorClass, ServerError};
 use crate::engine::quorum::Round;
 use crate::engine::scripts::scripts;
 
@@ -51,7 +51,7 @@ impl Locker {
         let round = self.quorum.round_prompt(
             "release",
             move |_| {
-                Call::eval(
+                keys.eval(
                     &scripts().release,
                     &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
                     &args.each_ref().map(String::as_str),
@@ -101,7 +101,7 @@ impl Locker {
     pub fn force_release(&self, resource: &str) -> Forced {
         let keys = self.keys(resource);
         let round = self.quorum.round_all("force", move |_| {
-            Call::eval(
+            keys.eval(
                 &scripts().force,
                 &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
                 &[&keys.channel, &keys.wake_prefix, &keys.hold_prefix],
@@ -128,7 +128,7 @@ impl Locker {
     pub fn read(&self, resource: &str) -> Round<crate::engine::state::Seen> {
         let keys = self.keys(resource);
         self.quorum.round_all("read", move |_| {
-            Call::eval(
+            keys.eval(
                 &scripts().read,
                 &[&keys.lock, &keys.fence, &keys.queue, &keys.qinfo, &keys.holds],
                 &[&keys.wake_prefix, &keys.hold_prefix],

@@ -9,7 +9,6 @@ use super::locker::*;
 use super::replies::{busy_from, parse_status};
 use crate::engine::error::LockError;
 use crate::engine::holder::{int, string, Holder};
-use crate::engine::instance::Call;
 use crate::engine::quorum::validity;
 use crate::engine::scripts::scripts;
 
@@ -47,7 +46,7 @@ impl Locker {
         ];
         let k = keys.clone();
         let op = move |_| {
-            Call::eval(
+            k.eval(
                 &scripts().extend,
                 &[&k.lock, &k.holds],
                 &args.each_ref().map(String::as_str),
@@ -125,7 +124,7 @@ impl Locker {
                 &free,
                 None,
                 move |_| {
-                    Call::eval(
+                    keys.eval(
                         &scripts().restore,
                         &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
                         &args.each_ref().map(String::as_str),

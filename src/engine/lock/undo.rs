@@ -9,7 +9,7 @@ use super::locker::*;
 use super::replies::{busy_from, Granted};
 use crate::engine::error::LockError;
 use crate::engine::holder::{Busy, Holder};
-use crate::engine::instance::{Call, ErrorClass};
+use crate::engine::instance::ErrorClass;
 use crate::engine::quorum::{Reply, Round};
 use crate::engine::scripts::scripts;
 
@@ -31,6 +31,9 @@ impl Locker {
     ) {
         if !maybe_ours.contains(&true) {
             return;
+        }
+        for (u, ours) in crate::engine::sync::lock(&self.undone).iter_mut().zip(maybe_ours) {
+            *u |= *ours;
         }
         // An answering instance's undo lands within about the attempt's own time; one that
         // does not land by a few times that is on an instance that stopped answering.
@@ -58,7 +61,7 @@ impl Locker {
             maybe_ours,
             Some(grace),
             move |_| {
-                Call::eval(
+                keys.eval(
                     &scripts().release,
                     &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
                     &[&token, "0", &quiet, "", &keys.hold_prefix],

@@ -38,6 +38,9 @@ pub enum Waiting {
     /// succeeds, by an ordinary error reply when it does not.
     Subscribe,
     Unsubscribe,
+    /// SUBSCRIBE to the subscription's hint channel: whether it is confirmed or refused (an
+    /// ACL's channel rules) changes nothing, as hints only ever add to the waiter's timers.
+    Hint,
 }
 
 pub struct Conn {
@@ -119,6 +122,13 @@ impl Conn {
         });
     }
 
+    /// SUBSCRIBE to a hint channel (see [`Waiting::Hint`]); its outcome is never told.
+    pub fn push_hint(&mut self, channel: &str) {
+        self.out
+            .extend_from_slice(&redis::cmd("SUBSCRIBE").arg(channel).get_packed_command());
+        self.waiting.push_back(Waiting::Hint);
+    }
+
     /// What one reply from the server means.
     pub fn take(&mut self, reply: Reply) -> Outcome {
         if let Reply::Push(items) = reply {
@@ -157,7 +167,7 @@ impl Conn {
                 Outcome::Nothing
             }
             (Waiting::Subscribe, Reply::Error(e)) => Outcome::SubscribeRefused(server_error(&e)),
-            (Waiting::Setup(Setup::Required) | Waiting::Unsubscribe, _) => Outcome::Nothing,
+            (Waiting::Setup(Setup::Required) | Waiting::Unsubscribe | Waiting::Hint, _) => Outcome::Nothing,
             (Waiting::Subscribe, _) => Outcome::Subscribed,
             (_, Reply::Push(_)) => Outcome::Nothing,
         }
@@ -181,7 +191,13 @@ impl Conn {
                 self.waiting.pop_front();
                 Outcome::Subscribed
             }
-            b"unsubscribe" if matches!(self.waiting.front(), Some(Waiting::Unsubscribe)) => {
+            // A hint's confirmation, like an UNSUBSCRIBE's, only answers the request at the front.
+            b"unsubscribe" | b"subscribe"
+                if matches!(
+                    (kind.as_slice(), self.waiting.front()),
+                    (b"unsubscribe", Some(Waiting::Unsubscribe)) | (b"subscribe", Some(Waiting::Hint))
+                ) =>
+            {
                 self.waiting.pop_front();
                 Outcome::Nothing
             }
@@ -272,6 +288,24 @@ mod tests {
         assert!(matches!(c.take(msg("message")), Outcome::Message { .. }));
         assert!(matches!(c.take(Reply::Value(Value::Nil)), Outcome::Deliver(..)));
         assert!(matches!(c.take(msg("subscribe")), Outcome::Subscribed));
+        assert!(c.waiting.is_empty());
+    }
+
+    #[test]
+    fn a_hint_subscription_is_confirmed_or_refused_silently() {
+        let mut c = conn();
+        c.push_subscription("wake", true);
+        c.push_hint("__keyspace@0__:x");
+        c.push_hint("__keyspace@0__:y");
+        let push = |kind: &str| Reply::Push(vec![Value::BulkString(kind.as_bytes().to_vec())]);
+        assert!(matches!(c.take(push("subscribe")), Outcome::Subscribed));
+        assert!(matches!(c.take(push("subscribe")), Outcome::Nothing));
+        assert!(matches!(
+            c.take(Reply::Error(
+                "NOPERM this user has no permissions to access one of the channels".into()
+            )),
+            Outcome::Nothing
+        ));
         assert!(c.waiting.is_empty());
     }
 

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::conn::Outcome;
+use super::push::PushEvent;
 use super::{fail, resp, stream, Event, Events, Link, PushKind, Shared, Sub};
 use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::sync::lock;
@@ -104,11 +105,16 @@ impl Shared {
                     out.push(Event::Push(i, PushKind::Lost));
                 }
                 Outcome::Message { channel, payload } => {
-                    let ours = lock(&self.wanted)
+                    // Ours, a hint (the subscription's second channel), or a leftover of an
+                    // earlier subscription.
+                    let hint = lock(&self.wanted)
                         .as_ref()
-                        .is_some_and(|w| w.channel.as_bytes() == channel.as_slice());
-                    if ours {
-                        out.push(Event::Push(i, PushKind::Message(payload)));
+                        .and_then(|w| w.event(i, &channel, &payload))
+                        .map(|e| matches!(e, PushEvent::Hint(_)));
+                    match hint {
+                        Some(true) => out.push(Event::Push(i, PushKind::Hint(payload))),
+                        Some(false) => out.push(Event::Push(i, PushKind::Message(payload))),
+                        None => {}
                     }
                 }
                 Outcome::Nothing => {}

@@ -110,6 +110,7 @@ enum PushKind {
     Subscribed,
     Lost,
     Message(Vec<u8>),
+    Hint(Vec<u8>),
 }
 
 impl Wire {
@@ -207,13 +208,15 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Subscribe to `channel` on every instance, telling `on_push` what happens there; replaces
-    /// any earlier subscription. Instances not connected yet are connected; where a connection
-    /// fails, [`Handle::resubscribe`] tries again.
-    pub fn subscribe(&self, channel: &str, on_push: push::OnPush) {
+    /// Subscribe to `channel` on every instance, and to `hints[i]` on instance `i` where given
+    /// (messages there are hints, [`PushEvent::Hint`]), telling `on_push` what happens there;
+    /// replaces any earlier subscription. Instances not connected yet are connected; where a
+    /// connection fails, [`Handle::resubscribe`] tries again.
+    pub fn subscribe(&self, channel: &str, hints: Vec<String>, on_push: push::OnPush) {
         self.unsubscribe();
         *lock(&self.shared.wanted) = Some(Wanted {
             channel: channel.to_string(),
+            hints,
             on_push,
         });
         self.resubscribe();
@@ -242,6 +245,9 @@ impl Handle {
                 match (std::mem::take(&mut slot.sub), &mut slot.link) {
                     (Sub::Sent, Link::Up(conn)) => {
                         conn.push_subscription(&wanted.channel, false);
+                        if let Some(hint) = wanted.hints.get(i) {
+                            conn.push_subscription(hint, false);
+                        }
                         self.shared.flush(i, &mut slot)
                     }
                     _ => vec![],
@@ -302,6 +308,7 @@ impl Shared {
                             PushKind::Subscribed => PushEvent::Subscribed,
                             PushKind::Lost => PushEvent::Lost,
                             PushKind::Message(payload) => PushEvent::Message(payload),
+                            PushKind::Hint(payload) => PushEvent::Hint(payload),
                         };
                         (w.on_push)(i, event);
                     }
@@ -356,6 +363,9 @@ impl Shared {
             Link::Up(conn) => match conn.resp3 {
                 Some(true) => {
                     conn.push_subscription(&wanted.channel, true);
+                    if let Some(hint) = wanted.hints.get(i) {
+                        conn.push_hint(hint);
+                    }
                     slot.sub = Sub::Sent;
                     self.flush(i, slot)
                 }

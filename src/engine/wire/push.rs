@@ -22,17 +22,34 @@ pub enum PushEvent<'a> {
     /// Not (or no longer) subscribed there: the connection failed, or the server refused.
     Lost,
     Message(&'a [u8]),
+    /// A message on the hint channel (a keyspace notification): something may have changed.
+    Hint(&'a [u8]),
 }
 
 /// Called from the I/O thread (or a legacy listener) with instance `i`'s events; it must not
 /// call back into the wire.
 pub type OnPush = Arc<dyn Fn(usize, PushEvent<'_>) + Send + Sync>;
 
-/// The wire's one subscription: the channel and whom to tell.
+/// The wire's one subscription: the channel, a hint channel per instance (none where the list
+/// is short), and whom to tell.
 #[derive(Clone)]
 pub struct Wanted {
     pub channel: String,
+    pub hints: Vec<String>,
     pub on_push: OnPush,
+}
+
+impl Wanted {
+    /// What a message on `channel` at instance `i` is: ours, a hint, or none of ours.
+    pub fn event<'a>(&self, i: usize, channel: &[u8], payload: &'a [u8]) -> Option<PushEvent<'a>> {
+        if self.channel.as_bytes() == channel {
+            Some(PushEvent::Message(payload))
+        } else if self.hints.get(i).is_some_and(|h| h.as_bytes() == channel) {
+            Some(PushEvent::Hint(payload))
+        } else {
+            None
+        }
+    }
 }
 
 /// How an idle legacy listener looks at its stop flag.
@@ -117,6 +134,10 @@ impl Listener {
         // SUBSCRIBE waits for the server's confirmation, bounded by the op timeout.
         let subscribed =
             pubsub.subscribe(&self.wanted.channel).is_ok() && pubsub.set_read_timeout(Some(POLL)).is_ok();
+        if let (true, Some(hint)) = (subscribed, self.wanted.hints.get(self.i)) {
+            // Refused or not, hints only add to the waiter's timers (see `Waiting::Hint`).
+            let _ = pubsub.subscribe(hint);
+        }
         if subscribed && !self.stopped() {
             (self.wanted.on_push)(self.i, PushEvent::Subscribed);
             // A stopped or cut-off server keeps the connection open and just goes quiet, so a
@@ -127,7 +148,10 @@ impl Listener {
                     Ok(_) if self.stopped() => break,
                     Ok(msg) => {
                         last_heard = Instant::now();
-                        (self.wanted.on_push)(self.i, PushEvent::Message(msg.get_payload_bytes()));
+                        let channel = msg.get_channel_name().as_bytes();
+                        if let Some(event) = self.wanted.event(self.i, channel, msg.get_payload_bytes()) {
+                            (self.wanted.on_push)(self.i, event);
+                        }
                     }
                     Err(e) if e.is_timeout() && !self.stopped() => {
                         if last_heard.elapsed() >= self.op_timeout {
