@@ -516,11 +516,12 @@ mod tests {
         let handle = wire.handle();
         handle.subscribe(
             "wake",
+            Vec::new(),
             Arc::new(move |_, event| {
                 let text = match event {
                     PushEvent::Subscribed => "subscribed".to_string(),
                     PushEvent::Lost => "lost".to_string(),
-                    PushEvent::Message(p) => String::from_utf8_lossy(p).into_owned(),
+                    PushEvent::Message(p) | PushEvent::Hint(p) => String::from_utf8_lossy(p).into_owned(),
                 };
                 let _ = lock(&push_tx).send(text);
             }),
