@@ -423,6 +423,7 @@ fn time_left_decreases_and_extend_raises_it() {
     };
     let first = expires(&inspect_json(&servers, "lease"));
     assert!(first <= 30_000 && first > 25_000, "{first}");
+    // Time must pass for the time left to go down: the sleep is the point.
     std::thread::sleep(Duration::from_millis(1100));
     let second = expires(&inspect_json(&servers, "lease"));
     assert!(

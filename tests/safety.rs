@@ -53,7 +53,8 @@ fn eight_threads_never_overlap_and_lose_no_increment() {
                     if inside.swap(true, Ordering::SeqCst) {
                         overlaps.fetch_add(1, Ordering::SeqCst);
                     }
-                    // A deliberately non-atomic read-sleep-write.
+                    // A deliberately non-atomic read-sleep-write: the sleep gives an overlap
+                    // time to lose an update.
                     let seen = *counter.lock().unwrap();
                     thread::sleep(Duration::from_millis(1));
                     *counter.lock().unwrap() = seen + 1;
@@ -413,6 +414,7 @@ fn an_instance_restarted_lately_does_not_count_toward_a_newcomers_quorum() {
     let first = locker(&urls);
     let early = acquire(&first, &request("bare", "anyone", ttl));
     first.release(&early.resource, &early.token, Duration::ZERO);
+    // The memory must grow older than the ttl: the time passing is the point.
     thread::sleep(Duration::from_millis(2200));
     acquire(&locker(&urls), &request("bare", "first", ttl));
     redis::cmd("DEL")
