@@ -1,4 +1,4 @@
-//! `acquire`'s keeper (CONTRACT.md, "A hold for the rest of a script"): a script holds the lock
+//! `acquire`'s keeper (docs/keeper.md): a script holds the lock
 //! for as long as it runs, past any number of ttls; its exit, crash or SIGKILL frees the lock
 //! within about a second; `release` ends the keeper quietly; a lost quorum stops the owner and
 //! says so; `$(redlock acquire …)` returns at once, whatever stderr is.

@@ -292,8 +292,8 @@ fn a_server_down_all_along_gets_no_release_warning() {
     cluster.servers[2].kill();
     let out = rl(&cluster, &["run", "-r", "down", "--", "true"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    // The degraded quorum is said (CONTRACT.md, "What the operator sees"), once; a release
-    // warning is not: nothing of ours was ever there.
+    // The degraded quorum is said (docs/operator.md, "A degraded quorum is never silent"),
+    // once; a release warning is not: nothing of ours was ever there.
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{out:?}");
     assert!(

@@ -1,6 +1,6 @@
 //! `redlock run` under contention and faults: mutual exclusion between many runs, the
 //! heartbeat, lock loss when a quorum stops answering, a crashed holder, and an instance that
-//! restarts empty (CONTRACT.md, `run` points 3 and 6; safety properties 1 and 6).
+//! restarts empty (docs/run.md, "Step by step" 3 and "Lock loss"; docs/reliability.md).
 
 mod support;
 

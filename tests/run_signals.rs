@@ -1,7 +1,7 @@
-//! Signals and `redlock run` (CONTRACT.md, `run` point 5 and "Signals: none leaves the lock
-//! held"): a signal sent to redlock reaches the command once; any other that would end redlock
-//! is caught; one while waiting ends the wait with 128 + N, one line and no partial hold; a Ctrl-C
-//! typed at a terminal reaches the command once, and the command can read the terminal.
+//! Signals and `redlock run` (docs/run.md, "Signals and the terminal"): a signal sent to
+//! redlock reaches the command once; any other that would end redlock is caught; one while
+//! waiting ends the wait with 128 + N, one line and no partial hold; a Ctrl-C typed at a
+//! terminal reaches the command once, and the command can read the terminal.
 
 mod support;
 

@@ -1,4 +1,5 @@
-//! Exit codes and the few failures that change them: one table, the same as CONTRACT.md's.
+//! Exit codes and the few failures that change them: one table, the same as the README's
+//! ("Exit codes").
 
 use std::fmt;
 
@@ -82,8 +83,8 @@ impl Row {
     }
 }
 
-/// CONTRACT.md's table of exit codes: the man pages' EXIT STATUS is rendered from it, and
-/// tests/readme.rs checks the README's table against the man page.
+/// The table of exit codes (the README's "Exit codes"): the man pages' EXIT STATUS is
+/// rendered from it, and tests/readme.rs checks the README's table against the man page.
 pub const TABLE: &[Row] = &[
     Row {
         codes: &[OK],
@@ -228,7 +229,7 @@ pub fn signal_code(signal: i32) -> i32 {
 }
 
 /// The code `run` exits with when its command ended: the command's status, or 128 + N when
-/// signal N killed it (CONTRACT.md, `run` point 4).
+/// signal N killed it (docs/run.md, "Exit status").
 pub fn status_code(exit: Exit) -> i32 {
     match exit {
         Exit::Code(code) => code,
@@ -236,7 +237,7 @@ pub fn status_code(exit: Exit) -> i32 {
     }
 }
 
-/// The code for a command that could not be started (CONTRACT.md, `run` point 7):
+/// The code for a command that could not be started (docs/run.md, "Exit status"):
 /// [`NOT_FOUND`] when it does not exist, [`NOT_EXECUTABLE`] otherwise (GNU timeout.c:
 /// `errno == ENOENT ? 127 : 126`).
 pub fn spawn_code(err: &SpawnError) -> i32 {

@@ -1,5 +1,5 @@
 //! The keeper's mark on a kept hold, so that `inspect` can show that a keeper renews it
-//! (keeper.lua; CONTRACT.md, "A hold for the rest of a script"). The keeper itself is
+//! (keeper.lua; docs/keeper.md, and `keepers` in docs/inspect.md). The keeper itself is
 //! `cmd::keep`; its renewals are the heartbeat's.
 
 use std::collections::BTreeMap;

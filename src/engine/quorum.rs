@@ -25,7 +25,8 @@ pub struct Trace {
 
 /// How long a short-lived process gives the instances that did not count toward a decided
 /// round before it exits: their requests are on the wire already, this only lets a quick
-/// reply be seen (CONTRACT.md, "Releases are prompt").
+/// reply be seen (docs/run.md, "Step by step" 4: a release is done at its quorum "plus at most
+/// a few milliseconds for the other instances").
 pub const SETTLE_GRACE: Duration = Duration::from_millis(5);
 
 pub struct Quorum {
@@ -127,7 +128,7 @@ impl Quorum {
 
     /// The instances whose last round gave no answer (down, refusing us, timed out), with
     /// why: a command that succeeded without them runs on a degraded quorum, which is never
-    /// silent (CONTRACT.md, "What the operator sees").
+    /// silent (docs/operator.md, "A degraded quorum is never silent").
     pub fn failing(&self) -> Vec<ServerError> {
         crate::engine::sync::lock(&self.failing)
             .iter()
@@ -291,7 +292,8 @@ impl Quorum {
 
     /// Like [`Quorum::round_until_decided`], and once decided, the rest get up to
     /// [`SETTLE_GRACE`] more to answer: a release is done at its quorum "plus at most a few
-    /// milliseconds for the rest" (CONTRACT.md), and what they say in that time is counted.
+    /// milliseconds for the other instances" (docs/run.md, "Step by step" 4), and what they say
+    /// in that time is counted.
     pub fn round_prompt<T, F>(&self, what: &str, op: F, wins: impl Fn(&T) -> bool) -> Round<T>
     where
         T: Send + 'static,

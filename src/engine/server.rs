@@ -147,7 +147,8 @@ impl Place {
 }
 
 /// Two servers of `servers` that reach the same server process, which would count twice
-/// toward N (CONTRACT.md, "Servers: one instance counts once"), as a usage error to print.
+/// toward N (docs/tls-auth.md, "Server URLs": one server counts once toward the quorum), as a
+/// usage error to print.
 /// Resolves host names, so it is the one place before connecting that may wait on DNS.
 pub fn find_alias(servers: &[ServerUrl]) -> Option<String> {
     if servers.len() < 2 {

@@ -1,6 +1,7 @@
 //! The command `redlock run` protects: spawn it (inherited stdio, `REDLOCK_*` variables, its
 //! own process group, the terminal), signal its whole group, and reap it, reporting how it
-//! ended as an [`Exit`] (CONTRACT.md, `run` points 2, 4, 5 and 7). Taking and giving back the
+//! ended as an [`Exit`] (docs/run.md, "Step by step" 2 and 4, "Exit status", "Signals and the
+//! terminal"). Taking and giving back the
 //! terminal is terminal.rs's job, the stop ladder ladder.rs's, and the exit codes these facts
 //! become are cli/exit.rs's.
 //!
@@ -60,7 +61,7 @@ impl Exit {
     }
 }
 
-/// Why the command could not be started (CONTRACT.md, `run` point 7). The string is what
+/// Why the command could not be started (docs/run.md, "Exit status": 126 / 127). The string is what
 /// follows the colon in the message: the program, and for a program that cannot be executed
 /// the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
