@@ -19,8 +19,8 @@ use anyhow::Result;
 use crate::cli::args::{Cli, Command};
 use crate::engine::error::LockError;
 use crate::engine::lock::{Busy, Lease, Locker, Mode, Request};
-use crate::engine::quorum::Trace;
 use crate::engine::settings::{LockSettings, Settings, Verbosity};
+use crate::engine::trace::Trace;
 use crate::engine::wait;
 use crate::engine::wakeup::Wakeup;
 

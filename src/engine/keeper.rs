@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::holder::{int, string};
 use crate::engine::instance::{Call, ErrorClass, InstanceError};
 use crate::engine::lock::Locker;
 use crate::engine::scripts::scripts;
+use crate::engine::value::{int, string};
 
 /// Mark `token`'s hold of `resource` as kept by process `keeper_pid` (on the holder's host),
 /// on every instance that answers; the instances where it was marked.

@@ -3,25 +3,19 @@
 //! so it costs the slowest *needed* reply, and an unreachable instance costs at most the
 //! timeouts. Also the quorum and validity arithmetic.
 
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::engine::holder::Busy;
 use crate::engine::instance::{Call, ErrorClass, InstanceError, ServerError};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::Settings;
 use crate::engine::wire::{Deliver, Wire};
 
-pub type Reply<T> = Result<T, InstanceError>;
+// lock/locker.rs still imports Trace from here; it moves to `engine::trace` once the
+// `--classic` work on lock/ is merged (issue 25).
+pub use crate::engine::trace::Trace;
 
-/// Where `-v` lines go (the engine never prints on its own), and how an instance's error and
-/// a busy lock read in them: the CLI's words, which may name a flag.
-#[derive(Clone)]
-pub struct Trace {
-    pub line: Arc<dyn Fn(&str) + Send + Sync>,
-    pub error: fn(&InstanceError) -> String,
-    pub busy: fn(&Busy) -> String,
-}
+pub type Reply<T> = Result<T, InstanceError>;
 
 /// How long a short-lived process gives the instances that did not count toward a decided
 /// round before it exits: their requests are on the wire already, this only lets a quick

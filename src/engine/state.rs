@@ -29,7 +29,8 @@ pub struct Seen {
 impl Seen {
     /// read.lua's reply: {holder..., counter, mode, N, k, k holders..., waiters...}.
     pub fn parse(fields: &[redis::Value]) -> Seen {
-        use crate::engine::holder::{int, string, waiters};
+        use crate::engine::holder::waiters;
+        use crate::engine::value::{int, string};
         let k = fields.get(12).and_then(int).unwrap_or(0).max(0) as usize;
         let holds_end = (13 + 9 * k).min(fields.len());
         Seen {
