@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redlock::cli::exit;
+use redlock::cli::{exit, messages};
 use redlock::engine::error::LockError;
 use redlock::engine::lock::Keys;
 use redlock::engine::settings::Wait;
@@ -483,7 +483,7 @@ fn a_signal_interrupts_the_wait_and_leaves_no_hold() {
         err.downcast_ref::<LockError>(),
         Some(LockError::Interrupted { signal, .. }) if *signal == libc::SIGTERM
     ));
-    assert_eq!(exit::code_of(&err), 143);
+    assert_eq!(messages::code_of(&err), 143);
     for s in &cluster.servers {
         assert_eq!(holder_token(&mut s.conn(), "sig").as_deref(), Some("old"));
     }

@@ -208,17 +208,6 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// The exit code for any error a command returns (an engine error by its failure).
-pub fn code_of(err: &anyhow::Error) -> i32 {
-    if let Some(e) = err.downcast_ref::<crate::engine::error::LockError>() {
-        return crate::cli::messages::failure(e, BUSY).code();
-    }
-    match err.downcast_ref::<Failure>() {
-        Some(f) => f.code(),
-        None => FAILURE,
-    }
-}
-
 // How the command ended, as process/ reports it, becomes a code only here.
 use crate::process::child::{Exit, SpawnError};
 

@@ -1,7 +1,7 @@
 //! Every instance's view of a lock and the verdict those views add up to (free, held by one
 //! token on a quorum, split, or unknown), with the queue of waiters. Its words are in
-//! `cli::output`. The listing of every lock
-//! is in [`crate::engine::listing`].
+//! `cli::output`. The listing of every lock is listing.rs's (which builds on this file; this
+//! one does not refer to it).
 
 use std::time::Duration;
 
