@@ -59,19 +59,17 @@ struct Shared {
     servers: Vec<ServerUrl>,
     connect_timeout: Duration,
     op_timeout: Duration,
-    lines: Vec<Mutex<Line>>,
+    slots: Vec<Mutex<Slot>>,
     /// The subscription every instance should carry, if any.
     wanted: Mutex<Option<Wanted>>,
     stopped: AtomicBool,
     /// Notified whenever a reply is delivered or a connection fails: what `settle` waits on.
-    answered: (Mutex<()>, Condvar),
+    quiet: (Mutex<()>, Condvar),
     wake: UnixStream,
 }
 
-/// The wire's line to one instance: its connection, the requests waiting for it, and its part
-/// of the subscription.
 #[derive(Default)]
-struct Line {
+struct Slot {
     link: Link,
     /// Requests sent while connecting, in order.
     queued: Vec<(Request, Deliver)>,
@@ -123,13 +121,13 @@ impl Wire {
         wake.set_nonblocking(true)?;
         wake_reader.set_nonblocking(true)?;
         let shared = Arc::new(Shared {
-            lines: servers.iter().map(|_| Mutex::new(Line::default())).collect(),
+            slots: servers.iter().map(|_| Mutex::new(Slot::default())).collect(),
             wanted: Mutex::new(None),
             servers,
             connect_timeout,
             op_timeout,
             stopped: AtomicBool::new(false),
-            answered: (Mutex::new(()), Condvar::new()),
+            quiet: (Mutex::new(()), Condvar::new()),
             wake: wake.try_clone()?,
         });
         let io = Arc::clone(&shared);
@@ -141,7 +139,7 @@ impl Wire {
 
     /// Whether a connection to instance `i` ever came up: if not, no request reached it.
     pub fn ever_up(&self, i: usize) -> bool {
-        self.shared.lines.get(i).is_some_and(|s| lock(s).ever_up)
+        self.shared.slots.get(i).is_some_and(|s| lock(s).ever_up)
     }
 
     /// Send `request` to instance `i`; `deliver` gets its reply. Returns how long from now the
@@ -150,22 +148,22 @@ impl Wire {
     pub fn send(&self, i: usize, request: Request, deliver: Deliver) -> Duration {
         let mut due = self.shared.op_timeout;
         let events = {
-            let mut line = lock(&self.shared.lines[i]);
-            if !matches!(line.link, Link::Up(_)) {
+            let mut slot = lock(&self.shared.slots[i]);
+            if !matches!(slot.link, Link::Up(_)) {
                 due += self.shared.connect_timeout;
             }
-            match &mut line.link {
+            match &mut slot.link {
                 Link::Up(conn) => {
                     conn.push(request, deliver);
-                    self.shared.flush(i, &mut line)
+                    self.shared.flush(i, &mut slot)
                 }
                 Link::Connecting => {
-                    line.queued.push((request, deliver));
+                    slot.queued.push((request, deliver));
                     vec![]
                 }
                 Link::Down => {
-                    line.queued.push((request, deliver));
-                    self.shared.connect_line(i, &mut line)
+                    slot.queued.push((request, deliver));
+                    self.shared.connect_slot(i, &mut slot)
                 }
             }
         };
@@ -186,7 +184,7 @@ impl Wire {
     /// then is still on the wire and runs all the same.
     pub fn settle(&self, grace: Duration) {
         let deadline = Instant::now() + grace;
-        let (mutex, cv) = &self.shared.answered;
+        let (mutex, cv) = &self.shared.quiet;
         let mut guard = lock(mutex);
         while !self.shared.idle() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -222,10 +220,10 @@ impl Handle {
 
     /// Subscribe again where the subscription is not in place (its connection failed).
     pub fn resubscribe(&self) {
-        for i in 0..self.shared.lines.len() {
+        for i in 0..self.shared.slots.len() {
             let events = {
-                let mut line = lock(&self.shared.lines[i]);
-                self.shared.want_subscription(i, &mut line)
+                let mut slot = lock(&self.shared.slots[i]);
+                self.shared.want_subscription(i, &mut slot)
             };
             self.shared.act(events);
         }
@@ -237,13 +235,13 @@ impl Handle {
         let Some(wanted) = lock(&self.shared.wanted).take() else {
             return;
         };
-        for i in 0..self.shared.lines.len() {
+        for i in 0..self.shared.slots.len() {
             let events = {
-                let mut line = lock(&self.shared.lines[i]);
-                match (std::mem::take(&mut line.sub), &mut line.link) {
+                let mut slot = lock(&self.shared.slots[i]);
+                match (std::mem::take(&mut slot.sub), &mut slot.link) {
                     (Sub::Sent, Link::Up(conn)) => {
                         conn.push_subscription(&wanted.channel, false);
-                        self.shared.flush(i, &mut line)
+                        self.shared.flush(i, &mut slot)
                     }
                     _ => vec![],
                 }
@@ -267,10 +265,10 @@ impl Shared {
     }
 
     fn idle(&self) -> bool {
-        self.lines.iter().all(|s| {
-            let line = lock(s);
-            line.queued.is_empty()
-                && match &line.link {
+        self.slots.iter().all(|s| {
+            let slot = lock(s);
+            slot.queued.is_empty()
+                && match &slot.link {
                     Link::Up(conn) => conn.waiting.is_empty(),
                     Link::Down => true,
                     Link::Connecting => false,
@@ -278,13 +276,13 @@ impl Shared {
         })
     }
 
-    fn notify_answered(&self) {
-        let (mutex, cv) = &self.answered;
+    fn notify_quiet(&self) {
+        let (mutex, cv) = &self.quiet;
         let _guard = lock(mutex);
         cv.notify_all();
     }
 
-    /// Deliver replies and tell the subscription what happened, outside every line's lock.
+    /// Deliver replies and tell the subscription what happened, outside every slot's lock.
     fn act(&self, events: Events) {
         if events.is_empty() {
             return;
@@ -310,13 +308,13 @@ impl Shared {
             }
         }
         if delivered {
-            self.notify_answered();
+            self.notify_quiet();
         }
     }
 
     /// Write what waits on instance `i`'s connection; a failed write fails the connection.
-    fn flush(&self, i: usize, line: &mut Line) -> Events {
-        let Link::Up(conn) = &mut line.link else {
+    fn flush(&self, i: usize, slot: &mut Slot) -> Events {
+        let Link::Up(conn) = &mut slot.link else {
             return vec![];
         };
         match conn.stream.write_some(&mut conn.out) {
@@ -326,18 +324,18 @@ impl Shared {
                 }
                 vec![]
             }
-            Err(e) => fail(i, line, stream::io_error(&e, false)),
+            Err(e) => fail(i, slot, stream::io_error(&e, false)),
         }
     }
 
-    /// Start connecting instance `i` (its line is `Down`).
-    fn connect_line(self: &Arc<Self>, i: usize, line: &mut Line) -> Events {
-        line.link = Link::Connecting;
+    /// Start connecting instance `i` (its slot is `Down`).
+    fn connect_slot(self: &Arc<Self>, i: usize, slot: &mut Slot) -> Events {
+        slot.link = Link::Connecting;
         match self.connect(i) {
             Ok(()) => vec![],
             Err(e) => fail(
                 i,
-                line,
+                slot,
                 InstanceError::new(ErrorClass::Unreachable, e.to_string()),
             ),
         }
@@ -346,22 +344,22 @@ impl Shared {
     /// Put the wanted subscription in place on instance `i`, as far as it can be now: on the
     /// connection where the server speaks RESP3, on a listener of its own where it does not,
     /// and once it is connected and has said which where it is not yet.
-    fn want_subscription(self: &Arc<Self>, i: usize, line: &mut Line) -> Events {
+    fn want_subscription(self: &Arc<Self>, i: usize, slot: &mut Slot) -> Events {
         let Some(wanted) = lock(&self.wanted).clone() else {
             return vec![];
         };
-        if !matches!(line.sub, Sub::None) {
+        if !matches!(slot.sub, Sub::None) {
             return vec![];
         }
-        match &mut line.link {
+        match &mut slot.link {
             Link::Up(conn) => match conn.resp3 {
                 Some(true) => {
                     conn.push_subscription(&wanted.channel, true);
-                    line.sub = Sub::Sent;
-                    self.flush(i, line)
+                    slot.sub = Sub::Sent;
+                    self.flush(i, slot)
                 }
                 Some(false) => {
-                    line.sub = Sub::Legacy(Legacy::start(
+                    slot.sub = Sub::Legacy(Legacy::start(
                         i,
                         self.servers[i].clone(),
                         wanted,
@@ -373,7 +371,7 @@ impl Shared {
                 None => vec![],
             },
             Link::Connecting => vec![],
-            Link::Down => self.connect_line(i, line),
+            Link::Down => self.connect_slot(i, slot),
         }
     }
 
@@ -385,10 +383,10 @@ impl Shared {
             .spawn(move || {
                 let opened = stream::open(&shared.servers[i], shared.connect_timeout, shared.op_timeout);
                 let events = {
-                    let mut line = lock(&shared.lines[i]);
+                    let mut slot = lock(&shared.slots[i]);
                     match opened {
-                        Ok(opened) => shared.up(i, &mut line, opened),
-                        Err(e) => fail(i, &mut line, e),
+                        Ok(opened) => shared.up(i, &mut slot, opened),
+                        Err(e) => fail(i, &mut slot, e),
                     }
                 };
                 shared.act(events);
@@ -398,17 +396,17 @@ impl Shared {
     }
 
     /// A connection is open: the setup requests first, then every request queued meanwhile.
-    fn up(&self, i: usize, line: &mut Line, opened: Opened) -> Events {
+    fn up(&self, i: usize, slot: &mut Slot, opened: Opened) -> Events {
         let mut conn = Conn::new(opened.stream);
         for (packed, setup) in &opened.setup {
             conn.push_setup(packed, *setup);
         }
-        for (request, deliver) in line.queued.drain(..) {
+        for (request, deliver) in slot.queued.drain(..) {
             conn.push(request, deliver);
         }
-        line.link = Link::Up(conn);
-        line.ever_up = true;
-        self.flush(i, line)
+        slot.link = Link::Up(conn);
+        slot.ever_up = true;
+        self.flush(i, slot)
     }
 
     /// The I/O thread: wait for any socket to be readable (or writable, where bytes wait),
@@ -421,7 +419,7 @@ impl Shared {
                 revents: 0,
             }];
             let mut owners = vec![usize::MAX];
-            for (i, s) in self.lines.iter().enumerate() {
+            for (i, s) in self.slots.iter().enumerate() {
                 if let Link::Up(conn) = &lock(s).link {
                     let mut events = libc::POLLIN;
                     if conn.stream.wants_write(&conn.out) {
@@ -437,7 +435,7 @@ impl Shared {
             }
             // SAFETY: poll(2) reads and writes only the `fds` array we own, whose length we
             // pass. A descriptor closed meanwhile by a sender (a failed write) yields POLLNVAL
-            // or a spurious readiness, and each line is looked at afresh under its lock below.
+            // or a spurious readiness, and each slot is looked at afresh under its lock below.
             let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
             if ready < 0 {
                 continue; // EINTR
@@ -458,22 +456,22 @@ impl Shared {
     /// Instance `i`'s socket is ready: write what waits, read what came, take out each whole
     /// reply in order.
     fn service(self: &Arc<Self>, i: usize) -> Events {
-        let mut line = lock(&self.lines[i]);
-        let Link::Up(conn) = &mut line.link else {
+        let mut slot = lock(&self.slots[i]);
+        let Link::Up(conn) = &mut slot.link else {
             return vec![];
         };
         if let Err(e) = conn.stream.write_some(&mut conn.out) {
-            return fail(i, &mut line, stream::io_error(&e, false));
+            return fail(i, &mut slot, stream::io_error(&e, false));
         }
         let open = match conn.stream.read_some(&mut conn.inbuf) {
             Ok(open) => open,
-            Err(e) => return fail(i, &mut line, stream::io_error(&e, false)),
+            Err(e) => return fail(i, &mut slot, stream::io_error(&e, false)),
         };
         let mut out = Vec::new();
         let mut used = 0;
         let mut learnt_protocol = false;
         loop {
-            let Link::Up(conn) = &mut line.link else {
+            let Link::Up(conn) = &mut slot.link else {
                 return out;
             };
             let reply = match resp::parse(&conn.inbuf[used..]) {
@@ -484,21 +482,21 @@ impl Shared {
                 Ok(None) => break,
                 Err(e) => {
                     let err = InstanceError::new(ErrorClass::Protocol, format!("parse error: {}", e.0));
-                    out.append(&mut fail(i, &mut line, err));
+                    out.append(&mut fail(i, &mut slot, err));
                     return out;
                 }
             };
             match conn.take(reply) {
                 Outcome::Deliver(deliver, reply) => out.push(Event::Deliver(deliver, reply)),
                 Outcome::Fail(err) => {
-                    out.append(&mut fail(i, &mut line, err));
+                    out.append(&mut fail(i, &mut slot, err));
                     return out;
                 }
                 Outcome::Protocol => learnt_protocol = true,
                 Outcome::Subscribed => out.push(Event::Push(i, PushKind::Subscribed)),
                 Outcome::SubscribeRefused(_) => {
                     // Refused there (SUBSCRIBE renamed away, an ACL): the waiter asks instead.
-                    line.sub = Sub::None;
+                    slot.sub = Sub::None;
                     out.push(Event::Push(i, PushKind::Lost));
                 }
                 Outcome::Message { channel, payload } => {
@@ -512,17 +510,17 @@ impl Shared {
                 Outcome::Nothing => {}
             }
         }
-        if let Link::Up(conn) = &mut line.link {
+        if let Link::Up(conn) = &mut slot.link {
             conn.inbuf.drain(..used);
         }
         if !open {
             out.append(&mut fail(
                 i,
-                &mut line,
+                &mut slot,
                 InstanceError::new(ErrorClass::Unreachable, "unexpected end of file"),
             ));
         } else if learnt_protocol {
-            out.append(&mut self.want_subscription(i, &mut line));
+            out.append(&mut self.want_subscription(i, &mut slot));
         }
         out
     }
@@ -530,20 +528,20 @@ impl Shared {
 
 /// The connection is gone: everyone still waiting on it, or queued for it, hears `err`, and
 /// the subscription there is lost; the next request connects again.
-fn fail(i: usize, line: &mut Line, err: InstanceError) -> Events {
+fn fail(i: usize, slot: &mut Slot, err: InstanceError) -> Events {
     let mut out = Vec::new();
-    if let Link::Up(conn) = std::mem::take(&mut line.link) {
+    if let Link::Up(conn) = std::mem::take(&mut slot.link) {
         for waiting in conn.waiting {
             if let conn::Waiting::Request { deliver, .. } = waiting {
                 out.push(Event::Deliver(deliver, Err(err.clone())));
             }
         }
     }
-    for (_, deliver) in line.queued.drain(..) {
+    for (_, deliver) in slot.queued.drain(..) {
         out.push(Event::Deliver(deliver, Err(err.clone())));
     }
-    if matches!(line.sub, Sub::Sent) {
-        line.sub = Sub::None;
+    if matches!(slot.sub, Sub::Sent) {
+        slot.sub = Sub::None;
         out.push(Event::Push(i, PushKind::Lost));
     }
     out
