@@ -120,7 +120,7 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
                 };
                 eprintln!("redlock: {err:#}{default}");
             }
-            cli::exit::code_of(&err)
+            cli::messages::code_of(&err)
         }
     }
 }

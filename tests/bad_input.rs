@@ -856,7 +856,7 @@ fn url_port(url: &str) -> String {
 }
 
 /// A misspelled `run` option is a usage error naming it, wherever it stands and however the
-/// command is given (CONTRACT.md, "Arguments: a typo never runs"): never taken for the
+/// command is given (README, "How `run` behaves": a typo never runs): never taken for the
 /// command, never after the lock was taken.
 #[test]
 fn a_typo_in_a_run_option_exits_2_naming_it_and_never_runs() {
@@ -929,7 +929,7 @@ fn words_after_the_command_belong_to_it() {
 }
 
 /// Two URLs that reach one server process would count twice toward N: refused, naming both
-/// (CONTRACT.md, "Servers: one instance counts once").
+/// (docs/tls-auth.md, "Server URLs": one server counts once toward the quorum).
 #[test]
 fn two_urls_of_one_instance_exit_2_naming_both() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,4 +1,4 @@
-//! Capacity (CONTRACT.md, "Second wave" → "Capacity: semaphores and shared holds"): `--limit N`
+//! Capacity (docs/capacity.md, "Capacity: semaphores and shared holds"): `--limit N`
 //! admits N holders at once and never N + 1; `--shared` holders overlap each other, never an
 //! exclusive holder, and never starve a writer; every holder must use the same N; each hold has
 //! its own token and fence, its own lock loss and re-entry; `inspect` shows every hold and

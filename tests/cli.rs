@@ -415,12 +415,14 @@ fn a_signal_while_waiting_exits_130_or_143_and_leaves_no_hold() {
         .trim()
         .to_string();
     for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        // A token of its own each time, so the first waiter's place is not taken for the second's.
+        let token = format!("waiter-{code}");
         let mut waiter = redlock()
             .env("REDLOCK_SERVERS", cluster.servers_arg())
-            .args(["acquire", "--no-keep", "-r", "held", "--token", "waiter", "-q"])
+            .args(["acquire", "--no-keep", "-r", "held", "--token", &token, "-q"])
             .spawn()
             .expect("spawn");
-        std::thread::sleep(Duration::from_millis(300));
+        cluster.wait_token_queued("held", &token);
         support::procs::signal(waiter.id(), sig);
         let status = support::procs::wait_timeout(&mut waiter, Duration::from_secs(5)).expect("exits");
         assert_eq!(status.code(), Some(code));

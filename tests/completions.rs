@@ -2,7 +2,7 @@
 //! bash-completion; fish; zsh through a pseudo-terminal) in a directory that holds one file:
 //! `run … -- <TAB>` offers commands, the command's own arguments complete as its own, options
 //! taking a duration, a URL or a name offer no file names, and `--tls-ca` still offers files
-//! (CONTRACT.md, "The installed tool explains itself").
+//! (docs/generated.md, "What the completions complete").
 //!
 //! A shell that is not installed is reported as SKIPPED, except under `CI=true`, where it is a
 //! failure: `scripts/test` installs bash-completion, fish and zsh with apt-get.

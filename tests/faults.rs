@@ -364,6 +364,7 @@ fn scenario(
                     let failed = rec.code != Some(0);
                     lock(&runs).push(rec);
                     if failed {
+                        // Back off, not to spin on a fault (a pause is the point).
                         thread::sleep(Duration::from_millis(100));
                     }
                 }
@@ -373,9 +374,11 @@ fn scenario(
 
     let mut marks = Marks::default();
     for cycle in 0..plan.cycles {
+        // The workers run for a while before each fault: the time is the point.
         thread::sleep(plan.warm);
         fault(&mut world, cycle, &mut marks);
     }
+    // And for a while after the last one, to recover.
     thread::sleep(plan.calm);
     stop.store(true, Ordering::SeqCst);
     for w in workers {
@@ -562,12 +565,28 @@ fn finish_victim(mut child: Child, run_id: &str, started: u128, dir: &Path, mark
     rec
 }
 
+/// A fault that lasts `span`: `start` it, let the time pass (the fault lasting is the point),
+/// `end` it.
+fn for_a_while(
+    world: &mut World,
+    span: Duration,
+    start: impl FnOnce(&mut World),
+    end: impl FnOnce(&mut World),
+) {
+    start(world);
+    thread::sleep(span);
+    end(world);
+}
+
 #[test]
 fn sigkill_one_of_three_and_restart_it_empty() {
     scenario("SIGKILL 1 of 3, restart empty", 3, false, &[0], |world, _, _| {
-        world.cluster.servers[1].kill();
-        thread::sleep(Duration::from_millis(500));
-        world.cluster.servers[1].restart();
+        for_a_while(
+            world,
+            Duration::from_millis(500),
+            |world| world.cluster.servers[1].kill(),
+            |world| world.cluster.servers[1].restart(),
+        );
     });
 }
 
@@ -579,9 +598,12 @@ fn sigstop_one_of_three_longer_than_the_op_timeout() {
         false,
         &[0],
         |world, _, _| {
-            world.cluster.servers[0].pause();
-            thread::sleep(Duration::from_secs(1));
-            world.cluster.servers[0].resume();
+            for_a_while(
+                world,
+                Duration::from_secs(1),
+                |world| world.cluster.servers[0].pause(),
+                |world| world.cluster.servers[0].resume(),
+            );
         },
     );
 }
@@ -589,9 +611,12 @@ fn sigstop_one_of_three_longer_than_the_op_timeout() {
 #[test]
 fn blackhole_one_of_three_then_heal() {
     scenario("blackhole 1 of 3 for 1.5s, heal", 3, true, &[0], |world, _, _| {
-        world.proxies[2].blackhole(true);
-        thread::sleep(Duration::from_millis(1500));
-        world.proxies[2].blackhole(false);
+        for_a_while(
+            world,
+            Duration::from_millis(1500),
+            |world| world.proxies[2].blackhole(true),
+            |world| world.proxies[2].blackhole(false),
+        );
     });
 }
 
@@ -603,9 +628,12 @@ fn fifty_ms_delay_on_one_of_five() {
         true,
         &[0],
         |world, _, _| {
-            world.proxies[4].set_delay(Duration::from_millis(50));
-            thread::sleep(Duration::from_secs(2));
-            world.proxies[4].set_delay(Duration::ZERO);
+            for_a_while(
+                world,
+                Duration::from_secs(2),
+                |world| world.proxies[4].set_delay(Duration::from_millis(50)),
+                |world| world.proxies[4].set_delay(Duration::ZERO),
+            );
         },
     );
 }
@@ -658,12 +686,20 @@ fn sigstop_two_of_three_stops_the_holder_and_nobody_enters_until_the_majority_is
             let child = world.spec.spawn_victim(&run_id, world.dir.path());
             world.spec.wait_entered(&run_id);
             let stopped_at = now();
-            world.cluster.servers[0].pause();
-            world.cluster.servers[1].pause();
-            thread::sleep(outage);
-            let back_at = now();
-            world.cluster.servers[0].resume();
-            world.cluster.servers[1].resume();
+            let mut back_at = 0;
+            for_a_while(
+                world,
+                outage,
+                |world| {
+                    world.cluster.servers[0].pause();
+                    world.cluster.servers[1].pause();
+                },
+                |world| {
+                    back_at = now();
+                    world.cluster.servers[0].resume();
+                    world.cluster.servers[1].resume();
+                },
+            );
             marks.no_entry.push((stopped_at, back_at));
             let rec = finish_victim(child, &run_id, started, world.dir.path(), marks);
             // The holder was stopped (exit 70) and said so; its command ended before the lease it
@@ -719,15 +755,31 @@ fn a_waiter_exits_69_within_the_timeouts_when_a_majority_stops() {
         RUN_BOUND,
     );
     assert_eq!(held.code, Some(0), "{held:?}");
-    for _ in 0..5 {
+    for i in 0..5 {
+        // A token of its own each time: an earlier waiter's place may stay on a stopped instance.
+        let token = format!("waiter-{i}");
         let mut waiter = redlock()
             .env("REDLOCK_SERVERS", &servers)
-            .args(["acquire", "--no-keep", "-r", "w", "--wait", "30s"])
+            .args([
+                "acquire",
+                "--no-keep",
+                "-r",
+                "w",
+                "--wait",
+                "30s",
+                "--token",
+                &token,
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("waiter");
+        cluster.wait_token_queued("w", &token);
+        // Then let it wait a while: the time passing is the point. A queued waiter notices the
+        // outage at its next renewal of its place, measured at about 1.5 s after it joined
+        // whenever the outage starts, so the bound below holds only for a waiter queued for a
+        // while (paused at once, it exited at 1.49 s, on the bound's edge).
         thread::sleep(Duration::from_millis(300));
         cluster.servers[0].pause();
         cluster.servers[1].pause();
@@ -799,6 +851,7 @@ fn a_leftover_grant_does_not_let_run_outlive_its_lease() {
         .stderr(Stdio::null())
         .spawn()
         .expect("holder");
+    // Past the planted 1 s lease, while the command (4 s) still runs: the time is the point.
     thread::sleep(Duration::from_millis(2500));
     let other = run(
         redlock()

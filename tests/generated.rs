@@ -176,7 +176,7 @@ fn version_prints_the_crate_version() {
         procs::redlock().args(["run", "--version"]),
         Duration::from_secs(30),
     );
-    // CONTRACT.md, "Arguments": a subcommand's --version is redlock's.
+    // A subcommand's --version is redlock's own version line, as `redlock --version` prints it.
     assert!(is_version_line(out.stdout.trim(), "redlock"), "{out:?}");
 }
 

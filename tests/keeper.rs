@@ -1,4 +1,4 @@
-//! `acquire`'s keeper (CONTRACT.md, "A hold for the rest of a script"): a script holds the lock
+//! `acquire`'s keeper (docs/keeper.md): a script holds the lock
 //! for as long as it runs, past any number of ttls; its exit, crash or SIGKILL frees the lock
 //! within about a second; `release` ends the keeper quietly; a lost quorum stops the owner and
 //! says so; `$(redlock acquire …)` returns at once, whatever stderr is.
@@ -193,11 +193,10 @@ fn a_script_holds_the_lock_past_several_ttls_and_its_release_ends_the_keeper_qui
     assert_eq!(v["keepers"][0]["keeper_pid"], keepers[0], "{json:?}");
     assert_eq!(v["keepers"][0]["owner_pid"], owner, "{json:?}");
     // Four ttls: nothing but the keeper renews it.
-    let until = Instant::now() + Duration::from_secs(4);
-    while Instant::now() < until {
+    procs::throughout(Duration::from_secs(4), Duration::from_millis(100), || {
         assert_eq!(stranger_gets(&cluster, "held-long"), 75, "{}", script.stderr());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        true
+    });
     script.touch("release");
     assert_eq!(script.file("released"), "0", "{}", script.stderr());
     assert!(free(&cluster, "held-long"));
@@ -301,11 +300,10 @@ fn a_wrapper_such_as_timeout_is_looked_through_to_the_script() {
     );
     script.file("tok");
     // `timeout` exited with acquire; the hold lasts for the script.
-    let until = Instant::now() + Duration::from_millis(1500);
-    while Instant::now() < until {
+    procs::throughout(Duration::from_millis(1500), Duration::from_millis(50), || {
         assert!(!free(&cluster, "wrapped"), "released with timeout's exit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        true
+    });
     script.touch("go");
     assert_eq!(script.exit_code(), Some(0));
     wait_until("the lock to be free", SOON, || free(&cluster, "wrapped"));
@@ -438,11 +436,10 @@ fn reentry_under_a_kept_hold_keeps_the_keeper_and_extend_works() {
     script.file("tok");
     assert_eq!(Keepers::pids("nested").len(), 1, "{}", script.stderr());
     // Dropping the re-entered holds left the keeper renewing: held past two ttls.
-    let until = Instant::now() + Duration::from_millis(2500);
-    while Instant::now() < until {
+    procs::throughout(Duration::from_millis(2500), Duration::from_millis(100), || {
         assert_eq!(stranger_gets(&cluster, "nested"), 75, "{}", script.stderr());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        true
+    });
     script.touch("go");
     assert_eq!(script.exit_code(), Some(0), "{}", script.stderr());
     wait_until("the lock to be free", SOON, || free(&cluster, "nested"));

@@ -1,4 +1,4 @@
-//! What the operator sees at 3 a.m. (CONTRACT.md, "Third wave" → "What the operator sees"):
+//! What the operator sees at 3 a.m. (docs/operator.md):
 //! a degraded quorum is never silent, errors name what the user wrote, durations as flock
 //! takes them, secrets stay out of Redis, corrupt records never panic, notices stay true, one
 //! clock, `-v` lines with times, server errors reworded. (Typo help and the environment's

@@ -1,6 +1,7 @@
-//! Requests are pipelined, in order, and releases are prompt (CONTRACT.md, "Releases are
-//! prompt, and always arrive"): a paused instance that resumes runs a finished holder's
-//! acquire and release in order and is left free; a stopped minority is never waited for.
+//! Requests are pipelined, in order, and releases are prompt (docs/how-it-works.md, "The wire:
+//! pipelined, in order"; docs/run.md, "Step by step" 4): a paused instance that resumes runs a
+//! finished holder's acquire and release in order and is left free; a stopped minority is never
+//! waited for.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! The waiting queue (CONTRACT.md, "Waiting: a queue, first come first served"): waiters are
+//! The waiting queue (docs/waiting.md, "First come, first served"): waiters are
 //! served in arrival order, a dead waiter is skipped, a signal leaves the queue at once,
 //! `inspect` lists the queue, the notice gives the place, the queue survives its home instance
 //! stopping or restarting empty, and a crowd is served without overlap.

@@ -1,12 +1,11 @@
 //! `redlock run` under contention and faults: mutual exclusion between many runs, the
 //! heartbeat, lock loss when a quorum stops answering, a crashed holder, and an instance that
-//! restarts empty (CONTRACT.md, `run` points 3 and 6; safety properties 1 and 6).
+//! restarts empty (docs/run.md, "Step by step" 3 and "Lock loss"; docs/reliability.md).
 
 mod support;
 
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use support::engine::{holder_token, locker, request};
@@ -109,15 +108,19 @@ fn the_heartbeat_keeps_a_1s_lease_through_a_4s_command() {
     let mut attempts = 0;
     // Rivals try until shortly before the command's 4 s are up: at its end the lock is
     // released on purpose, and a rival may then win while redlock is still exiting.
-    while matches!(holder.child.try_wait(), Ok(None)) && started.elapsed() < Duration::from_millis(3800) {
+    let span = Duration::from_millis(3800).saturating_sub(started.elapsed());
+    procs::throughout(span, Duration::from_millis(50), || {
+        if !matches!(holder.child.try_wait(), Ok(None)) {
+            return false;
+        }
         match engine.try_acquire(&rival).expect("servers answer") {
             Attempt::Busy(_) => attempts += 1,
             Attempt::Acquired(_) => {
                 panic!("a rival acquired after {:?}: the lease lapsed", started.elapsed())
             }
         }
-        thread::sleep(Duration::from_millis(50));
-    }
+        true
+    });
     assert_eq!(holder.code(LIMIT), 0, "{}", holder.stderr());
     assert!(
         started.elapsed() >= Duration::from_millis(3900),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redlock::cli::exit;
+use redlock::cli::{exit, messages};
 use redlock::engine::error::LockError;
 use redlock::engine::lock::Attempt;
 use redlock::engine::settings::Wait;
@@ -53,7 +53,8 @@ fn eight_threads_never_overlap_and_lose_no_increment() {
                     if inside.swap(true, Ordering::SeqCst) {
                         overlaps.fetch_add(1, Ordering::SeqCst);
                     }
-                    // A deliberately non-atomic read-sleep-write.
+                    // A deliberately non-atomic read-sleep-write: the sleep gives an overlap
+                    // time to lose an update.
                     let seen = *counter.lock().unwrap();
                     thread::sleep(Duration::from_millis(1));
                     *counter.lock().unwrap() = seen + 1;
@@ -127,7 +128,7 @@ fn a_ttl_shorter_than_the_acquisition_is_a_failure_not_a_success() {
         Ok(Attempt::Busy(b)) => panic!("busy: {}", b.describe("short")),
         Err(e) => e,
     };
-    assert_eq!(exit::code_of(&err), exit::FAILURE);
+    assert_eq!(messages::code_of(&err), exit::FAILURE);
     // The engine states the fact; the CLI's message names the flag to change.
     let err = redlock::cli::messages::explain(err);
     assert!(err.to_string().contains("use a longer --ttl"), "{err}");
@@ -302,7 +303,7 @@ fn two_of_three_down_is_unavailable_at_once() {
         .err()
         .expect("no quorum");
     assert!(t0.elapsed() < Duration::from_secs(2), "took {:?}", t0.elapsed());
-    assert_eq!(exit::code_of(&err), exit::UNAVAILABLE);
+    assert_eq!(messages::code_of(&err), exit::UNAVAILABLE);
     let msg = err.to_string();
     assert!(msg.contains(&cluster.servers[0].port().to_string()), "{msg}");
     assert!(msg.contains("2 of 3"), "{msg}");
@@ -413,6 +414,7 @@ fn an_instance_restarted_lately_does_not_count_toward_a_newcomers_quorum() {
     let first = locker(&urls);
     let early = acquire(&first, &request("bare", "anyone", ttl));
     first.release(&early.resource, &early.token, Duration::ZERO);
+    // The memory must grow older than the ttl: the time passing is the point.
     thread::sleep(Duration::from_millis(2200));
     acquire(&locker(&urls), &request("bare", "first", ttl));
     redis::cmd("DEL")

@@ -7,11 +7,12 @@ mod support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redlock::cli::exit;
+use redlock::cli::{exit, messages};
 use redlock::engine::error::LockError;
 use redlock::engine::lock::Keys;
 use redlock::engine::settings::Wait;
@@ -185,8 +186,8 @@ fn a_release_wakes_the_waiter_whose_command_starts_soon_after() {
             &format!("date +%s%N > {}", b_start.display()),
         ],
     );
-    // B is waiting (subscribed and asleep; the holder's lease has 30 s left) when A lets go.
-    thread::sleep(Duration::from_millis(500));
+    // B is waiting (subscribed and queued; the holder's lease has 30 s left) when A lets go.
+    cluster.wait_queued("handoff", 1);
     assert!(!b_start.exists(), "B ran while A held the lock");
     std::fs::write(dir.path().join("release"), "").expect("release the holder");
     assert!(finish(holder, "the holder to exit").success());
@@ -212,7 +213,7 @@ fn acquire_waiting_is_woken_by_release() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn acquire");
-    thread::sleep(Duration::from_millis(500));
+    cluster.wait_queued("shell", 1);
     let released_at = Instant::now();
     let out = rl(&cluster, &["release", "-r", "shell", "--token", &token]);
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -240,7 +241,7 @@ fn a_sigkilled_holders_lease_is_taken_over_when_it_expires() {
         &cluster,
         &["run", "-r", "orphan", "--", "touch", &marker.to_string_lossy()],
     );
-    thread::sleep(Duration::from_millis(300));
+    cluster.wait_queued("orphan", 1);
     // No release will come: the holder dies without one (its command dies with it).
     procs::signal(holder.id(), libc::SIGKILL);
     let killed_at = Instant::now();
@@ -340,7 +341,7 @@ fn a_stale_hold_on_the_decider_does_not_keep_a_waiter_asleep() {
         );
         (lease.map(|l| l.token), started.elapsed())
     });
-    thread::sleep(Duration::from_millis(500));
+    cluster.wait_queued("stale", 1);
     // The holder's release reaches every instance but the decider (as if it was stopped
     // meanwhile): the decider keeps a finished hold with 29 s left.
     let released_at = Instant::now();
@@ -381,6 +382,9 @@ fn without_notifications_a_waiter_still_gets_the_lock_soon_after_a_release() {
     let holder = locker(&urls);
     let lease = acquire(&holder, &request("deaf", "old", Duration::from_secs(30)));
     let u = urls.clone();
+    // Without a subscription it never queues: its notice tells it has been waiting a while.
+    let noticed = Arc::new(AtomicBool::new(false));
+    let n = Arc::clone(&noticed);
     let waiter = thread::spawn(move || {
         let w = locker(&u);
         wait::acquire(
@@ -388,11 +392,11 @@ fn without_notifications_a_waiter_still_gets_the_lock_soon_after_a_release() {
             &request("deaf", "new", Duration::from_secs(30)),
             Wait::For(Duration::from_secs(20)),
             &Wakeup::new(),
-            &mut |_| {},
+            &mut |_| n.store(true, Ordering::SeqCst),
         )
         .map(|l| l.token)
     });
-    thread::sleep(Duration::from_millis(500));
+    procs::wait_until("the waiter's notice", LIMIT, || noticed.load(Ordering::SeqCst));
     let released_at = Instant::now();
     holder.release("deaf", &lease.token, Duration::ZERO);
     assert_eq!(waiter.join().expect("waiter thread").expect("acquired"), "new");
@@ -463,7 +467,7 @@ fn a_signal_interrupts_the_wait_and_leaves_no_hold() {
             &mut |_| {},
         )
     });
-    thread::sleep(Duration::from_millis(300));
+    cluster.wait_queued("sig", 1);
     let interrupted_at = Instant::now();
     wakeup.interrupt(libc::SIGTERM);
     let err = waiter
@@ -479,7 +483,7 @@ fn a_signal_interrupts_the_wait_and_leaves_no_hold() {
         err.downcast_ref::<LockError>(),
         Some(LockError::Interrupted { signal, .. }) if *signal == libc::SIGTERM
     ));
-    assert_eq!(exit::code_of(&err), 143);
+    assert_eq!(messages::code_of(&err), 143);
     for s in &cluster.servers {
         assert_eq!(holder_token(&mut s.conn(), "sig").as_deref(), Some("old"));
     }
@@ -493,7 +497,7 @@ fn simultaneously_woken_waiters_never_split_the_vote_for_long() {
     let urls = Arc::new(cluster.urls());
     let holder = locker(&urls);
     let lease = acquire(&holder, &request("herd", "first", Duration::from_secs(30)));
-    let inside = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let inside = Arc::new(AtomicBool::new(false));
     let waiters: Vec<_> = (0..12)
         .map(|i| {
             let (urls, inside) = (Arc::clone(&urls), Arc::clone(&inside));
@@ -507,17 +511,15 @@ fn simultaneously_woken_waiters_never_split_the_vote_for_long() {
                     &mut |_| {},
                 )
                 .expect("each waiter gets the lock within 20 s");
-                assert!(
-                    !inside.swap(true, std::sync::atomic::Ordering::SeqCst),
-                    "two holders at once"
-                );
+                assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
+                // Holding for a while is the point: an overlap must have time to show.
                 thread::sleep(Duration::from_millis(5));
-                inside.store(false, std::sync::atomic::Ordering::SeqCst);
+                inside.store(false, Ordering::SeqCst);
                 l.release("herd", &lease.token, Duration::ZERO);
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(500));
+    cluster.wait_queued("herd", 12);
     let t0 = Instant::now();
     holder.release("herd", &lease.token, Duration::ZERO);
     for w in waiters {

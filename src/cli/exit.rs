@@ -1,4 +1,5 @@
-//! Exit codes and the few failures that change them: one table, the same as CONTRACT.md's.
+//! Exit codes and the few failures that change them: one table, the same as the README's
+//! ("Exit codes").
 
 use std::fmt;
 
@@ -82,8 +83,8 @@ impl Row {
     }
 }
 
-/// CONTRACT.md's table of exit codes: the man pages' EXIT STATUS is rendered from it, and
-/// tests/readme.rs checks the README's table against the man page.
+/// The table of exit codes (the README's "Exit codes"): the man pages' EXIT STATUS is
+/// rendered from it, and tests/readme.rs checks the README's table against the man page.
 pub const TABLE: &[Row] = &[
     Row {
         codes: &[OK],
@@ -207,17 +208,6 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// The exit code for any error a command returns (an engine error by its failure).
-pub fn code_of(err: &anyhow::Error) -> i32 {
-    if let Some(e) = err.downcast_ref::<crate::engine::error::LockError>() {
-        return crate::cli::messages::failure(e, BUSY).code();
-    }
-    match err.downcast_ref::<Failure>() {
-        Some(f) => f.code(),
-        None => FAILURE,
-    }
-}
-
 // How the command ended, as process/ reports it, becomes a code only here.
 use crate::process::child::{Exit, SpawnError};
 
@@ -228,7 +218,7 @@ pub fn signal_code(signal: i32) -> i32 {
 }
 
 /// The code `run` exits with when its command ended: the command's status, or 128 + N when
-/// signal N killed it (CONTRACT.md, `run` point 4).
+/// signal N killed it (docs/run.md, "Exit status").
 pub fn status_code(exit: Exit) -> i32 {
     match exit {
         Exit::Code(code) => code,
@@ -236,7 +226,7 @@ pub fn status_code(exit: Exit) -> i32 {
     }
 }
 
-/// The code for a command that could not be started (CONTRACT.md, `run` point 7):
+/// The code for a command that could not be started (docs/run.md, "Exit status"):
 /// [`NOT_FOUND`] when it does not exist, [`NOT_EXECUTABLE`] otherwise (GNU timeout.c:
 /// `errno == ENOENT ? 127 : 126`).
 pub fn spawn_code(err: &SpawnError) -> i32 {

@@ -2,7 +2,7 @@
 //! failed and what to do next (naming the flag to try), and the failure that carries its exit
 //! code. The engine states facts; the next step is the CLI's business.
 
-use crate::cli::exit::{Failure, BUSY};
+use crate::cli::exit::{Failure, BUSY, FAILURE};
 use crate::cli::words;
 use crate::engine::error::LockError;
 use crate::process::signals;
@@ -40,6 +40,18 @@ pub fn failure(err: &LockError, conflict_exit_code: i32) -> Failure {
                 signals::name(*signal)
             ),
         },
+    }
+}
+
+/// The exit code for any error a command returns: an engine error by the failure it becomes
+/// here (the codes themselves are exit.rs's), a [`Failure`] by its own, anything else 1.
+pub fn code_of(err: &anyhow::Error) -> i32 {
+    if let Some(e) = err.downcast_ref::<LockError>() {
+        return failure(e, BUSY).code();
+    }
+    match err.downcast_ref::<Failure>() {
+        Some(f) => f.code(),
+        None => FAILURE,
     }
 }
 

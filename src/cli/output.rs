@@ -18,7 +18,7 @@ use crate::engine::state::{InstanceView, LockState, Verdict};
 pub fn summary(state: &LockState) -> String {
     let line = verdict_line(state);
     let (answered, n) = (state.answered(), state.n());
-    // A degraded quorum is never silent (CONTRACT.md, "What the operator sees"); `unknown`
+    // A degraded quorum is never silent (docs/operator.md, same title); `unknown`
     // says how many answered already.
     if answered < n && !matches!(state.verdict, Verdict::Unknown { .. }) {
         return format!("{line}; {answered} of {n} answered");
@@ -126,7 +126,7 @@ fn verdict_cell(state: &LockState) -> Cell {
 }
 
 /// A time a record holds, on the local clock; `unreadable` where the record's value is not
-/// one (CONTRACT.md, "Hostile or corrupt data never panics").
+/// one (docs/operator.md, "Corrupt records": hostile or corrupt data never panics).
 fn time_cell(t: Option<SystemTime>, unreadable: Unreadable) -> Cell {
     match t {
         Some(t) => cell(words::local_time(t)),

@@ -1,7 +1,7 @@
 //! Usage errors in the user's words: a bad value from the environment names the variable it
 //! came from (not a flag the user never typed), a space-separated server list is told to use
-//! commas, and a typo gets the suggestion clap's own similarity test misses (CONTRACT.md,
-//! "What the operator sees").
+//! commas, and a typo gets the suggestion clap's own similarity test misses (docs/operator.md,
+//! "Errors name what you wrote").
 
 use std::ffi::OsString;
 

@@ -163,7 +163,7 @@ pub fn server_reply(e: &InstanceError, server: Option<&ServerUrl>) -> String {
 }
 
 /// `03:00:41 +01:00`: a time of day on the local clock with its offset from UTC, as every
-/// message shows a time to a person (CONTRACT.md, "One clock in messages"). The one function
+/// message shows a time to a person (docs/operator.md, "One clock"). The one function
 /// for it, so the min-hold notice, `release --force` and `inspect` agree; JSON stays UTC.
 pub fn clock_time(t: SystemTime) -> String {
     match local(t) {

@@ -1,6 +1,6 @@
 //! `redlock __keep`: the keeper `acquire` leaves behind. It renews the lease with `run`'s
 //! heartbeat ([`crate::engine::heartbeat`]) until the hold ends, and ends it when its owner
-//! exits (CONTRACT.md, "A hold for the rest of a script"; docs/keeper.md).
+//! exits (docs/keeper.md).
 //!
 //! One event loop on one channel, as in `run`: the heartbeat (renewed, failing, lost), the
 //! owner's exit (from a thread waiting on its pidfd) and signals. Each ending has one handler:

@@ -19,8 +19,8 @@ use anyhow::Result;
 use crate::cli::args::{Cli, Command};
 use crate::engine::error::LockError;
 use crate::engine::lock::{Busy, Lease, Locker, Mode, Request};
-use crate::engine::quorum::Trace;
 use crate::engine::settings::{LockSettings, Settings, Verbosity};
+use crate::engine::trace::Trace;
 use crate::engine::wait;
 use crate::engine::wakeup::Wakeup;
 
@@ -61,7 +61,7 @@ impl Context {
     /// Warn (unless --quiet) when the instances that did not answer the last rounds differ
     /// from those last warned about: a command that succeeds on a degraded quorum says so
     /// once, and `run` again when an instance is lost or comes back during its heartbeat,
-    /// not at every renewal (CONTRACT.md, "A degraded quorum is never silent").
+    /// not at every renewal (docs/operator.md, "A degraded quorum is never silent").
     pub fn warn_if_degraded(&self) {
         let quorum = self.locker.quorum();
         let failing = quorum.failing();
@@ -133,7 +133,7 @@ fn debug_line(started: Instant, line: &str) -> String {
 }
 
 /// `waiting for lock 'deploy-prod': held by ci-7 pid 4121 (./deploy.sh prod) for 4m 12s; 2
-/// ahead of you` (CONTRACT.md, "Waiting").
+/// ahead of you` (docs/run.md, "Step by step" 1; docs/waiting.md).
 fn waiting_line(resource: &str, busy: &Busy) -> String {
     let place = match busy.ahead {
         Some(0) => "; you are next".to_string(),

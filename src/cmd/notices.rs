@@ -1,6 +1,6 @@
 //! The waiting notice, kept true over a long wait: printed after about a second, and again
 //! when the holder changes or the waiter's place changes by a lot, at most once every few
-//! seconds (CONTRACT.md, "Notices stay true").
+//! seconds (docs/operator.md, "Notices that stay true").
 
 use std::time::{Duration, Instant};
 

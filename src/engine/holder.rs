@@ -221,23 +221,9 @@ impl Holder {
     }
 }
 
-pub fn int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Int(i) => Some(*i),
-        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
-        Value::SimpleString(s) => s.parse().ok(),
-        _ => None,
-    }
-}
-
-pub fn string(v: &Value) -> String {
-    match v {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::SimpleString(s) => s.clone(),
-        Value::Int(i) => i.to_string(),
-        _ => String::new(),
-    }
-}
+// lock/ still imports these from here; its imports move to `engine::value` once the
+// `--classic` work on lock/ is merged (issue 25).
+pub use crate::engine::value::{int, string};
 
 /// Why an attempt did not get the lock, while enough instances answered.
 #[derive(Debug, Clone)]

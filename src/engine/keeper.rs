@@ -1,13 +1,13 @@
 //! The keeper's mark on a kept hold, so that `inspect` can show that a keeper renews it
-//! (keeper.lua; CONTRACT.md, "A hold for the rest of a script"). The keeper itself is
+//! (keeper.lua; docs/keeper.md, and `keepers` in docs/inspect.md). The keeper itself is
 //! `cmd::keep`; its renewals are the heartbeat's.
 
 use std::collections::BTreeMap;
 
-use crate::engine::holder::{int, string};
 use crate::engine::instance::{Call, ErrorClass, InstanceError};
 use crate::engine::lock::Locker;
 use crate::engine::scripts::scripts;
+use crate::engine::value::{int, string};
 
 /// Mark `token`'s hold of `resource` as kept by process `keeper_pid` (on the holder's host),
 /// on every instance that answers; the instances where it was marked.

@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 use redis::Value;
 
 use crate::engine::error::LockError;
-use crate::engine::holder::string;
 use crate::engine::instance::{Call, ErrorClass, InstanceError, ServerError};
 use crate::engine::lock::Locker;
 use crate::engine::quorum::Reply;
 use crate::engine::scripts::scripts;
 use crate::engine::server::ServerUrl;
 use crate::engine::state::{unavailable, InstanceView, LockState, Seen, Verdict};
+use crate::engine::value::string;
 
 /// Keys asked of an instance per SCAN step: large enough that a quiet keyspace takes one
 /// step, small enough that a step on a big one stays well inside the op timeout.

@@ -16,6 +16,8 @@ pub mod server;
 pub mod settings;
 pub mod state;
 pub mod sync;
+pub mod trace;
+pub mod value;
 pub mod wait;
 pub mod wakeup;
 pub mod wire;

@@ -3,29 +3,24 @@
 //! so it costs the slowest *needed* reply, and an unreachable instance costs at most the
 //! timeouts. Also the quorum and validity arithmetic.
 
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::engine::holder::Busy;
 use crate::engine::instance::{Call, ErrorClass, InstanceError, ServerError};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::Settings;
 use crate::engine::wire::{Deliver, Wire};
 
-pub type Reply<T> = Result<T, InstanceError>;
+// lock/locker.rs still imports Trace from here; it moves to `engine::trace` once the
+// `--classic` work on lock/ is merged (issue 25).
+pub use crate::engine::trace::Trace;
 
-/// Where `-v` lines go (the engine never prints on its own), and how an instance's error and
-/// a busy lock read in them: the CLI's words, which may name a flag.
-#[derive(Clone)]
-pub struct Trace {
-    pub line: Arc<dyn Fn(&str) + Send + Sync>,
-    pub error: fn(&InstanceError) -> String,
-    pub busy: fn(&Busy) -> String,
-}
+pub type Reply<T> = Result<T, InstanceError>;
 
 /// How long a short-lived process gives the instances that did not count toward a decided
 /// round before it exits: their requests are on the wire already, this only lets a quick
-/// reply be seen (CONTRACT.md, "Releases are prompt").
+/// reply be seen (docs/run.md, "Step by step" 4: a release is done at its quorum "plus at most
+/// a few milliseconds for the other instances").
 pub const SETTLE_GRACE: Duration = Duration::from_millis(5);
 
 pub struct Quorum {
@@ -127,7 +122,7 @@ impl Quorum {
 
     /// The instances whose last round gave no answer (down, refusing us, timed out), with
     /// why: a command that succeeded without them runs on a degraded quorum, which is never
-    /// silent (CONTRACT.md, "What the operator sees").
+    /// silent (docs/operator.md, "A degraded quorum is never silent").
     pub fn failing(&self) -> Vec<ServerError> {
         crate::engine::sync::lock(&self.failing)
             .iter()
@@ -291,7 +286,8 @@ impl Quorum {
 
     /// Like [`Quorum::round_until_decided`], and once decided, the rest get up to
     /// [`SETTLE_GRACE`] more to answer: a release is done at its quorum "plus at most a few
-    /// milliseconds for the rest" (CONTRACT.md), and what they say in that time is counted.
+    /// milliseconds for the other instances" (docs/run.md, "Step by step" 4), and what they say
+    /// in that time is counted.
     pub fn round_prompt<T, F>(&self, what: &str, op: F, wins: impl Fn(&T) -> bool) -> Round<T>
     where
         T: Send + 'static,

@@ -1,7 +1,7 @@
 //! Secrets kept out of the command line a holder or waiter records next to the lock, which
 //! anyone who can read the instances sees (`inspect`, notices, JSON): URL passwords, the values
 //! of arguments and environment assignments whose name says secret, and the `-pVALUE` of the
-//! clients known to take a password that way (CONTRACT.md, "Secrets stay out of Redis").
+//! clients known to take a password that way (docs/operator.md, "Secrets stay out of Redis").
 //!
 //! Pure functions of the words; a masked value reads `***`. Masking errs on the side of
 //! hiding: a value that only looks secret (`--token-file path`) is hidden too.

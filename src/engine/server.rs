@@ -96,7 +96,7 @@ impl ServerUrl {
 /// servers: TCP by port and resolved addresses (the db does not count: two dbs of one server
 /// fail together), a unix socket by its canonical path.
 #[derive(Debug)]
-enum Place {
+enum Location {
     Tcp {
         name: String,
         addrs: Vec<IpAddr>,
@@ -105,11 +105,11 @@ enum Place {
     Unix(PathBuf),
 }
 
-impl Place {
-    fn of(server: &ServerUrl) -> Place {
+impl Location {
+    fn of(server: &ServerUrl) -> Location {
         if server.is_unix() {
             let path = PathBuf::from(server.url.path());
-            return Place::Unix(std::fs::canonicalize(&path).unwrap_or(path));
+            return Location::Unix(std::fs::canonicalize(&path).unwrap_or(path));
         }
         let port = server.url.port().unwrap_or(DEFAULT_PORT);
         let (name, addrs) = match server.url.host() {
@@ -126,20 +126,20 @@ impl Place {
             }
             None => (String::new(), vec![]),
         };
-        Place::Tcp { name, addrs, port }
+        Location::Tcp { name, addrs, port }
     }
 
     /// The address both reach, as people write it (`127.0.0.1:7401`), if they are one.
-    fn shared_with(&self, other: &Place) -> Option<String> {
+    fn shared_with(&self, other: &Location) -> Option<String> {
         match (self, other) {
-            (Place::Unix(a), Place::Unix(b)) => (a == b).then(|| a.display().to_string()),
+            (Location::Unix(a), Location::Unix(b)) => (a == b).then(|| a.display().to_string()),
             (
-                Place::Tcp {
+                Location::Tcp {
                     name: n1,
                     addrs: a1,
                     port: p1,
                 },
-                Place::Tcp {
+                Location::Tcp {
                     name: n2,
                     addrs: a2,
                     port: p2,
@@ -156,15 +156,16 @@ impl Place {
 }
 
 /// Two servers of `servers` that reach the same server process, which would count twice
-/// toward N (CONTRACT.md, "Servers: one instance counts once"), as a usage error to print.
+/// toward N (docs/tls-auth.md, "Server URLs": one server counts once toward the quorum), as a
+/// usage error to print.
 /// Resolves host names, so it is the one place before connecting that may wait on DNS.
 pub fn find_alias(servers: &[ServerUrl]) -> Option<String> {
     if servers.len() < 2 {
         return None;
     }
-    let places: Vec<Place> = servers.iter().map(Place::of).collect();
-    for (j, pj) in places.iter().enumerate() {
-        for (i, pi) in places[..j].iter().enumerate() {
+    let locations: Vec<Location> = servers.iter().map(Location::of).collect();
+    for (j, pj) in locations.iter().enumerate() {
+        for (i, pi) in locations[..j].iter().enumerate() {
             if let Some(at) = pi.shared_with(pj) {
                 return Some(format!(
                     "servers {} and {} are the same instance ({at}); each instance counts once \

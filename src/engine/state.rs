@@ -1,7 +1,7 @@
 //! Every instance's view of a lock and the verdict those views add up to (free, held by one
 //! token on a quorum, split, or unknown), with the queue of waiters. Its words are in
-//! `cli::output`. The listing of every lock
-//! is in [`crate::engine::listing`].
+//! `cli::output`. The listing of every lock is listing.rs's (which builds on this file; this
+//! one does not refer to it).
 
 use std::time::Duration;
 
@@ -29,7 +29,8 @@ pub struct Seen {
 impl Seen {
     /// read.lua's reply: {holder..., counter, mode, N, k, k holders..., waiters...}.
     pub fn parse(fields: &[redis::Value]) -> Seen {
-        use crate::engine::holder::{int, string, waiters};
+        use crate::engine::holder::waiters;
+        use crate::engine::value::{int, string};
         let k = fields.get(12).and_then(int).unwrap_or(0).max(0) as usize;
         let holds_end = (13 + 9 * k).min(fields.len());
         Seen {

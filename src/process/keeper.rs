@@ -1,5 +1,5 @@
 //! Starting the keeper of a kept hold, detached from whoever ran `redlock acquire`, and the
-//! keeper's side of that handshake (CONTRACT.md, "A hold for the rest of a script").
+//! keeper's side of that handshake (docs/keeper.md, "Detached, and never in the way of a pipe").
 //!
 //! Why re-exec and not fork: `acquire` has threads by then (the wire's I/O thread, the signal
 //! thread), and a forked copy of a threaded process may only make async-signal-safe calls until

@@ -1,5 +1,5 @@
-//! The terminate ladder for a lost lease and `--timeout` (CONTRACT.md, `run` points 6 and 8;
-//! GNU timeout's `--kill-after`): SIGTERM to the command's group now, SIGKILL to the group
+//! The terminate ladder for a lost lease and `--timeout` (docs/run.md, "Lock loss"; GNU
+//! timeout's `--kill-after`): SIGTERM to the command's group now, SIGKILL to the group
 //! `kill_after` later if the command has not exited.
 
 use std::time::{Duration, Instant};

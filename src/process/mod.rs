@@ -11,4 +11,6 @@ pub mod signals;
 mod terminal;
 
 #[cfg(test)]
+mod child_tests;
+#[cfg(test)]
 mod testing;

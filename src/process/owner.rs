@@ -1,4 +1,4 @@
-//! The owner of a kept hold (CONTRACT.md, "A hold for the rest of a script"): which process it
+//! The owner of a kept hold (docs/keeper.md, "The owner"): which process it
 //! is, told apart from a later process with the same pid, and watching it until it exits.
 //!
 //! The owner is the process that ran `redlock acquire` — the calling script — looking through
@@ -11,7 +11,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-/// Programs that run redlock for someone else and end when it does (CONTRACT.md lists them).
+/// Programs that run redlock for someone else and end when it does (docs/keeper.md, "The
+/// owner", lists them).
 const WRAPPERS: [&str; 6] = ["timeout", "sudo", "doas", "su", "runuser", "time"];
 
 /// How often a kernel without pidfd_open (Linux < 5.3) is asked whether the owner still lives:

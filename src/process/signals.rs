@@ -1,6 +1,6 @@
 //! Which signal arrived, as an event: every signal that would end `redlock` becomes a call on
-//! a background thread. No policy lives here; `run` decides what a signal means (CONTRACT.md,
-//! `redlock run` point 5 and "Signals: none leaves the lock held").
+//! a background thread. No policy lives here; `run` decides what a signal means (docs/run.md,
+//! "Signals and the terminal": no catchable signal ends redlock while it holds the lock).
 //!
 //! The handlers come from `signal_hook::iterator::Signals`: the real handler only writes a byte
 //! to a self-pipe, and an ordinary thread reads the pipe and calls back, so the callback may do

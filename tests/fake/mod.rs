@@ -56,12 +56,11 @@ impl FakeServer {
                 while !stop.load(Ordering::SeqCst) {
                     let stream = match listener.accept() {
                         Ok((stream, _)) => stream,
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                            thread::sleep(Duration::from_millis(2));
-                            continue;
-                        }
-                        Err(_) => {
-                            thread::sleep(Duration::from_millis(10));
+                        Err(e) => {
+                            // Non-blocking, to see `stop`: nobody yet (look again soon), or
+                            // out of fds and the like (back off instead of spinning).
+                            let pause = if e.kind() == ErrorKind::WouldBlock { 2 } else { 10 };
+                            thread::sleep(Duration::from_millis(pause));
                             continue;
                         }
                     };
@@ -116,10 +115,7 @@ impl Drop for FakeServer {
         }
         if let Some(acceptor) = self.acceptor.take() {
             let deadline = Instant::now() + Duration::from_secs(2);
-            while !acceptor.is_finished() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(2));
-            }
-            if acceptor.is_finished() {
+            if crate::support::procs::poll(deadline, || acceptor.is_finished().then_some(())).is_some() {
                 let _ = acceptor.join();
             }
         }

@@ -83,17 +83,44 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Out {
 
 /// Waits up to `timeout` for `child` to exit, polling every 5 ms; `None` if it is still running.
 pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
+    let id = child.id();
+    poll(Instant::now() + timeout, || match child.try_wait() {
+        Ok(status) => status,
+        Err(e) => panic!("waiting for pid {id}: {e}"),
+    })
+}
+
+/// Calls `f` every 5 ms until it returns `Some`, or `None` once `deadline` has passed (after
+/// one last call). Every wait of the harness for a condition ends up here.
+pub fn poll<T>(deadline: Instant, f: impl FnMut() -> Option<T>) -> Option<T> {
+    poll_every(POLL, deadline, f)
+}
+
+/// [`poll`], calling `f` every `every`: for a condition that is costly to check.
+pub fn poll_every<T>(every: Duration, deadline: Instant, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) => {}
-            Err(e) => panic!("waiting for pid {}: {e}", child.id()),
+        if let Some(value) = f() {
+            return Some(value);
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             return None;
         }
-        thread::sleep(POLL);
+        thread::sleep(every.min(deadline - now));
+    }
+}
+
+/// Calls `check` every `every` for `span` (it asserts what must hold all that time: a lease
+/// still renewed, a process still running), or until it returns false (nothing left to
+/// check). Here the time passing is the point: nothing must happen during it.
+pub fn throughout(span: Duration, every: Duration, mut check: impl FnMut() -> bool) {
+    let until = Instant::now() + span;
+    while check() {
+        let now = Instant::now();
+        if now >= until {
+            return;
+        }
+        thread::sleep(every.min(until - now));
     }
 }
 
@@ -108,12 +135,8 @@ pub fn file_lines(path: &std::path::Path) -> Vec<String> {
 
 /// Polls `cond` until it holds; panics with "timed out waiting for {what}" after `timeout`.
 pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        if Instant::now() >= deadline {
-            panic!("timed out waiting for {what} ({timeout:?})");
-        }
-        thread::sleep(POLL);
+    if poll(Instant::now() + timeout, || cond().then_some(())).is_none() {
+        panic!("timed out waiting for {what} ({timeout:?})");
     }
 }
 
@@ -170,10 +193,7 @@ impl Capture {
     /// then left to end when the last writer closes the pipe).
     fn finish(self, deadline: Instant) -> String {
         if let Some(reader) = self.reader {
-            while !reader.is_finished() && Instant::now() < deadline {
-                thread::sleep(POLL);
-            }
-            if reader.is_finished() {
+            if poll(deadline, || reader.is_finished().then_some(())).is_some() {
                 let _ = reader.join();
             }
         }

@@ -200,7 +200,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         }
         match stream {
             Ok(client) => shared.spawn(move |shared| serve(client, shared)),
-            // Out of fds or similar: back off instead of spinning.
+            // Out of fds or similar: back off instead of spinning (a pause is the point).
             Err(_) => thread::sleep(Duration::from_millis(10)),
         }
     }
@@ -312,6 +312,7 @@ fn write_delayed(
             if now >= due {
                 break;
             }
+            // Delaying the bytes is the proxy's job: this sleep is the point.
             thread::sleep((due - now).min(SLEEP_SLICE));
         }
         if shared.is_dead(link) {
@@ -330,10 +331,7 @@ fn write_delayed(
 }
 
 fn join_by(handle: JoinHandle<()>, deadline: Instant) {
-    while !handle.is_finished() && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(5));
-    }
-    if handle.is_finished() {
+    if super::procs::poll(deadline, || handle.is_finished().then_some(())).is_some() {
         let _ = handle.join();
     }
 }

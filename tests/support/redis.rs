@@ -26,6 +26,8 @@ const RESTART_PORT_WAIT: Duration = Duration::from_secs(5);
 const REAP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Timeouts of the client connection handed out by `conn()`.
 const CONN_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a waiter may take to join a queue on a busy machine.
+const QUEUE_WAIT: Duration = Duration::from_secs(30);
 
 const NOT_FOUND: &str =
     "redis-server not found: install it (apt-get install redis-server) or run scripts/test, which does";
@@ -135,21 +137,18 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.kill();
         let deadline = Instant::now() + RESTART_PORT_WAIT;
-        loop {
-            if let Some(child) = launch(self.dir.path(), self.port, &self.extra, self.unix) {
-                self.pid = child.id();
-                *lock(&self.child) = Some(child);
-                return;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "restart: port {} still taken after {RESTART_PORT_WAIT:?}:\n{}",
-                    self.port,
-                    self.log()
-                );
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+        let started = procs::poll_every(Duration::from_millis(50), deadline, || {
+            launch(self.dir.path(), self.port, &self.extra, self.unix)
+        });
+        let Some(child) = started else {
+            panic!(
+                "restart: port {} still taken after {RESTART_PORT_WAIT:?}:\n{}",
+                self.port,
+                self.log()
+            );
+        };
+        self.pid = child.id();
+        *lock(&self.child) = Some(child);
     }
 
     /// True while the process exists (a paused server is running).
@@ -178,6 +177,17 @@ impl RedisServer {
         conn.set_write_timeout(Some(CONN_TIMEOUT))
             .unwrap_or_else(|e| fail("set_write_timeout on", e));
         conn
+    }
+
+    /// The tokens waiting in `resource`'s queue here (`ZRANGE P queue:NAME`, default prefix),
+    /// in arrival order: a waiter shows here once it has joined the queue.
+    pub fn queued(&self, resource: &str) -> Vec<String> {
+        redis::cmd("ZRANGE")
+            .arg(format!("redlock:queue:{resource}"))
+            .arg(0)
+            .arg(-1)
+            .query(&mut self.conn())
+            .expect("ZRANGE")
     }
 
     /// Its log file, followed by anything it printed on stdout/stderr (config errors go there).
@@ -232,6 +242,21 @@ impl Cluster {
         self.urls().join(",")
     }
 
+    /// Waits until `n` waiters are in `resource`'s queue on every instance.
+    pub fn wait_queued(&self, resource: &str, n: usize) {
+        wait_queued(&self.servers, resource, n);
+    }
+
+    /// Waits until `token` is in `resource`'s queue on every instance.
+    pub fn wait_token_queued(&self, resource: &str, token: &str) {
+        let what = format!("{token} to be queued for {resource} on every instance");
+        procs::wait_until(&what, QUEUE_WAIT, || {
+            self.servers
+                .iter()
+                .all(|s| s.queued(resource).iter().any(|t| t == token))
+        });
+    }
+
     /// Every server's log, labelled, for failure messages.
     pub fn logs(&self) -> String {
         let mut out = String::new();
@@ -246,6 +271,15 @@ impl Cluster {
         }
         out
     }
+}
+
+/// Waits until `n` waiters are in `resource`'s queue on each of `servers`: each has
+/// subscribed and joined the queue (in that order), so a release from now on reaches it.
+pub fn wait_queued(servers: &[RedisServer], resource: &str, n: usize) {
+    let what = format!("{n} waiter(s) queued for {resource} on every instance");
+    procs::wait_until(&what, QUEUE_WAIT, || {
+        servers.iter().all(|s| s.queued(resource).len() == n)
+    });
 }
 
 /// A port nobody listens on right now. Another process may take it before redis binds it;
@@ -307,10 +341,11 @@ fn launch(dir: &Path, port: u16, extra: &[String], unix: bool) -> Option<Child> 
     };
 
     let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
+    // Some(true) once it is ready, Some(false) if the port was taken.
+    let ready = procs::poll_every(Duration::from_millis(10), deadline, || {
         if let Ok(Some(status)) = child.try_wait() {
             if read_from(&log, log_start).contains("Address already in use") {
-                return None;
+                return Some(false);
             }
             panic!(
                 "redis-server on port {port} exited during startup ({status}):\n{}",
@@ -322,17 +357,18 @@ fn launch(dir: &Path, port: u16, extra: &[String], unix: bool) -> Option<Child> 
         let ready_logged = read_from(&log, log_start)
             .to_ascii_lowercase()
             .contains("ready to accept connections");
-        if ready_logged && answers_ping(port) {
-            return Some(child);
-        }
-        if Instant::now() >= deadline {
+        (ready_logged && answers_ping(port)).then_some(true)
+    });
+    match ready {
+        Some(true) => Some(child),
+        Some(false) => None,
+        None => {
             stop(&mut child);
             panic!(
                 "redis-server on port {port} did not answer PING within {READY_TIMEOUT:?}:\n{}",
                 read_logs(dir)
             );
         }
-        thread::sleep(Duration::from_millis(10));
     }
 }
 

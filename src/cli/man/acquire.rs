@@ -1,6 +1,6 @@
 //! What redlock-acquire(1) says beyond the options: the token it prints, and the keeper that
-//! keeps the hold alive for the rest of the calling script (CONTRACT.md, "Third wave": "A hold
-//! for the rest of a script").
+//! keeps the hold alive for the rest of the calling script (docs/keeper.md, which it sums up
+//! for a reader who has only the man page).
 
 use super::prose::{Block, Block::*, Section};
 

@@ -21,8 +21,8 @@ const OUTSIDE_CLAP: &[(&str, Option<&[&str]>, &str)] = &[
     ),
 ];
 
-/// Variables `run` sets in the command's environment (CONTRACT.md, run step 2, and
-/// "Capacity").
+/// Variables `run` sets in the command's environment (docs/run.md, "Step by step" 2, and
+/// docs/capacity.md).
 const RUN_SETS: &[(&str, &str)] = &[
     ("REDLOCK_RESOURCE", "Set for the command: the lock's name."),
     (

@@ -1,5 +1,6 @@
 //! What redlock-extend(1) and redlock-release(1) say beyond the options: which hold they act
-//! on, and what they do to another token's lock (CONTRACT.md, `extend` and `release`).
+//! on, and what they do to another token's lock (README, "Shell scripts: acquire and release";
+//! the rule is stated here in full, for a reader who has only the man pages).
 
 use super::prose::{Block, Block::*};
 

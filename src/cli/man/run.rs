@@ -1,5 +1,5 @@
-//! What redlock-run(1) says beyond the options: how `run` behaves (CONTRACT.md, `run` and the
-//! waves after it), for a reader who has only the installed package.
+//! What redlock-run(1) says beyond the options: how `run` behaves (docs/run.md, which it sums
+//! up), for a reader who has only the installed package.
 
 use super::prose::{Block, Block::*, Section};
 

@@ -123,7 +123,7 @@ fn common_part(cmd: &Command, shown: &[&Arg], alternatives: &[&str], brief: bool
 /// One option or positional as typed: `-w DUR`, `--token T`, `--shared`, `SHELL` (`[SHELL]`
 /// when optional, unless `bare`: one of a required group's alternatives), and for a command
 /// that takes every word after it, `[--] COMMAND [ARGS]...` (`run`: the command starts at `--`
-/// or at its first word, CONTRACT.md "Arguments: a typo never runs").
+/// or at its first word: a typo never runs, README "How `run` behaves").
 fn usage(arg: &Arg, bare: bool) -> Vec<Inline> {
     let value = arg
         .get_value_names()
