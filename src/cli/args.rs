@@ -283,7 +283,7 @@ pub struct RunArgs {
     /// first word not beginning with `-`; every word after that is the command's.
     // No allow_hyphen_values: a word beginning with `-` before the command is one of our
     // options, so a typo (`--tiemout 5s`) is a usage error instead of the command to run
-    // (CONTRACT.md, "Arguments: a typo never runs"). trailing_var_arg still gives every word
+    // (README, "How `run` behaves": a typo never runs). trailing_var_arg still gives every word
     // after the command's first to the command (`run -r x ls -l`).
     #[arg(value_name = "COMMAND", trailing_var_arg = true, num_args = 1..,
           value_hint = ValueHint::CommandWithArguments)]
@@ -384,8 +384,8 @@ pub const MAX_TOKEN_BYTES: usize = 256;
 pub const MAX_PREFIX_BYTES: usize = 256;
 
 /// Every duration flag and variable goes through here: a bare number is seconds, as flock's
-/// `-w 5` and timeout(1)'s `5` or `0.5` are (CONTRACT.md, "Durations as flock and timeout(1)
-/// take them"); otherwise humantime (`500ms`, `30s`, `1h 30m`).
+/// `-w 5` and timeout(1)'s `5` or `0.5` are (docs/operator.md, "Durations"); otherwise
+/// humantime (`500ms`, `30s`, `1h 30m`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let text = s.trim();
     let d = match bare_seconds(text) {

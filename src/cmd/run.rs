@@ -1,4 +1,4 @@
-//! `redlock run`: hold the lock for exactly as long as a command runs (CONTRACT.md, "redlock run").
+//! `redlock run`: hold the lock for exactly as long as a command runs (docs/run.md).
 //!
 //! Shape: acquire (a signal aborts the wait), spawn the command from the main thread, then one
 //! event loop on one channel fed by three sources: the waiter thread (the command exited), the
@@ -370,7 +370,7 @@ impl Holding<'_, '_> {
         // Only where something of ours may be held: an instance that was down all along has
         // nothing to release (no connection to it ever came up, even if the acquisition's
         // quorum answered before its refusal did), and a warning about it would only alarm
-        // (CONTRACT.md, "Releases are prompt, and always arrive").
+        // (docs/how-it-works.md, "The wire": settle).
         let unreleased: Vec<String> = released
             .failed
             .iter()

@@ -1,6 +1,6 @@
 //! The renewal thread of `redlock run`: renews the lease on every instance each ttl/3, retries
 //! a failed renewal while the last good one is still valid, and reports a lost lease once
-//! (CONTRACT.md, `run` points 3 and 6).
+//! (docs/run.md: the heartbeat, and lock loss).
 //!
 //! Timing. A renewal is one round (at most `round_budget`: connect + op timeout). The command
 //! must be stopped *before* the validity of the last good renewal ends, so the thread works

@@ -36,9 +36,9 @@ const RECHECK_UNFINISHED: Duration = Duration::from_millis(250);
 /// The head of the queue finding a contender that has not finished looks again this soon.
 const FIRST_IN_LINE_RECHECK: Duration = Duration::from_millis(3);
 /// A `--classic` lock held by another client (a Redlock library) is looked at again this often,
-/// and at its expiry if sooner (CONTRACT.md: "a poll at least once a second that never waits
-/// past the key's expiry by more than 100 ms"): where the server sends no keyspace
-/// notifications, its release is heard of no other way.
+/// and at its expiry if sooner (docs/classic.md, "Waiting": at least once a second, and at most
+/// 100 ms after the key's expiry): where the server sends no keyspace notifications, its
+/// release is heard of no other way.
 const POLL_OTHER_CLIENT: Duration = Duration::from_secs(1);
 /// A lock with no expiry (not one our scripts write) is looked at again this often.
 const RECHECK_NO_EXPIRY: Duration = Duration::from_secs(1);

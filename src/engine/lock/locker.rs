@@ -94,7 +94,7 @@ impl Keys {
     }
 }
 
-/// How many may hold a resource at once, and with whom (CONTRACT.md, "Capacity").
+/// How many may hold a resource at once, and with whom (docs/capacity.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// One holder (`--limit 1`, the default).

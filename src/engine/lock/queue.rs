@@ -1,4 +1,4 @@
-//! The resource's queue of waiters (CONTRACT.md, "Waiting: a queue, first come first served").
+//! The resource's queue of waiters (docs/waiting.md, "First come, first served").
 //!
 //! Every instance keeps a copy: a sorted set of tokens by arrival (on that instance's clock)
 //! and each waiter's record (host, pid, command, since, mode, and when the record lapses). A

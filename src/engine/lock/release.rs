@@ -47,7 +47,7 @@ impl Locker {
         ];
         // Done once a quorum confirmed (released, or free already), or answered otherwise:
         // the rest have the request on the wire, in order behind ours, and run it however
-        // late (CONTRACT.md, "Releases are prompt, and always arrive").
+        // late (docs/how-it-works.md, "The wire": settle).
         let round = self.quorum.round_prompt(
             "release",
             move |_| {

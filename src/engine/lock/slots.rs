@@ -1,4 +1,4 @@
-//! Holds beside the exclusive lock (CONTRACT.md, "Capacity"): which slot a `--limit N`
+//! Holds beside the exclusive lock (docs/capacity.md): which slot a `--limit N`
 //! attempt asks for, keeping the one slot an attempt holds on a quorum, and the refusal of a
 //! request whose N differs from the holders'.
 //!
