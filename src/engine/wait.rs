@@ -161,77 +161,21 @@ fn wait_in_line(
     notice: &mut dyn FnMut(&Busy),
     queued: &mut Option<Queued>,
 ) -> Result<Lease> {
-    let started = Instant::now();
-    let deadline = match wait {
-        Wait::No => Some(started),
-        Wait::For(d) => Some(started + d),
-        Wait::Forever => None,
-    };
-    let q = locker.quorum().needed();
-    let mut noticed = false;
-    let mut approach = Approach::Parallel;
-    // The highest fence seen on any holder, and the holder the last attempt saw: the clues
-    // that a hold on the decider is stale (see `recheck_reason`).
-    let mut highest_fence = 0u64;
-    let mut last_holder: Option<String> = None;
-    let mut woken_by_release = false;
-    // When a release last said it was our turn: until the lock is ours, the head looks again
-    // often, as no second wake-up will come for that release.
-    let mut turn_since: Option<Instant> = None;
-    // Quick rechecks made since the last sleep (see `recheck_reason`).
-    let mut rechecks = 0u32;
-    // The last attempt's answer, while a waiter only keeps its place; and when that answer
-    // says to try again (the holder's lease end, a contender that has not finished).
-    let mut last_busy: Option<Busy> = None;
-    let mut retry_at = started;
+    let mut w = WaitState::new(locker, req, wait, wakeup);
     loop {
         if let Some(signal) = wakeup.interrupted() {
             return Err(interrupted(signal, &req.resource));
         }
-        let mut busy = match last_busy.take() {
-            Some(busy) => busy,
-            None => {
-                wakeup.clear_notified();
-                let busy = match locker.attempt(req, approach)? {
-                    Attempt::Acquired(lease) => return Ok(lease),
-                    Attempt::Busy(busy) => busy,
-                };
-                // `--classic`: where this attempt took the plain key and gave it back, its
-                // deletion was announced to us like another client's release. It is no news:
-                // heeding it would retry at once, undo again, and spin. (It arrived before the
-                // undo's reply, on the same connection, so it is here by now.)
-                let undone = locker.take_undone();
-                if let Some(line) = queued.as_ref() {
-                    if undone.contains(&true) && line.sub.only_our_own_hints(&undone) {
-                        wakeup.clear_notified();
-                    }
-                }
-                let subscribed = queued.as_ref().is_none_or(|w| w.sub.live() >= q);
-                retry_at = Instant::now() + retry_after(&busy, subscribed);
-                busy
-            }
+        let mut busy = match w.look(queued.as_ref())? {
+            Look::Acquired(lease) => return Ok(lease),
+            Look::Busy(busy) => busy,
         };
-        busy.ahead = queued.as_ref().and_then(|w| w.place.as_ref()).map(|p| p.ahead);
-        let recheck = recheck_reason(&busy, highest_fence, woken_by_release, last_holder.as_deref());
-        if let Some(h) = &busy.holder {
-            highest_fence = highest_fence.max(h.fence);
-        }
-        if let (Some(why), true) = (recheck, rechecks < RECHECKS) {
-            let pause = RECHECK_PAUSE * (1 << rechecks);
-            rechecks += 1;
-            locker.quorum().trace(&format!(
-                "wait: {why}; asking every instance in {}us",
-                pause.as_micros()
-            ));
-            pause_before_retry(req, wakeup, pause, deadline)?;
-            approach = Approach::Parallel;
+        busy.ahead = queued.as_ref().and_then(|l| l.place.as_ref()).map(|p| p.ahead);
+        if w.recheck_soon(&busy)? {
             continue;
         }
-        rechecks = 0;
-        last_holder = busy.holder.as_ref().map(|h| h.token.clone());
-        woken_by_release = false;
         let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
+        if w.deadline.is_some_and(|d| now >= d) {
             return Err(LockError::Held {
                 resource: req.resource.clone(),
                 busy,
@@ -240,57 +184,192 @@ fn wait_in_line(
             .into());
         }
         let Some(line) = queued else {
-            // Subscribe, join the queue, then try again at once (see the module comment).
-            let settings = locker.settings();
-            let keys = locker.keys(&req.resource);
-            let sub = Subscription::start(
-                locker.quorum().wire(),
-                locker.quorum().n(),
-                &keys.wake(&req.token),
-                keyspace_channels(locker, keys.classic.as_deref()),
-                wakeup,
-            );
-            let mut until = now + settings.connect_timeout + settings.op_timeout;
-            if let Some(d) = deadline {
-                until = until.min(d);
-            }
-            sub.wait_live(q, until, wakeup);
-            // An instance still silent is not answering (stopped, cut off): it should not
-            // decide for us until it is heard from. (One that refused the subscription did
-            // answer; an attempt will tell whether it takes the lock.)
-            for (i, state) in sub.states().into_iter().enumerate() {
-                if state == State::Pending {
-                    locker.suspect(i);
-                }
-            }
-            let mut line = Queued {
-                sub,
-                since_unix_ms: crate::engine::holder::now_unix_ms()
-                    .saturating_sub(u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0)),
-                place: None,
-                renew_at: now,
-            };
-            line.renew(locker, req);
-            approach = if line.first_in_line() {
-                Approach::Parallel
-            } else {
-                Approach::DeciderFirst
-            };
-            *queued = Some(line);
+            *queued = Some(w.join(now));
             continue;
         };
-        if now.duration_since(started) >= NOTICE_AFTER {
+        if now.duration_since(w.started) >= NOTICE_AFTER {
             // Each look at the lock once the wait is long enough to tell: the caller says what
             // is news (a new holder, a new place), so a long wait's notice stays true.
-            noticed = true;
+            w.noticed = true;
             notice(&busy);
         }
+        let plan = w.plan(&busy, line, now);
+        let woken = wakeup.sleep_until(plan.next);
+        w.woken(woken, &plan, busy, line)?;
+    }
+}
+
+/// What one look at the lock found.
+enum Look {
+    Acquired(Lease),
+    Busy(Busy),
+}
+
+/// The next sleep: until when, and whether its end is the check of a stale hold.
+struct Plan {
+    next: Instant,
+    verify_at: Instant,
+    verify: bool,
+    /// Near the head when the sleep began (see [`NEAR_HEAD`]).
+    near: bool,
+}
+
+/// One wait, from its first attempt to the lock or its end: what it has seen, and when it asks
+/// again. A method per step of `wait_in_line`'s loop.
+struct WaitState<'a> {
+    locker: &'a Locker,
+    req: &'a Request,
+    wakeup: &'a Wakeup,
+    started: Instant,
+    deadline: Option<Instant>,
+    /// N/2 + 1.
+    q: usize,
+    approach: Approach,
+    noticed: bool,
+    /// The highest fence seen on any holder, and the holder the last attempt saw: the clues
+    /// that a hold on the decider is stale (see `recheck_reason`).
+    highest_fence: u64,
+    last_holder: Option<String>,
+    woken_by_release: bool,
+    /// Quick rechecks made since the last sleep (see `recheck_reason`).
+    rechecks: u32,
+    /// When a release last said it was our turn: until the lock is ours, the head looks again
+    /// often, as no second wake-up will come for that release.
+    turn_since: Option<Instant>,
+    /// The last attempt's answer, while a waiter only keeps its place; and when that answer
+    /// says to try again (the holder's lease end, a contender that has not finished).
+    last_busy: Option<Busy>,
+    retry_at: Instant,
+}
+
+impl<'a> WaitState<'a> {
+    fn new(locker: &'a Locker, req: &'a Request, wait: Wait, wakeup: &'a Wakeup) -> WaitState<'a> {
+        let started = Instant::now();
+        WaitState {
+            locker,
+            req,
+            wakeup,
+            started,
+            deadline: match wait {
+                Wait::No => Some(started),
+                Wait::For(d) => Some(started + d),
+                Wait::Forever => None,
+            },
+            q: locker.quorum().needed(),
+            approach: Approach::Parallel,
+            noticed: false,
+            highest_fence: 0,
+            last_holder: None,
+            woken_by_release: false,
+            rechecks: 0,
+            turn_since: None,
+            last_busy: None,
+            retry_at: started,
+        }
+    }
+
+    /// Ask for the lock, or, while we only keep our place, go by the last answer.
+    fn look(&mut self, queued: Option<&Queued>) -> Result<Look> {
+        if let Some(busy) = self.last_busy.take() {
+            return Ok(Look::Busy(busy));
+        }
+        self.wakeup.clear_notified();
+        let busy = match self.locker.attempt(self.req, self.approach)? {
+            Attempt::Acquired(lease) => return Ok(Look::Acquired(lease)),
+            Attempt::Busy(busy) => busy,
+        };
+        // `--classic`: where this attempt took the plain key and gave it back, its deletion
+        // was announced to us like another client's release. It is no news: heeding it would
+        // retry at once, undo again, and spin. (It arrived before the undo's reply, on the
+        // same connection, so it is here by now.)
+        let undone = self.locker.take_undone();
+        if let Some(line) = queued {
+            if undone.contains(&true) && line.sub.only_our_own_hints(&undone) {
+                self.wakeup.clear_notified();
+            }
+        }
+        let subscribed = queued.is_none_or(|l| l.sub.live() >= self.q);
+        self.retry_at = Instant::now() + retry_after(&busy, subscribed);
+        Ok(Look::Busy(busy))
+    }
+
+    /// Whether `busy` looks like a hold a release never reached, to be asked about again in a
+    /// moment rather than waited for (a few times, then it is taken at its word); true when
+    /// that pause has been made.
+    fn recheck_soon(&mut self, busy: &Busy) -> Result<bool> {
+        let recheck = recheck_reason(
+            busy,
+            self.highest_fence,
+            self.woken_by_release,
+            self.last_holder.as_deref(),
+        );
+        if let Some(h) = &busy.holder {
+            self.highest_fence = self.highest_fence.max(h.fence);
+        }
+        if let (Some(why), true) = (recheck, self.rechecks < RECHECKS) {
+            let pause = RECHECK_PAUSE * (1 << self.rechecks);
+            self.rechecks += 1;
+            self.locker.quorum().trace(&format!(
+                "wait: {why}; asking every instance in {}us",
+                pause.as_micros()
+            ));
+            pause_before_retry(self.req, self.wakeup, pause, self.deadline)?;
+            self.approach = Approach::Parallel;
+            return Ok(true);
+        }
+        self.rechecks = 0;
+        self.last_holder = busy.holder.as_ref().map(|h| h.token.clone());
+        self.woken_by_release = false;
+        Ok(false)
+    }
+
+    /// Subscribe, join the queue, then try again at once (see the module comment).
+    fn join(&mut self, now: Instant) -> Queued {
+        let (locker, req) = (self.locker, self.req);
+        let settings = locker.settings();
+        let keys = locker.keys(&req.resource);
+        let sub = Subscription::start(
+            locker.quorum().wire(),
+            locker.quorum().n(),
+            &keys.wake(&req.token),
+            keyspace_channels(locker, keys.classic.as_deref()),
+            self.wakeup,
+        );
+        let mut until = now + settings.connect_timeout + settings.op_timeout;
+        if let Some(d) = self.deadline {
+            until = until.min(d);
+        }
+        sub.wait_live(self.q, until, self.wakeup);
+        // An instance still silent is not answering (stopped, cut off): it should not decide
+        // for us until it is heard from. (One that refused the subscription did answer; an
+        // attempt will tell whether it takes the lock.)
+        for (i, state) in sub.states().into_iter().enumerate() {
+            if state == State::Pending {
+                locker.suspect(i);
+            }
+        }
+        let waited_ms = u64::try_from(now.duration_since(self.started).as_millis()).unwrap_or(0);
+        let mut line = Queued {
+            sub,
+            since_unix_ms: crate::engine::holder::now_unix_ms().saturating_sub(waited_ms),
+            place: None,
+            renew_at: now,
+        };
+        line.renew(locker, req);
+        self.approach = approach_for(&line);
+        line
+    }
+
+    /// When to look again if nothing wakes us first.
+    fn plan(&mut self, busy: &Busy, line: &Queued, now: Instant) -> Plan {
         let near = line.near_head();
         let mut next = line.renew_at;
         if near {
-            next = next.min(retry_at);
+            next = next.min(self.retry_at);
         }
-        let told_our_turn = turn_since.is_some_and(|t| now.duration_since(t) < RENEW_EVERY);
+        let told_our_turn = self
+            .turn_since
+            .is_some_and(|t| now.duration_since(t) < RENEW_EVERY);
         let unfinished = busy
             .holder
             .as_ref()
@@ -301,10 +380,10 @@ fn wait_in_line(
             // release that told us it was our turn has not reached every instance yet.
             next = next.min(now + FIRST_IN_LINE_RECHECK + jitter(FIRST_IN_LINE_RECHECK));
         }
-        if !noticed {
-            next = next.min(started + NOTICE_AFTER);
+        if !self.noticed {
+            next = next.min(self.started + NOTICE_AFTER);
         }
-        if let Some(d) = deadline {
+        if let Some(d) = self.deadline {
             next = next.min(d);
         }
         let verify_at = now + VERIFY_EVERY + jitter(VERIFY_EVERY / 2);
@@ -312,10 +391,10 @@ fn wait_in_line(
         if verify {
             next = verify_at;
         }
-        locker.quorum().trace_with(|t| {
+        self.locker.quorum().trace_with(|t| {
             format!(
                 "wait: {}; {} ahead; sleeping {:.1}ms at most{}",
-                (t.busy)(&busy),
+                (t.busy)(busy),
                 busy.ahead.map_or("?".to_string(), |a| a.to_string()),
                 next.saturating_duration_since(now).as_secs_f64() * 1e3,
                 if verify {
@@ -325,13 +404,20 @@ fn wait_in_line(
                 }
             )
         });
-        approach = if line.first_in_line() {
-            Approach::Parallel
-        } else {
-            Approach::DeciderFirst
-        };
-        match wakeup.sleep_until(next) {
-            Woken::Interrupted(signal) => return Err(interrupted(signal, &req.resource)),
+        self.approach = approach_for(line);
+        Plan {
+            next,
+            verify_at,
+            verify,
+            near,
+        }
+    }
+
+    /// What a sleep's end means for the next look: how to ask, or (keeping our place only)
+    /// not to ask at all.
+    fn woken(&mut self, woken: Woken, plan: &Plan, busy: Busy, line: &mut Queued) -> Result<()> {
+        match woken {
+            Woken::Interrupted(signal) => return Err(interrupted(signal, &self.req.resource)),
             Woken::Notified if !line.sub.take_turn() => {
                 // An instance was lost or came back: one fewer to hear a release from, or one
                 // whose release may have gone unheard. Those near the head ask every instance;
@@ -339,58 +425,78 @@ fn wait_in_line(
                 // servers are still there), so a thousand waiters do not all ask at once.
                 // Or the lock's plain key was deleted or expired somewhere (`--classic`: another
                 // client's release, which no message of ours announces): the same look again.
-                locker.quorum().trace(if line.sub.take_hint() {
+                self.locker.quorum().trace(if line.sub.take_hint() {
                     "wait: woken: the lock's key is gone on an instance (a keyspace notification)"
                 } else {
                     "wait: woken: an instance lost or back"
                 });
                 if line.near_head() {
-                    approach = Approach::Parallel;
+                    self.approach = Approach::Parallel;
                 } else {
                     line.renew_at = Instant::now();
-                    last_busy = Some(busy);
+                    self.last_busy = Some(busy);
                 }
             }
-            Woken::Notified => {
-                for i in line.sub.take_heard() {
-                    locker.trust(i);
-                }
-                locker.quorum().trace("wait: woken: our turn");
-                woken_by_release = true;
-                turn_since = Some(Instant::now());
-                // The release went to the head of the queue, which is us: ask every instance
-                // (the decider still says no if its copy of the queue has another head). The
-                // place we learnt when we last renewed is out of date: we are first in line now,
-                // so should this attempt still find the lock held (the release has not reached
-                // every instance), we look again within milliseconds, not at our next renewal.
-                line.first_now();
-                approach = Approach::Parallel;
+            Woken::Notified => self.our_turn(line),
+            Woken::TimedOut if plan.verify && Instant::now() >= plan.verify_at => {
+                self.approach = Approach::Parallel
             }
-            Woken::TimedOut if verify && Instant::now() >= verify_at => approach = Approach::Parallel,
-            Woken::TimedOut => {
-                let now = Instant::now();
-                let mut answered = q;
-                if now >= line.renew_at {
-                    answered = line.renew(locker, req);
-                    if line.first_in_line() {
-                        approach = Approach::Parallel;
-                    }
-                }
-                // Fewer than a quorum answer (our renewal, or our subscriptions): ask every
-                // instance, so that servers gone end the wait with 69 (contract).
-                let unanswered = answered < q || (near && line.sub.live() < q);
-                // What else may have woken us: the answer's retry time (near the head only),
-                // the deadline, or the notice; none of them but the first asks the servers.
-                let due = (line.near_head() && now >= retry_at) || deadline.is_some_and(|d| now >= d);
-                if unanswered {
-                    approach = Approach::Parallel;
-                } else if !due && !line.first_in_line() {
-                    // Only our place was due: kept, and no attempt (the lock cannot be ours
-                    // before those ahead of us have had it, and a release tells us).
-                    last_busy = Some(busy);
-                }
+            Woken::TimedOut => self.timed_out(plan, busy, line),
+        }
+        Ok(())
+    }
+
+    /// A release told us it is our turn.
+    fn our_turn(&mut self, line: &mut Queued) {
+        for i in line.sub.take_heard() {
+            self.locker.trust(i);
+        }
+        self.locker.quorum().trace("wait: woken: our turn");
+        self.woken_by_release = true;
+        self.turn_since = Some(Instant::now());
+        // The release went to the head of the queue, which is us: ask every instance (the
+        // decider still says no if its copy of the queue has another head). The place we
+        // learnt when we last renewed is out of date: we are first in line now, so should this
+        // attempt still find the lock held (the release has not reached every instance), we
+        // look again within milliseconds, not at our next renewal.
+        line.first_now();
+        self.approach = Approach::Parallel;
+    }
+
+    /// A timer ran out: our place's renewal, the answer's retry time, the notice or the
+    /// deadline.
+    fn timed_out(&mut self, plan: &Plan, busy: Busy, line: &mut Queued) {
+        let now = Instant::now();
+        let mut answered = self.q;
+        if now >= line.renew_at {
+            answered = line.renew(self.locker, self.req);
+            if line.first_in_line() {
+                self.approach = Approach::Parallel;
             }
         }
+        // Fewer than a quorum answer (our renewal, or our subscriptions): ask every instance,
+        // so that servers gone end the wait with 69 (docs/waiting.md).
+        let unanswered = answered < self.q || (plan.near && line.sub.live() < self.q);
+        // What else may have woken us: the answer's retry time (near the head only), the
+        // deadline, or the notice; none of them but the first asks the servers.
+        let due = (line.near_head() && now >= self.retry_at) || self.deadline.is_some_and(|d| now >= d);
+        if unanswered {
+            self.approach = Approach::Parallel;
+        } else if !due && !line.first_in_line() {
+            // Only our place was due: kept, and no attempt (the lock cannot be ours before
+            // those ahead of us have had it, and a release tells us).
+            self.last_busy = Some(busy);
+        }
+    }
+}
+
+/// The first in line asks every instance; anyone else the decider alone, which answers
+/// "another waiter's turn" without taking anything.
+fn approach_for(line: &Queued) -> Approach {
+    if line.first_in_line() {
+        Approach::Parallel
+    } else {
+        Approach::DeciderFirst
     }
 }
 
