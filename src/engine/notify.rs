@@ -3,7 +3,7 @@
 //! release, a force release, or the waiter before it leaving), on the connection its requests
 //! use ([`crate::engine::wire::push`]), and each new event wakes it. An instance that is down
 //! sends none, and that is all: the waiter still retries when the holder's lease runs out (see
-//! [`crate::engine::wait`]).
+//! `engine::wait`).
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};

@@ -24,7 +24,7 @@ impl Shared {
                 revents: 0,
             }];
             let mut owners = vec![usize::MAX];
-            for (i, s) in self.slots.iter().enumerate() {
+            for (i, s) in self.lines.iter().enumerate() {
                 if let Link::Up(conn) = &lock(s).link {
                     let mut events = libc::POLLIN;
                     if conn.stream.wants_write(&conn.out) {
@@ -40,7 +40,7 @@ impl Shared {
             }
             // SAFETY: poll(2) reads and writes only the `fds` array we own, whose length we
             // pass. A descriptor closed meanwhile by a sender (a failed write) yields POLLNVAL
-            // or a spurious readiness, and each slot is looked at afresh under its lock below.
+            // or a spurious readiness, and each line is looked at afresh under its lock below.
             let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
             if ready < 0 {
                 continue; // EINTR
@@ -61,22 +61,22 @@ impl Shared {
     /// Instance `i`'s socket is ready: write what waits, read what came, take out each whole
     /// reply in order.
     fn service(self: &Arc<Self>, i: usize) -> Events {
-        let mut slot = lock(&self.slots[i]);
-        let Link::Up(conn) = &mut slot.link else {
+        let mut line = lock(&self.lines[i]);
+        let Link::Up(conn) = &mut line.link else {
             return vec![];
         };
         if let Err(e) = conn.stream.write_some(&mut conn.out) {
-            return fail(i, &mut slot, stream::io_error(&e, false));
+            return fail(i, &mut line, stream::io_error(&e, false));
         }
         let open = match conn.stream.read_some(&mut conn.inbuf) {
             Ok(open) => open,
-            Err(e) => return fail(i, &mut slot, stream::io_error(&e, false)),
+            Err(e) => return fail(i, &mut line, stream::io_error(&e, false)),
         };
         let mut out = Vec::new();
         let mut used = 0;
         let mut learnt_protocol = false;
         loop {
-            let Link::Up(conn) = &mut slot.link else {
+            let Link::Up(conn) = &mut line.link else {
                 return out;
             };
             let reply = match resp::parse(&conn.inbuf[used..]) {
@@ -87,21 +87,21 @@ impl Shared {
                 Ok(None) => break,
                 Err(e) => {
                     let err = InstanceError::new(ErrorClass::Protocol, format!("parse error: {}", e.0));
-                    out.append(&mut fail(i, &mut slot, err));
+                    out.append(&mut fail(i, &mut line, err));
                     return out;
                 }
             };
             match conn.take(reply) {
                 Outcome::Deliver(deliver, reply) => out.push(Event::Deliver(deliver, reply)),
                 Outcome::Fail(err) => {
-                    out.append(&mut fail(i, &mut slot, err));
+                    out.append(&mut fail(i, &mut line, err));
                     return out;
                 }
                 Outcome::Protocol => learnt_protocol = true,
                 Outcome::Subscribed => out.push(Event::Push(i, PushKind::Subscribed)),
                 Outcome::SubscribeRefused(_) => {
                     // Refused there (SUBSCRIBE renamed away, an ACL): the waiter asks instead.
-                    slot.sub = Sub::None;
+                    line.sub = Sub::None;
                     out.push(Event::Push(i, PushKind::Lost));
                 }
                 Outcome::Message { channel, payload } => {
@@ -120,17 +120,17 @@ impl Shared {
                 Outcome::Nothing => {}
             }
         }
-        if let Link::Up(conn) = &mut slot.link {
+        if let Link::Up(conn) = &mut line.link {
             conn.inbuf.drain(..used);
         }
         if !open {
             out.append(&mut fail(
                 i,
-                &mut slot,
+                &mut line,
                 InstanceError::new(ErrorClass::Unreachable, "unexpected end of file"),
             ));
         } else if learnt_protocol {
-            out.append(&mut self.want_subscription(i, &mut slot));
+            out.append(&mut self.want_subscription(i, &mut line));
         }
         out
     }

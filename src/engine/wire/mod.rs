@@ -60,17 +60,20 @@ struct Shared {
     servers: Vec<ServerUrl>,
     connect_timeout: Duration,
     op_timeout: Duration,
-    slots: Vec<Mutex<Slot>>,
+    /// One line per instance, in server order.
+    lines: Vec<Mutex<Line>>,
     /// The subscription every instance should carry, if any.
     wanted: Mutex<Option<Wanted>>,
     stopped: AtomicBool,
     /// Notified whenever a reply is delivered or a connection fails: what `settle` waits on.
-    quiet: (Mutex<()>, Condvar),
+    answered: (Mutex<()>, Condvar),
     wake: UnixStream,
 }
 
+/// Everything about one instance: its connection (or the attempt to make one), the requests
+/// waiting for it, and its part of the subscription.
 #[derive(Default)]
-struct Slot {
+struct Line {
     link: Link,
     /// Requests sent while connecting, in order.
     queued: Vec<(Request, Deliver)>,
@@ -123,13 +126,13 @@ impl Wire {
         wake.set_nonblocking(true)?;
         wake_reader.set_nonblocking(true)?;
         let shared = Arc::new(Shared {
-            slots: servers.iter().map(|_| Mutex::new(Slot::default())).collect(),
+            lines: servers.iter().map(|_| Mutex::new(Line::default())).collect(),
             wanted: Mutex::new(None),
             servers,
             connect_timeout,
             op_timeout,
             stopped: AtomicBool::new(false),
-            quiet: (Mutex::new(()), Condvar::new()),
+            answered: (Mutex::new(()), Condvar::new()),
             wake: wake.try_clone()?,
         });
         let io = Arc::clone(&shared);
@@ -141,7 +144,7 @@ impl Wire {
 
     /// Whether a connection to instance `i` ever came up: if not, no request reached it.
     pub fn ever_up(&self, i: usize) -> bool {
-        self.shared.slots.get(i).is_some_and(|s| lock(s).ever_up)
+        self.shared.lines.get(i).is_some_and(|s| lock(s).ever_up)
     }
 
     /// Send `request` to instance `i`; `deliver` gets its reply. Returns how long from now the
@@ -150,22 +153,22 @@ impl Wire {
     pub fn send(&self, i: usize, request: Request, deliver: Deliver) -> Duration {
         let mut due = self.shared.op_timeout;
         let events = {
-            let mut slot = lock(&self.shared.slots[i]);
-            if !matches!(slot.link, Link::Up(_)) {
+            let mut line = lock(&self.shared.lines[i]);
+            if !matches!(line.link, Link::Up(_)) {
                 due += self.shared.connect_timeout;
             }
-            match &mut slot.link {
+            match &mut line.link {
                 Link::Up(conn) => {
                     conn.push(request, deliver);
-                    self.shared.flush(i, &mut slot)
+                    self.shared.flush(i, &mut line)
                 }
                 Link::Connecting => {
-                    slot.queued.push((request, deliver));
+                    line.queued.push((request, deliver));
                     vec![]
                 }
                 Link::Down => {
-                    slot.queued.push((request, deliver));
-                    self.shared.connect_slot(i, &mut slot)
+                    line.queued.push((request, deliver));
+                    self.shared.connect_line(i, &mut line)
                 }
             }
         };
@@ -186,7 +189,7 @@ impl Wire {
     /// then is still on the wire and runs all the same.
     pub fn settle(&self, grace: Duration) {
         let deadline = Instant::now() + grace;
-        let (mutex, cv) = &self.shared.quiet;
+        let (mutex, cv) = &self.shared.answered;
         let mut guard = lock(mutex);
         while !self.shared.idle() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -224,10 +227,10 @@ impl Handle {
 
     /// Subscribe again where the subscription is not in place (its connection failed).
     pub fn resubscribe(&self) {
-        for i in 0..self.shared.slots.len() {
+        for i in 0..self.shared.lines.len() {
             let events = {
-                let mut slot = lock(&self.shared.slots[i]);
-                self.shared.want_subscription(i, &mut slot)
+                let mut line = lock(&self.shared.lines[i]);
+                self.shared.want_subscription(i, &mut line)
             };
             self.shared.act(events);
         }
@@ -239,16 +242,16 @@ impl Handle {
         let Some(wanted) = lock(&self.shared.wanted).take() else {
             return;
         };
-        for i in 0..self.shared.slots.len() {
+        for i in 0..self.shared.lines.len() {
             let events = {
-                let mut slot = lock(&self.shared.slots[i]);
-                match (std::mem::take(&mut slot.sub), &mut slot.link) {
+                let mut line = lock(&self.shared.lines[i]);
+                match (std::mem::take(&mut line.sub), &mut line.link) {
                     (Sub::Sent, Link::Up(conn)) => {
                         conn.push_subscription(&wanted.channel, false);
                         if let Some(hint) = wanted.hints.get(i) {
                             conn.push_subscription(hint, false);
                         }
-                        self.shared.flush(i, &mut slot)
+                        self.shared.flush(i, &mut line)
                     }
                     _ => vec![],
                 }
@@ -272,10 +275,10 @@ impl Shared {
     }
 
     fn idle(&self) -> bool {
-        self.slots.iter().all(|s| {
-            let slot = lock(s);
-            slot.queued.is_empty()
-                && match &slot.link {
+        self.lines.iter().all(|s| {
+            let line = lock(s);
+            line.queued.is_empty()
+                && match &line.link {
                     Link::Up(conn) => conn.waiting.is_empty(),
                     Link::Down => true,
                     Link::Connecting => false,
@@ -283,13 +286,13 @@ impl Shared {
         })
     }
 
-    fn notify_quiet(&self) {
-        let (mutex, cv) = &self.quiet;
+    fn notify_answered(&self) {
+        let (mutex, cv) = &self.answered;
         let _guard = lock(mutex);
         cv.notify_all();
     }
 
-    /// Deliver replies and tell the subscription what happened, outside every slot's lock.
+    /// Deliver replies and tell the subscription what happened, outside every line's lock.
     fn act(&self, events: Events) {
         if events.is_empty() {
             return;
@@ -316,13 +319,13 @@ impl Shared {
             }
         }
         if delivered {
-            self.notify_quiet();
+            self.notify_answered();
         }
     }
 
     /// Write what waits on instance `i`'s connection; a failed write fails the connection.
-    fn flush(&self, i: usize, slot: &mut Slot) -> Events {
-        let Link::Up(conn) = &mut slot.link else {
+    fn flush(&self, i: usize, line: &mut Line) -> Events {
+        let Link::Up(conn) = &mut line.link else {
             return vec![];
         };
         match conn.stream.write_some(&mut conn.out) {
@@ -332,18 +335,18 @@ impl Shared {
                 }
                 vec![]
             }
-            Err(e) => fail(i, slot, stream::io_error(&e, false)),
+            Err(e) => fail(i, line, stream::io_error(&e, false)),
         }
     }
 
-    /// Start connecting instance `i` (its slot is `Down`).
-    fn connect_slot(self: &Arc<Self>, i: usize, slot: &mut Slot) -> Events {
-        slot.link = Link::Connecting;
+    /// Start connecting instance `i` (its line is `Down`).
+    fn connect_line(self: &Arc<Self>, i: usize, line: &mut Line) -> Events {
+        line.link = Link::Connecting;
         match self.connect(i) {
             Ok(()) => vec![],
             Err(e) => fail(
                 i,
-                slot,
+                line,
                 InstanceError::new(ErrorClass::Unreachable, e.to_string()),
             ),
         }
@@ -352,25 +355,25 @@ impl Shared {
     /// Put the wanted subscription in place on instance `i`, as far as it can be now: on the
     /// connection where the server speaks RESP3, on a listener of its own where it does not,
     /// and once it is connected and has said which where it is not yet.
-    fn want_subscription(self: &Arc<Self>, i: usize, slot: &mut Slot) -> Events {
+    fn want_subscription(self: &Arc<Self>, i: usize, line: &mut Line) -> Events {
         let Some(wanted) = lock(&self.wanted).clone() else {
             return vec![];
         };
-        if !matches!(slot.sub, Sub::None) {
+        if !matches!(line.sub, Sub::None) {
             return vec![];
         }
-        match &mut slot.link {
+        match &mut line.link {
             Link::Up(conn) => match conn.resp3 {
                 Some(true) => {
                     conn.push_subscription(&wanted.channel, true);
                     if let Some(hint) = wanted.hints.get(i) {
                         conn.push_hint(hint);
                     }
-                    slot.sub = Sub::Sent;
-                    self.flush(i, slot)
+                    line.sub = Sub::Sent;
+                    self.flush(i, line)
                 }
                 Some(false) => {
-                    slot.sub = Sub::Legacy(Legacy::start(
+                    line.sub = Sub::Legacy(Legacy::start(
                         i,
                         self.servers[i].clone(),
                         wanted,
@@ -382,7 +385,7 @@ impl Shared {
                 None => vec![],
             },
             Link::Connecting => vec![],
-            Link::Down => self.connect_slot(i, slot),
+            Link::Down => self.connect_line(i, line),
         }
     }
 
@@ -394,10 +397,10 @@ impl Shared {
             .spawn(move || {
                 let opened = stream::open(&shared.servers[i], shared.connect_timeout, shared.op_timeout);
                 let events = {
-                    let mut slot = lock(&shared.slots[i]);
+                    let mut line = lock(&shared.lines[i]);
                     match opened {
-                        Ok(opened) => shared.up(i, &mut slot, opened),
-                        Err(e) => fail(i, &mut slot, e),
+                        Ok(opened) => shared.up(i, &mut line, opened),
+                        Err(e) => fail(i, &mut line, e),
                     }
                 };
                 shared.act(events);
@@ -407,36 +410,36 @@ impl Shared {
     }
 
     /// A connection is open: the setup requests first, then every request queued meanwhile.
-    fn up(&self, i: usize, slot: &mut Slot, opened: Opened) -> Events {
+    fn up(&self, i: usize, line: &mut Line, opened: Opened) -> Events {
         let mut conn = Conn::new(opened.stream);
         for (packed, setup) in &opened.setup {
             conn.push_setup(packed, *setup);
         }
-        for (request, deliver) in slot.queued.drain(..) {
+        for (request, deliver) in line.queued.drain(..) {
             conn.push(request, deliver);
         }
-        slot.link = Link::Up(conn);
-        slot.ever_up = true;
-        self.flush(i, slot)
+        line.link = Link::Up(conn);
+        line.ever_up = true;
+        self.flush(i, line)
     }
 }
 
 /// The connection is gone: everyone still waiting on it, or queued for it, hears `err`, and
 /// the subscription there is lost; the next request connects again.
-fn fail(i: usize, slot: &mut Slot, err: InstanceError) -> Events {
+fn fail(i: usize, line: &mut Line, err: InstanceError) -> Events {
     let mut out = Vec::new();
-    if let Link::Up(conn) = std::mem::take(&mut slot.link) {
+    if let Link::Up(conn) = std::mem::take(&mut line.link) {
         for waiting in conn.waiting {
             if let conn::Waiting::Request { deliver, .. } = waiting {
                 out.push(Event::Deliver(deliver, Err(err.clone())));
             }
         }
     }
-    for (_, deliver) in slot.queued.drain(..) {
+    for (_, deliver) in line.queued.drain(..) {
         out.push(Event::Deliver(deliver, Err(err.clone())));
     }
-    if matches!(slot.sub, Sub::Sent) {
-        slot.sub = Sub::None;
+    if matches!(line.sub, Sub::Sent) {
+        line.sub = Sub::None;
         out.push(Event::Push(i, PushKind::Lost));
     }
     out
