@@ -201,52 +201,8 @@ impl FromStr for ServerUrl {
         }
         .to_string();
         match url.scheme() {
-            "redis" | "rediss" => {
-                match url.host_str() {
-                    None | Some("") => return Err(format!("'{shown}' has no host")),
-                    Some(_) => {}
-                }
-                if url.port() == Some(0) {
-                    return Err(format!("'{shown}' has port 0; use a port from 1 to 65535"));
-                }
-                let db = url.path().trim_matches('/');
-                if !db.is_empty() && db.parse::<u16>().is_err() {
-                    return Err(format!(
-                        "'{shown}': '{db}' is not a database number (redis://host:port/N)"
-                    ));
-                }
-                if let Some(q) = url.query() {
-                    return Err(format!(
-                        "'{shown}': unknown query parameters '{q}'; redis:// URLs take none"
-                    ));
-                }
-                if url.fragment().is_some() {
-                    return Err(format!("'{shown}': a URL fragment (#…) is not supported"));
-                }
-            }
-            "unix" | "redis+unix" => {
-                if !url.path().starts_with('/') || url.path() == "/" {
-                    return Err(format!(
-                        "'{shown}' has no socket path; expected redis+unix:///path/to/redis.sock"
-                    ));
-                }
-                if url.host_str().is_some_and(|h| !h.is_empty()) {
-                    return Err(format!(
-                        "'{shown}': a unix socket URL takes no host; use three slashes: \
-                         redis+unix:///path/to/redis.sock"
-                    ));
-                }
-                for (k, v) in url.query_pairs() {
-                    if !UNIX_QUERY.contains(&k.as_ref()) {
-                        return Err(format!(
-                            "'{shown}': unknown query parameter '{k}'; unix socket URLs take db, user, pass"
-                        ));
-                    }
-                    if k == "db" && v.parse::<u16>().is_err() {
-                        return Err(format!("'{shown}': '{v}' is not a database number"));
-                    }
-                }
-            }
+            "redis" | "rediss" => check_tcp(&url, &shown)?,
+            "unix" | "redis+unix" => check_unix(&url, &shown)?,
             other => {
                 return Err(format!(
                     "unsupported scheme '{other}' in '{shown}'; use redis://, rediss:// or redis+unix://"
@@ -265,6 +221,60 @@ impl FromStr for ServerUrl {
             tls: Tls::default(),
         })
     }
+}
+
+/// A `redis://` or `rediss://` URL's parts: a host, a port that is not 0, a database number
+/// at most, no query, no fragment. `shown` is the URL as messages show it (no password).
+fn check_tcp(url: &url::Url, shown: &str) -> Result<(), String> {
+    match url.host_str() {
+        None | Some("") => return Err(format!("'{shown}' has no host")),
+        Some(_) => {}
+    }
+    if url.port() == Some(0) {
+        return Err(format!("'{shown}' has port 0; use a port from 1 to 65535"));
+    }
+    let db = url.path().trim_matches('/');
+    if !db.is_empty() && db.parse::<u16>().is_err() {
+        return Err(format!(
+            "'{shown}': '{db}' is not a database number (redis://host:port/N)"
+        ));
+    }
+    if let Some(q) = url.query() {
+        return Err(format!(
+            "'{shown}': unknown query parameters '{q}'; redis:// URLs take none"
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(format!("'{shown}': a URL fragment (#…) is not supported"));
+    }
+    Ok(())
+}
+
+/// A unix socket URL's parts: a socket path, no host, only the query parameters the redis
+/// crate understands (a typo is refused rather than ignored).
+fn check_unix(url: &url::Url, shown: &str) -> Result<(), String> {
+    if !url.path().starts_with('/') || url.path() == "/" {
+        return Err(format!(
+            "'{shown}' has no socket path; expected redis+unix:///path/to/redis.sock"
+        ));
+    }
+    if url.host_str().is_some_and(|h| !h.is_empty()) {
+        return Err(format!(
+            "'{shown}': a unix socket URL takes no host; use three slashes: \
+             redis+unix:///path/to/redis.sock"
+        ));
+    }
+    for (k, v) in url.query_pairs() {
+        if !UNIX_QUERY.contains(&k.as_ref()) {
+            return Err(format!(
+                "'{shown}': unknown query parameter '{k}'; unix socket URLs take db, user, pass"
+            ));
+        }
+        if k == "db" && v.parse::<u16>().is_err() {
+            return Err(format!("'{shown}': '{v}' is not a database number"));
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for ServerUrl {
