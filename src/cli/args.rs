@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueHint};
 
+use crate::engine::server::tls_settings::PemFile;
 use crate::engine::server::ServerUrl;
-use crate::engine::wire::tls::PemFile;
 
 /// What `--version` prints after the name: the crate version and, when built from a git
 /// checkout, the commit (build.rs). Man pages use the plain version (src/cli/man.rs).

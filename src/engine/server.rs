@@ -4,10 +4,13 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Once;
 
 use redis::IntoConnectionInfo;
 
-use crate::engine::wire::tls::{self, Tls};
+pub mod tls_settings;
+
+use tls_settings::Tls;
 
 /// One Redis instance as the user named it. `Display` prints it with the password replaced by
 /// `***`, and every message that names a server goes through it (contract: passwords are never
@@ -65,7 +68,7 @@ impl ServerUrl {
         if !self.is_tls() {
             return Ok(info);
         }
-        tls::install_provider();
+        install_provider();
         if self.tls.is_default() {
             return Ok(info);
         }
@@ -176,6 +179,16 @@ pub fn find_alias(servers: &[ServerUrl]) -> Option<String> {
         }
     }
     None
+}
+
+/// rustls needs one process-wide crypto provider; the redis crate enables rustls without
+/// one, so we install ring's before the first TLS connection (once; a provider installed
+/// earlier wins, which is just as good).
+fn install_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 impl FromStr for ServerUrl {
