@@ -47,6 +47,9 @@ pub struct GlobalArgs {
     /// Redis instance URL; repeat it or give a comma-separated list. Quorum is N/2 + 1.
     /// redis://[[user]:password@]host[:port][/db], rediss://… (TLS), redis+unix:///path/to/sock.
     /// Put URLs with passwords in REDLOCK_SERVERS, not on the command line.
+    // This doc comment is --help's text, written for a terminal: rustdoc would read its
+    // `[[user]…]` and `[/db]` as links.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(
         short = 's',
         long = "server",

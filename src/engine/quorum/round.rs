@@ -35,6 +35,9 @@ struct Gather<'q, T> {
 }
 
 impl Quorum {
+    /// The loop every `round_*` runs: send `op` to the instances in `targets`, gather their
+    /// replies as `pace` says until `decided` or the round's time is up, trace the round and
+    /// note which instances are failing.
     pub(super) fn round_lingering<T, F>(
         &self,
         what: &str,

@@ -153,8 +153,8 @@ pub fn server_error(line: &str) -> InstanceError {
     InstanceError::new(class, one_line(text))
 }
 
-/// A password was sent to a server that has none configured (Redis: "AUTH <password> called
-/// without any password configured for the default user").
+/// A password was sent to a server that has none configured (Redis: `AUTH <password> called
+/// without any password configured for the default user`).
 pub const NO_PASSWORD_CONFIGURED: &str = "authentication failed: the server has no password configured";
 
 impl InstanceError {
