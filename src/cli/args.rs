@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueHint};
 
+use crate::engine::server::tls_settings::PemFile;
 use crate::engine::server::ServerUrl;
-use crate::engine::wire::tls::PemFile;
 
 /// What `--version` prints after the name: the crate version and, when built from a git
 /// checkout, the commit (build.rs). Man pages use the plain version (src/cli/man.rs).
@@ -47,6 +47,9 @@ pub struct GlobalArgs {
     /// Redis instance URL; repeat it or give a comma-separated list. Quorum is N/2 + 1.
     /// redis://[[user]:password@]host[:port][/db], rediss://… (TLS), redis+unix:///path/to/sock.
     /// Put URLs with passwords in REDLOCK_SERVERS, not on the command line.
+    // This doc comment is --help's text, written for a terminal: rustdoc would read its
+    // `[[user]…]` and `[/db]` as links.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(
         short = 's',
         long = "server",

@@ -3,9 +3,9 @@
 //! (`server::find_alias`).
 
 use crate::cli::args::{Cli, Command, GlobalArgs, LockArgs};
+use crate::engine::server::tls_settings::{KeyProblem, Tls};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::{LockSettings, Settings, Verbosity, Wait};
-use crate::engine::wire::tls::{KeyProblem, Tls};
 
 /// `REDLOCK_LIMIT` is both `--limit`'s variable and what `run` sets for its command: in a
 /// command run under another resource's lock (`REDLOCK_RESOURCE` names that one), the

@@ -324,54 +324,13 @@ pub fn lock_json(state: &LockState) -> Value {
         Verdict::Split { .. } => ("split", None, 0, None, None),
         Verdict::Unknown { .. } => ("unknown", None, 0, None, None),
     };
-    // Every hold, whatever the mode: the exclusive holder, or the --shared / --limit ones.
-    let (mode, limit, holders): (Option<&str>, Option<u32>, Vec<Value>) = match &state.verdict {
-        Verdict::Held { holder, held_on, .. } => {
-            let mut j = holder_json(holder);
-            j["held_on"] = json!(held_on);
-            (Some("exclusive"), Some(1), vec![j])
-        }
-        Verdict::Holds { mode, limit, holders } => (
-            Some(mode.as_str()),
-            Some(*limit),
-            holders
-                .iter()
-                .map(|(h, on)| {
-                    let mut j = holder_json(h);
-                    j["held_on"] = json!(on);
-                    j
-                })
-                .collect(),
-        ),
-        _ => (None, None, vec![]),
-    };
+    let (mode, limit, holders) = holds_json(&state.verdict);
     let tokens: Vec<Value> = state
         .tokens()
         .iter()
         .map(|(h, on)| json!({"token": h.token, "held_on": on}))
         .collect();
-    let instances: Vec<Value> = state
-        .instances
-        .iter()
-        .map(|v| match &v.seen {
-            Ok(seen) => json!({
-                "server": v.server.to_string(),
-                "reachable": true,
-                "error": null,
-                "holder": seen.holder.as_ref().map(holder_json),
-                "holds": seen.holds.iter().map(holder_json).collect::<Vec<_>>(),
-                "last_fence": seen.last_fence,
-            }),
-            Err(e) => json!({
-                "server": v.server.to_string(),
-                "reachable": false,
-                "error": words::instance_error(e),
-                "holder": null,
-                "holds": null,
-                "last_fence": null,
-            }),
-        })
-        .collect();
+    let instances: Vec<Value> = state.instances.iter().map(instance_json).collect();
     json!({
         "resource": state.resource,
         "state": state_name,
@@ -390,6 +349,53 @@ pub fn lock_json(state: &LockState) -> Value {
         "instances": instances,
         "queue": state.queue.iter().enumerate().map(|(i, w)| waiter_json(i + 1, w)).collect::<Vec<_>>(),
     })
+}
+
+/// Every hold, whatever the mode: the exclusive holder, or the --shared / --limit ones, each
+/// with how many instances it is held on; and the mode and limit they hold in.
+fn holds_json(verdict: &Verdict) -> (Option<&str>, Option<u32>, Vec<Value>) {
+    match verdict {
+        Verdict::Held { holder, held_on, .. } => {
+            let mut j = holder_json(holder);
+            j["held_on"] = json!(held_on);
+            (Some("exclusive"), Some(1), vec![j])
+        }
+        Verdict::Holds { mode, limit, holders } => (
+            Some(mode.as_str()),
+            Some(*limit),
+            holders
+                .iter()
+                .map(|(h, on)| {
+                    let mut j = holder_json(h);
+                    j["held_on"] = json!(on);
+                    j
+                })
+                .collect(),
+        ),
+        _ => (None, None, vec![]),
+    }
+}
+
+/// What one instance holds of the lock, or why it did not answer.
+fn instance_json(v: &InstanceView) -> Value {
+    match &v.seen {
+        Ok(seen) => json!({
+            "server": v.server.to_string(),
+            "reachable": true,
+            "error": null,
+            "holder": seen.holder.as_ref().map(holder_json),
+            "holds": seen.holds.iter().map(holder_json).collect::<Vec<_>>(),
+            "last_fence": seen.last_fence,
+        }),
+        Err(e) => json!({
+            "server": v.server.to_string(),
+            "reachable": false,
+            "error": words::instance_error(e),
+            "holder": null,
+            "holds": null,
+            "last_fence": null,
+        }),
+    }
 }
 
 /// One waiter of the queue: its place (1 = next), who it is, since when, in which mode.

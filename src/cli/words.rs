@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::engine::holder::{Busy, Holder};
 use crate::engine::instance::{InstanceError, ServerError};
 use crate::engine::server::ServerUrl;
-use crate::engine::wire::tls::TlsProblem;
+use crate::engine::wire::error::TlsProblem;
 
 /// `held by web-3 pid 4121 (./deploy.sh) for 4m 12s`: who, and how long it has held the
 /// lock (not the lease's time left, which the holder keeps renewing and people read as

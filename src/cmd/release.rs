@@ -17,32 +17,8 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
     let (n, q) = (quorum.n(), quorum.needed());
     let resource = &args.resource;
     let Some(token) = args.token.as_deref().filter(|_| !args.force) else {
-        let forced = ctx.locker.force_release(resource);
-        if forced.failed.len() > n - q {
-            let err = LockError::Unavailable {
-                answered: n - forced.failed.len(),
-                n,
-                needed: q,
-                refused: false,
-                errors: forced.failed,
-            };
-            return Err(messages::unavailable(&err, &format!("to break lock '{resource}'")).into());
-        }
-        let mut text = String::new();
-        for (h, _) in tally(&forced.holders) {
-            text.push_str(&format!(
-                "broke lock '{resource}' {} (token {})\n",
-                words::holder(&h),
-                h.token
-            ));
-        }
-        if text.is_empty() {
-            text = format!("lock '{resource}' was not held\n");
-        }
-        print(&text)?;
-        return Ok(exit::OK);
+        return force(ctx, resource);
     };
-
     // A kept hold: a keeper that lost it said why, for us to tell; one still keeping it is
     // stopped first when this release ends the hold (it must not renew after the release, nor
     // report the release as a loss), and left alone when a re-entry's hold remains.
@@ -97,4 +73,34 @@ pub fn execute(ctx: &Context, args: &ReleaseArgs) -> Result<i32> {
         ),
     };
     Err(Failure::NotHolder(message).into())
+}
+
+/// `release --force`: break the lock, whoever holds it, and say whose holds were broken.
+fn force(ctx: &Context, resource: &str) -> Result<i32> {
+    let quorum = ctx.locker.quorum();
+    let (n, q) = (quorum.n(), quorum.needed());
+    let forced = ctx.locker.force_release(resource);
+    if forced.failed.len() > n - q {
+        let err = LockError::Unavailable {
+            answered: n - forced.failed.len(),
+            n,
+            needed: q,
+            refused: false,
+            errors: forced.failed,
+        };
+        return Err(messages::unavailable(&err, &format!("to break lock '{resource}'")).into());
+    }
+    let mut text = String::new();
+    for (h, _) in tally(&forced.holders) {
+        text.push_str(&format!(
+            "broke lock '{resource}' {} (token {})\n",
+            words::holder(&h),
+            h.token
+        ));
+    }
+    if text.is_empty() {
+        text = format!("lock '{resource}' was not held\n");
+    }
+    print(&text)?;
+    Ok(exit::OK)
 }

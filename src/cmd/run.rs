@@ -4,7 +4,7 @@
 //! event loop on one channel fed by three sources: the waiter thread (the command exited), the
 //! signal watch (a signal to forward) and the heartbeat (renewed, failing, lost). The two timers,
 //! `--timeout` and the SIGKILL rung of the terminate ladder, are the loop's receive timeout.
-//! Each event has one handler. The lock lives in a [`Holding`], whose release stops the
+//! Each event has one handler. The lock lives in a `Holding`, whose release stops the
 //! heartbeat and then releases on every instance; it runs on every way out, the early ones
 //! included (by `Drop`), and always after the command has exited or been killed.
 

@@ -81,95 +81,11 @@ enum Scan {
 pub fn list(locker: &Locker) -> Listing {
     let quorum = locker.quorum();
     let servers = quorum.servers();
-    // A resource has its lock's key, or (--shared, --limit) its registry of holds.
-    let kinds = [locker.keys("").lock, locker.keys("").holds];
-    let pattern = format!("{}*", glob_escape(locker.prefix()));
-
-    let mut scans: Vec<Scan> = servers.iter().map(|_| Scan::Next(0)).collect();
-    let mut found: Vec<BTreeSet<String>> = servers.iter().map(|_| BTreeSet::new()).collect();
-    while scans.iter().any(|s| matches!(s, Scan::Next(_))) {
-        let cursors: Vec<Option<u64>> = scans
-            .iter()
-            .map(|s| if let Scan::Next(c) = s { Some(*c) } else { None })
-            .collect();
-        let pattern = pattern.clone();
-        let scanning: Vec<bool> = cursors.iter().map(Option::is_some).collect();
-        let round = quorum.round_on(
-            "scan",
-            &scanning,
-            None,
-            move |i| scan_step(cursors[i].unwrap_or(0), &pattern),
-            |_| false,
-        );
-        for (i, reply) in round.replies.into_iter().enumerate() {
-            if !matches!(scans[i], Scan::Next(_)) {
-                continue;
-            }
-            scans[i] = match reply {
-                Ok(Some((next, keys))) => {
-                    found[i].extend(keys.into_iter().filter_map(|k| resource_of(&k, &kinds)));
-                    if next == 0 {
-                        Scan::Done
-                    } else {
-                        Scan::Next(next)
-                    }
-                }
-                Ok(None) => Scan::Done,
-                Err(e) => Scan::Failed(e),
-            };
-        }
-    }
-
-    let resources: Vec<String> = found
-        .iter()
-        .flatten()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let (scans, resources) = scan_all(locker);
     let mut locks = Vec::with_capacity(resources.len());
     for batch in resources.chunks(READ_BATCH) {
-        let keys: Vec<String> = batch
-            .iter()
-            .flat_map(|r| {
-                let k = locker.keys(r);
-                [k.lock, k.fence, k.queue, k.qinfo, k.holds]
-            })
-            .collect();
-        let wake: Vec<String> = batch
-            .iter()
-            .flat_map(|r| {
-                let k = locker.keys(r);
-                [k.wake_prefix, k.hold_prefix]
-            })
-            .collect();
-        let count = batch.len();
-        let round = quorum.round_all("read", move |_| {
-            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            let wake: Vec<&str> = wake.iter().map(String::as_str).collect();
-            Call::eval(&scripts().read_many, &keys, &wake, move |v| parse_many(&v, count))
-        });
-        for (j, resource) in batch.iter().enumerate() {
-            let instances = servers
-                .iter()
-                .zip(&round.replies)
-                .map(|(server, r)| InstanceView {
-                    server: server.clone(),
-                    seen: match r {
-                        Ok(seen) => seen.get(j).cloned().ok_or_else(|| malformed("read_many")),
-                        Err(e) => Err(e.clone()),
-                    },
-                })
-                .collect();
-            let lock =
-                LockState::new(resource, instances, quorum.needed()).with_queue_of(&locker.order(resource));
-            // Gone since the SCAN (released, expired), or a key that is not a lock.
-            if lock.verdict != Verdict::Free {
-                locks.push(lock);
-            }
-        }
+        locks.extend(read_batch(locker, &servers, batch));
     }
-
     let servers = servers
         .into_iter()
         .zip(scans)
@@ -192,6 +108,97 @@ pub fn list(locker: &Locker) -> Listing {
         servers,
         locks,
     }
+}
+
+/// SCAN every instance to the end (or its failure), one round per step: how each instance's
+/// SCAN ended, and the resources any of them has, sorted.
+fn scan_all(locker: &Locker) -> (Vec<Scan>, Vec<String>) {
+    let quorum = locker.quorum();
+    // A resource has its lock's key, or (--shared, --limit) its registry of holds.
+    let kinds = [locker.keys("").lock, locker.keys("").holds];
+    let pattern = format!("{}*", glob_escape(locker.prefix()));
+
+    let mut scans: Vec<Scan> = (0..quorum.n()).map(|_| Scan::Next(0)).collect();
+    let mut found = BTreeSet::new();
+    while scans.iter().any(|s| matches!(s, Scan::Next(_))) {
+        let cursors: Vec<Option<u64>> = scans
+            .iter()
+            .map(|s| if let Scan::Next(c) = s { Some(*c) } else { None })
+            .collect();
+        let pattern = pattern.clone();
+        let scanning: Vec<bool> = cursors.iter().map(Option::is_some).collect();
+        let round = quorum.round_on(
+            "scan",
+            &scanning,
+            None,
+            move |i| scan_step(cursors[i].unwrap_or(0), &pattern),
+            |_| false,
+        );
+        for (i, reply) in round.replies.into_iter().enumerate() {
+            if !matches!(scans[i], Scan::Next(_)) {
+                continue;
+            }
+            scans[i] = match reply {
+                Ok(Some((next, keys))) => {
+                    found.extend(keys.into_iter().filter_map(|k| resource_of(&k, &kinds)));
+                    if next == 0 {
+                        Scan::Done
+                    } else {
+                        Scan::Next(next)
+                    }
+                }
+                Ok(None) => Scan::Done,
+                Err(e) => Scan::Failed(e),
+            };
+        }
+    }
+    (scans, found.into_iter().collect())
+}
+
+/// Read a batch of resources on every instance in one round: the locks that are not free.
+fn read_batch(locker: &Locker, servers: &[ServerUrl], batch: &[String]) -> Vec<LockState> {
+    let quorum = locker.quorum();
+    let keys: Vec<String> = batch
+        .iter()
+        .flat_map(|r| {
+            let k = locker.keys(r);
+            [k.lock, k.fence, k.queue, k.qinfo, k.holds]
+        })
+        .collect();
+    let wake: Vec<String> = batch
+        .iter()
+        .flat_map(|r| {
+            let k = locker.keys(r);
+            [k.wake_prefix, k.hold_prefix]
+        })
+        .collect();
+    let count = batch.len();
+    let round = quorum.round_all("read", move |_| {
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let wake: Vec<&str> = wake.iter().map(String::as_str).collect();
+        Call::eval(&scripts().read_many, &keys, &wake, move |v| parse_many(&v, count))
+    });
+    let mut locks = Vec::with_capacity(batch.len());
+    for (j, resource) in batch.iter().enumerate() {
+        let instances = servers
+            .iter()
+            .zip(&round.replies)
+            .map(|(server, r)| InstanceView {
+                server: server.clone(),
+                seen: match r {
+                    Ok(seen) => seen.get(j).cloned().ok_or_else(|| malformed("read_many")),
+                    Err(e) => Err(e.clone()),
+                },
+            })
+            .collect();
+        let lock =
+            LockState::new(resource, instances, quorum.needed()).with_queue_of(&locker.order(resource));
+        // Gone since the SCAN (released, expired), or a key that is not a lock.
+        if lock.verdict != Verdict::Free {
+            locks.push(lock);
+        }
+    }
+    locks
 }
 
 /// One `SCAN cursor MATCH pattern COUNT n`: the next cursor (0 when done) and the keys.

@@ -1,15 +1,22 @@
 //! One round on all instances at once (safety property 5): every request is sent before any
 //! reply is awaited, and the round ends as soon as its outcome is decided or its time is up,
 //! so it costs the slowest *needed* reply, and an unreachable instance costs at most the
-//! timeouts. Also the quorum and validity arithmetic.
+//! timeouts. The kinds of round are here; their one loop is in `quorum/round.rs`, its `-v`
+//! lines in `quorum/verbose.rs`, and the validity arithmetic in `quorum/validity.rs`.
 
-use std::sync::{mpsc, Mutex};
+mod round;
+mod validity;
+mod verbose;
+
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::engine::instance::{Call, ErrorClass, InstanceError, ServerError};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::Settings;
-use crate::engine::wire::{Deliver, Wire};
+use crate::engine::wire::Wire;
+use round::Pace;
+pub use validity::{drift, validity};
 
 // lock/locker.rs still imports Trace from here; it moves to `engine::trace` once the
 // `--classic` work on lock/ is merged (issue 25).
@@ -34,15 +41,6 @@ pub struct Quorum {
     /// Per instance: why its last answer in a round was none (`None`: it answered). Only what
     /// a round heard counts: an instance not asked or not waited for keeps what it had.
     failing: Mutex<Vec<Option<InstanceError>>>,
-}
-
-/// How a round waits: at most `wait` in all (at most the round's time); once decided, up to
-/// `linger` more for the rest; and asking `decided` again every `poll` while nothing arrives.
-#[derive(Debug, Clone, Copy, Default)]
-struct Pace {
-    wait: Option<Duration>,
-    linger: Option<Duration>,
-    poll: Option<Duration>,
 }
 
 /// What one round heard, in server order.
@@ -304,230 +302,5 @@ impl Quorum {
             op,
             self.decided_by(wins),
         )
-    }
-
-    fn round_lingering<T, F>(
-        &self,
-        what: &str,
-        targets: &[bool],
-        pace: Pace,
-        op: F,
-        decided: impl Fn(&[Option<Reply<T>>]) -> bool,
-    ) -> Round<T>
-    where
-        T: Send + 'static,
-        F: Fn(usize) -> Call<T>,
-    {
-        let Pace { wait, linger, poll } = pace;
-        let asked = |i: usize| targets.get(i).copied().unwrap_or(false);
-        let started = Instant::now();
-        let wait_until = started + wait.map_or(self.round_limit, |w| w.min(self.round_limit));
-        let (tx, rx) = mpsc::channel::<(usize, Reply<T>)>();
-        // When each instance's reply is due: the op timeout after the request went out, plus
-        // the connect timeout where it waits for a connection first.
-        let mut due: Vec<Option<Instant>> = vec![None; self.n()];
-        for i in (0..self.n()).filter(|i| asked(*i)) {
-            let mut call = op(i);
-            let request = std::mem::replace(
-                &mut call.request,
-                crate::engine::wire::Request {
-                    packed: Vec::new(),
-                    by_hash: None,
-                },
-            );
-            let tx = tx.clone();
-            // With -v, an answer that comes after the round was over is listed too.
-            let late = self
-                .trace
-                .clone()
-                .map(|t| (t, format!("{what}: {}", self.servers[i])));
-            let deliver: Deliver = Box::new(move |reply| {
-                if let Err(mpsc::SendError((_, reply))) = tx.send((i, call.finish(reply))) {
-                    if let Some((t, who)) = late {
-                        let status = match &reply {
-                            Ok(_) => "ok".to_string(),
-                            Err(e) => format!("error: {}", (t.error)(e)),
-                        };
-                        (t.line)(&format!(
-                            "{who} {status} after {:.1}ms (after the round was over)",
-                            started.elapsed().as_secs_f64() * 1e3
-                        ));
-                    }
-                }
-            });
-            due[i] = Some(match &self.wire {
-                Some(wire) => started + wire.send(i, request, deliver),
-                None => {
-                    deliver(Err(InstanceError::new(
-                        ErrorClass::Unreachable,
-                        "cannot start the I/O thread",
-                    )));
-                    started
-                }
-            });
-        }
-        drop(tx);
-
-        let mut replies: Vec<Option<Reply<T>>> = (0..self.n()).map(|_| None).collect();
-        let mut pending = (0..self.n()).filter(|i| asked(*i)).count();
-        let mut decided_at: Option<Instant> = None;
-        while pending > 0 {
-            let now = Instant::now();
-            if decided_at.is_none() && decided(&replies) {
-                decided_at = Some(now);
-            }
-            let mut next = wait_until;
-            match (decided_at, linger) {
-                (Some(_), None) => break,
-                (Some(at), Some(linger)) if now >= at + linger => break,
-                (Some(at), Some(linger)) => next = next.min(at + linger),
-                _ => {}
-            }
-            for (i, due) in due.iter().enumerate() {
-                match due {
-                    Some(at) if replies[i].is_none() && *at <= now => {
-                        // Still on the wire; a late reply is dropped.
-                        self.trace(&format!("{what}: {} timed out", self.servers[i]));
-                        replies[i] = Some(Err(InstanceError::new(ErrorClass::Timeout, "timed out")));
-                        pending -= 1;
-                    }
-                    Some(at) if replies[i].is_none() => next = next.min(*at),
-                    _ => {}
-                }
-            }
-            if pending == 0 || now >= wait_until {
-                break;
-            }
-            if decided_at.is_none() && decided(&replies) {
-                continue;
-            }
-            if let Some(poll) = poll {
-                next = next.min(now + poll);
-            }
-            match rx.recv_timeout(next.saturating_duration_since(now)) {
-                Ok((i, reply)) if replies[i].is_none() => {
-                    if let Some(t) = &self.trace {
-                        let status = match &reply {
-                            Ok(_) => "ok".to_string(),
-                            Err(e) => format!("error: {}", (t.error)(e)),
-                        };
-                        self.trace(&format!(
-                            "{what}: {} {status} after {:.1}ms",
-                            self.servers[i],
-                            started.elapsed().as_secs_f64() * 1e3
-                        ));
-                    }
-                    replies[i] = Some(reply);
-                    pending -= 1;
-                }
-                Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        let elapsed = started.elapsed();
-        let timed_out = Instant::now() >= wait_until;
-        let replies: Vec<Reply<T>> = replies
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| {
-                r.unwrap_or_else(|| {
-                    Err(if !asked(i) {
-                        InstanceError::new(ErrorClass::NotAwaited, "not asked")
-                    } else if timed_out {
-                        InstanceError::new(
-                            ErrorClass::Timeout,
-                            format!(
-                                "no answer within {}ms",
-                                wait_until.duration_since(started).as_millis()
-                            ),
-                        )
-                    } else {
-                        InstanceError::new(ErrorClass::NotAwaited, "not waited for")
-                    })
-                })
-            })
-            .collect();
-        if wait == Some(Duration::ZERO) {
-            self.trace(&format!("{what}: sent, not awaited"));
-        } else {
-            self.trace_round(what, replies.as_slice(), elapsed);
-        }
-        {
-            // A round its caller cut short (`wait`) did not give the others their time: their
-            // silence says nothing about them.
-            let cut_short = wait.is_some_and(|w| w < self.round_limit);
-            let mut failing = crate::engine::sync::lock(&self.failing);
-            for (i, r) in replies.iter().enumerate() {
-                match r {
-                    Ok(_) => failing[i] = None,
-                    Err(e) if e.class == ErrorClass::NotAwaited => {}
-                    Err(e) if e.class == ErrorClass::Timeout && cut_short => {}
-                    Err(e) => failing[i] = Some(e.clone()),
-                }
-            }
-        }
-        Round {
-            replies,
-            started,
-            elapsed,
-        }
-    }
-}
-
-impl Quorum {
-    /// The `-v` line that ends a round, naming the instances it did not wait for (their
-    /// answers, if any come, are listed as they arrive).
-    fn trace_round<T>(&self, what: &str, replies: &[Reply<T>], elapsed: Duration) {
-        if self.trace.is_none() {
-            return;
-        }
-        let unawaited: Vec<String> = replies
-            .iter()
-            .zip(&self.servers)
-            .filter(
-                |(r, _)| matches!(r, Err(e) if e.class == ErrorClass::NotAwaited && e.message != "not asked"),
-            )
-            .map(|(_, s)| s.to_string())
-            .collect();
-        let rest = if unawaited.is_empty() {
-            String::new()
-        } else {
-            format!("; decided without waiting for {}", unawaited.join(", "))
-        };
-        self.trace(&format!(
-            "{what}: round done in {:.1}ms{rest}",
-            elapsed.as_secs_f64() * 1e3
-        ));
-    }
-}
-
-/// The clock drift we allow for: 1% of the ttl plus 2 ms (the Redlock paper's margin).
-pub fn drift(ttl: Duration) -> Duration {
-    ttl / 100 + Duration::from_millis(2)
-}
-
-/// What is left of a lease that was requested at `started` for `ttl`, as of `now`:
-/// ttl − elapsed − drift, or `None` when nothing is left (safety property 2).
-pub fn validity(ttl: Duration, started: Instant, now: Instant) -> Option<Duration> {
-    ttl.checked_sub(now.saturating_duration_since(started))
-        .and_then(|left| left.checked_sub(drift(ttl)))
-        .filter(|v| !v.is_zero())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn validity_subtracts_elapsed_time_and_drift() {
-        let t0 = Instant::now();
-        let ttl = Duration::from_secs(10);
-        // 10s - 1s - (100ms + 2ms)
-        assert_eq!(
-            validity(ttl, t0, t0 + Duration::from_secs(1)),
-            Some(Duration::from_millis(8898))
-        );
-        assert_eq!(validity(ttl, t0, t0 + Duration::from_millis(9898)), None);
-        assert_eq!(validity(Duration::from_millis(2), t0, t0), None);
     }
 }

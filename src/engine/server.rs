@@ -4,10 +4,13 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Once;
 
 use redis::IntoConnectionInfo;
 
-use crate::engine::wire::tls::{self, Tls};
+pub mod tls_settings;
+
+use tls_settings::Tls;
 
 /// One Redis instance as the user named it. `Display` prints it with the password replaced by
 /// `***`, and every message that names a server goes through it (contract: passwords are never
@@ -65,7 +68,7 @@ impl ServerUrl {
         if !self.is_tls() {
             return Ok(info);
         }
-        tls::install_provider();
+        install_provider();
         if self.tls.is_default() {
             return Ok(info);
         }
@@ -178,6 +181,16 @@ pub fn find_alias(servers: &[ServerUrl]) -> Option<String> {
     None
 }
 
+/// rustls needs one process-wide crypto provider; the redis crate enables rustls without
+/// one, so we install ring's before the first TLS connection (once; a provider installed
+/// earlier wins, which is just as good).
+fn install_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 impl FromStr for ServerUrl {
     type Err = String;
 
@@ -201,52 +214,8 @@ impl FromStr for ServerUrl {
         }
         .to_string();
         match url.scheme() {
-            "redis" | "rediss" => {
-                match url.host_str() {
-                    None | Some("") => return Err(format!("'{shown}' has no host")),
-                    Some(_) => {}
-                }
-                if url.port() == Some(0) {
-                    return Err(format!("'{shown}' has port 0; use a port from 1 to 65535"));
-                }
-                let db = url.path().trim_matches('/');
-                if !db.is_empty() && db.parse::<u16>().is_err() {
-                    return Err(format!(
-                        "'{shown}': '{db}' is not a database number (redis://host:port/N)"
-                    ));
-                }
-                if let Some(q) = url.query() {
-                    return Err(format!(
-                        "'{shown}': unknown query parameters '{q}'; redis:// URLs take none"
-                    ));
-                }
-                if url.fragment().is_some() {
-                    return Err(format!("'{shown}': a URL fragment (#…) is not supported"));
-                }
-            }
-            "unix" | "redis+unix" => {
-                if !url.path().starts_with('/') || url.path() == "/" {
-                    return Err(format!(
-                        "'{shown}' has no socket path; expected redis+unix:///path/to/redis.sock"
-                    ));
-                }
-                if url.host_str().is_some_and(|h| !h.is_empty()) {
-                    return Err(format!(
-                        "'{shown}': a unix socket URL takes no host; use three slashes: \
-                         redis+unix:///path/to/redis.sock"
-                    ));
-                }
-                for (k, v) in url.query_pairs() {
-                    if !UNIX_QUERY.contains(&k.as_ref()) {
-                        return Err(format!(
-                            "'{shown}': unknown query parameter '{k}'; unix socket URLs take db, user, pass"
-                        ));
-                    }
-                    if k == "db" && v.parse::<u16>().is_err() {
-                        return Err(format!("'{shown}': '{v}' is not a database number"));
-                    }
-                }
-            }
+            "redis" | "rediss" => check_tcp(&url, &shown)?,
+            "unix" | "redis+unix" => check_unix(&url, &shown)?,
             other => {
                 return Err(format!(
                     "unsupported scheme '{other}' in '{shown}'; use redis://, rediss:// or redis+unix://"
@@ -265,6 +234,60 @@ impl FromStr for ServerUrl {
             tls: Tls::default(),
         })
     }
+}
+
+/// A `redis://` or `rediss://` URL's parts: a host, a port that is not 0, a database number
+/// at most, no query, no fragment. `shown` is the URL as messages show it (no password).
+fn check_tcp(url: &url::Url, shown: &str) -> Result<(), String> {
+    match url.host_str() {
+        None | Some("") => return Err(format!("'{shown}' has no host")),
+        Some(_) => {}
+    }
+    if url.port() == Some(0) {
+        return Err(format!("'{shown}' has port 0; use a port from 1 to 65535"));
+    }
+    let db = url.path().trim_matches('/');
+    if !db.is_empty() && db.parse::<u16>().is_err() {
+        return Err(format!(
+            "'{shown}': '{db}' is not a database number (redis://host:port/N)"
+        ));
+    }
+    if let Some(q) = url.query() {
+        return Err(format!(
+            "'{shown}': unknown query parameters '{q}'; redis:// URLs take none"
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(format!("'{shown}': a URL fragment (#…) is not supported"));
+    }
+    Ok(())
+}
+
+/// A unix socket URL's parts: a socket path, no host, only the query parameters the redis
+/// crate understands (a typo is refused rather than ignored).
+fn check_unix(url: &url::Url, shown: &str) -> Result<(), String> {
+    if !url.path().starts_with('/') || url.path() == "/" {
+        return Err(format!(
+            "'{shown}' has no socket path; expected redis+unix:///path/to/redis.sock"
+        ));
+    }
+    if url.host_str().is_some_and(|h| !h.is_empty()) {
+        return Err(format!(
+            "'{shown}': a unix socket URL takes no host; use three slashes: \
+             redis+unix:///path/to/redis.sock"
+        ));
+    }
+    for (k, v) in url.query_pairs() {
+        if !UNIX_QUERY.contains(&k.as_ref()) {
+            return Err(format!(
+                "'{shown}': unknown query parameter '{k}'; unix socket URLs take db, user, pass"
+            ));
+        }
+        if k == "db" && v.parse::<u16>().is_err() {
+            return Err(format!("'{shown}': '{v}' is not a database number"));
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for ServerUrl {

@@ -66,7 +66,7 @@ pub enum Verdict {
     Free,
     /// One token holds it on a quorum.
     Held {
-        /// The holder with the most recent values its instances report (see [`tally`]).
+        /// The holder with the most recent values its instances report (see [`tally`](crate::engine::holder::tally)).
         holder: Holder,
         held_on: usize,
         /// How long a quorum keeps it: the q-th longest time left among the instances that
@@ -75,7 +75,7 @@ pub enum Verdict {
     },
     /// A quorum answered, someone holds it somewhere, and no token has a quorum.
     Split {
-        /// Each token seen (with its holder, merged as in [`tally`]) and on how many instances.
+        /// Each token seen (with its holder, merged as in [`tally`](crate::engine::holder::tally)) and on how many instances.
         tokens: Vec<(Holder, usize)>,
         free: usize,
         failed: usize,

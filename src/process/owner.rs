@@ -36,7 +36,7 @@ impl Owner {
         })
     }
 
-    /// The process that ran us, looking through [`WRAPPERS`] to the process that ran them.
+    /// The process that ran us, looking through `WRAPPERS` to the process that ran them.
     pub fn of_caller() -> Option<Owner> {
         let mut pid = std::os::unix::process::parent_id();
         // A chain of wrappers (`sudo timeout 20 redlock …`, sudo's own monitor process) is
@@ -114,7 +114,7 @@ fn start_time(pid: u32) -> Option<u64> {
 }
 
 /// Waiting for an owner to exit: a pidfd where the kernel has pidfd_open (it becomes readable
-/// when the process exits, zombie or not), else asking every [`POLL_EVERY`].
+/// when the process exits, zombie or not), else asking every `POLL_EVERY`.
 pub struct OwnerWatch {
     owner: Owner,
     pidfd: Option<OwnedFd>,

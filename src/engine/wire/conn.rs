@@ -6,9 +6,9 @@ use std::collections::{HashSet, VecDeque};
 
 use redis::Value;
 
+use super::error::{server_error, ErrorClass, InstanceError};
 use super::resp::Reply;
 use super::stream::{Setup, Stream};
-use crate::engine::instance::{server_error, ErrorClass, InstanceError};
 
 /// What a sender hears back: the reply, or why there is none.
 pub type Deliver = Box<dyn FnOnce(Result<Value, InstanceError>) + Send>;

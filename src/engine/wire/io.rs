@@ -8,9 +8,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::conn::Outcome;
+use super::error::{ErrorClass, InstanceError};
 use super::push::PushEvent;
 use super::{fail, resp, stream, Event, Events, Link, PushKind, Shared, Sub};
-use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::sync::lock;
 
 impl Shared {

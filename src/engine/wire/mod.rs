@@ -23,8 +23,12 @@
 //! - [`stream`]: the socket (TCP, TLS, unix) and the setup requests
 //! - [`push`]: the subscription's events, and the listener for a RESP2-only server
 //! - [`tls`]: the rustls configuration and what a failed handshake means
+//! - [`error`]: why an instance gave no usable answer, and a server's error line read
+//! - [`connect`]: the redis crate's blocking connection, for the RESP2 listener
 
 pub mod conn;
+pub mod connect;
+pub mod error;
 mod io;
 pub mod push;
 pub mod resp;
@@ -40,11 +44,11 @@ use std::time::{Duration, Instant};
 
 use redis::Value;
 
-use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::server::ServerUrl;
 use crate::engine::sync::lock;
 use conn::Conn;
 pub use conn::{ByHash, Deliver, Request};
+use error::{ErrorClass, InstanceError};
 use push::{Legacy, PushEvent, Wanted};
 use stream::Opened;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use redis::{ConnectionAddr, IntoConnectionInfo};
 
-use crate::engine::instance::{ErrorClass, InstanceError};
+use super::error::{one_line, ErrorClass, InstanceError};
 use crate::engine::server::ServerUrl;
 
 pub enum Stream {
@@ -184,10 +184,7 @@ pub fn io_error(e: &io::Error, connecting: bool) -> InstanceError {
         }
         io::ErrorKind::ConnectionRefused => InstanceError::new(ErrorClass::Unreachable, "connection refused"),
         io::ErrorKind::UnexpectedEof => InstanceError::new(ErrorClass::Unreachable, "unexpected end of file"),
-        _ => InstanceError::new(
-            ErrorClass::Unreachable,
-            crate::engine::instance::one_line(&e.to_string()),
-        ),
+        _ => InstanceError::new(ErrorClass::Unreachable, one_line(&e.to_string())),
     }
 }
 
