@@ -116,7 +116,7 @@ impl Listener {
     fn run(self) {
         let mut pause = RECONNECT_FIRST;
         while !self.stopped() {
-            match crate::engine::instance::open(&self.server, self.connect_timeout, self.op_timeout) {
+            match super::connect::open(&self.server, self.connect_timeout, self.op_timeout) {
                 Ok(mut conn) => {
                     pause = RECONNECT_FIRST;
                     self.listen(&mut conn);
