@@ -234,8 +234,8 @@ pub struct Busy {
     /// On how many instances that holder was seen.
     pub held_on: usize,
     pub n: usize,
-    /// The holder was read from the decider alone (a [`Approach::DeciderFirst`](crate::engine::lock::Approach::DeciderFirst) attempt that
-    /// stopped there): it holds the decider, which a stale hold can do too (see `wait`).
+    /// The holder was read from the decider alone (a decider-first attempt, `lock::Approach`,
+    /// that stopped there): it holds the decider, which a stale hold can do too (see `wait`).
     pub from_decider: bool,
     /// The lock is free on the decider, but another waiter is first in its queue.
     pub turn_of: Option<Waiter>,
