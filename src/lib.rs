@@ -102,15 +102,13 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Err(err) => {
             let err = cli::messages::explain(err);
             let failure = err.downcast_ref::<cli::exit::Failure>();
-            let silent = match failure {
-                // The codes redlock decides because of what others do (busy, a signal while
-                // waiting) are expected outcomes: --quiet silences their line.
-                Some(f @ (cli::exit::Failure::Busy { .. } | cli::exit::Failure::Interrupted { .. })) => {
-                    quiet || f.message().is_none()
-                }
-                Some(f) => f.message().is_none(),
-                None => false,
-            };
+            // The codes redlock decides because of what others do (busy, a signal while
+            // waiting) are expected outcomes: --quiet silences their line.
+            let silent = quiet
+                && matches!(
+                    failure,
+                    Some(cli::exit::Failure::Busy { .. } | cli::exit::Failure::Interrupted { .. })
+                );
             if !silent {
                 let default = match failure {
                     Some(cli::exit::Failure::Unavailable(_)) if default_servers => {

@@ -4,8 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-
 use super::ask::Asking;
 use super::decider::{Approach, SUSPECT_FOR};
 use super::fence::{fencing, Fencing};
@@ -25,12 +23,12 @@ impl Locker {
     /// One attempt: take the lock on a quorum with validity left, or undo everything it
     /// may have taken and say who holds it. `Err` is a failure no waiting cures: a quorum
     /// unreachable (69), or a ttl too short to ever be valid (1). Asks every instance at once.
-    pub fn try_acquire(&self, req: &Request) -> Result<Attempt> {
+    pub fn try_acquire(&self, req: &Request) -> Result<Attempt, LockError> {
         self.attempt(req, Approach::Parallel)
     }
 
     /// One attempt, approaching the instances as `approach` says (see "No split votes").
-    pub fn attempt(&self, req: &Request, approach: Approach) -> Result<Attempt> {
+    pub fn attempt(&self, req: &Request, approach: Approach) -> Result<Attempt, LockError> {
         let n = self.quorum.n();
         let mut view: View = (0..n).map(|_| None).collect();
         let mut started = None;
@@ -73,7 +71,7 @@ impl Locker {
                         }));
                     }
                     Some(Ok(Granted::Mismatch { limit, holder })) => {
-                        return Err(self.mismatch(req, *limit, holder.clone()).into());
+                        return Err(self.mismatch(req, *limit, holder.clone()));
                     }
                     Some(Ok(Granted::Queued(w, holding))) => {
                         return Ok(Attempt::Busy(Busy {
@@ -226,7 +224,7 @@ impl Locker {
         view: View,
         maybe_ours: &[bool],
         started: Instant,
-    ) -> Result<Attempt> {
+    ) -> Result<Attempt, LockError> {
         let q = self.quorum.needed();
         let n = self.quorum.n();
         let mut view: Vec<Reply<Granted>> = view
@@ -242,7 +240,7 @@ impl Locker {
                 _ => None,
             });
             if let Some((limit, holder)) = mismatch {
-                return Err(self.mismatch(req, limit, holder).into());
+                return Err(self.mismatch(req, limit, holder));
             }
             return self.busy_or_unavailable(&view).map(Attempt::Busy);
         }
@@ -287,7 +285,7 @@ impl Locker {
             if recorded.count(|ok| *ok) < q {
                 self.undo(&req.resource, &req.token, maybe_ours, &view, started);
                 if recorded.failed() > n - q {
-                    return Err(self.unavailable(&recorded).into());
+                    return Err(self.unavailable(&recorded));
                 }
                 if validity(req.ttl, started, Instant::now()).is_some() {
                     // Lost to a force release between the two rounds: try again.
@@ -311,8 +309,7 @@ impl Locker {
                 ttl: req.ttl,
                 elapsed: started.elapsed(),
                 drift: crate::engine::quorum::drift(req.ttl),
-            }
-            .into());
+            });
         };
         if !write_back {
             // Where the fence is not recorded yet: instances that took it afresh, and those whose

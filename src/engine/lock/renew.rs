@@ -3,8 +3,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-
 use super::locker::*;
 use super::replies::{busy_from, parse_status};
 use crate::engine::error::LockError;
@@ -33,7 +31,7 @@ impl Locker {
         token: &str,
         ttl: Duration,
         restore: Option<&Lease>,
-    ) -> Result<Extended> {
+    ) -> Result<Extended, LockError> {
         let keys = self.keys(resource);
         // Which hold: the lease's own (a leftover of another is dropped), or for `extend` from
         // the command line whichever the token has (only the one on the most instances counts).
@@ -71,7 +69,7 @@ impl Locker {
         let renewed = per_hold.values().copied().max().unwrap_or(0);
         if renewed < q {
             if round.failed() > self.quorum.n() - q {
-                return Err(self.unavailable(&round).into());
+                return Err(self.unavailable(&round));
             }
             let holders: Vec<Holder> = round
                 .replies
@@ -88,8 +86,7 @@ impl Locker {
                 n: self.quorum.n(),
                 needed: q,
                 holder: busy.holder,
-            }
-            .into());
+            });
         }
         let Some(left) = validity(ttl, round.started, Instant::now()) else {
             return Err(LockError::LeaseTooShort {
@@ -97,8 +94,7 @@ impl Locker {
                 ttl,
                 elapsed: round.started.elapsed(),
                 drift: crate::engine::quorum::drift(ttl),
-            }
-            .into());
+            });
         };
         let valid_until = Instant::now() + left;
 

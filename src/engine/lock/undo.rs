@@ -3,8 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-
 use super::locker::*;
 use super::replies::{busy_from, Granted};
 use crate::engine::error::LockError;
@@ -74,7 +72,7 @@ impl Locker {
         );
     }
 
-    pub(super) fn busy_or_unavailable(&self, view: &[Reply<Granted>]) -> Result<Busy> {
+    pub(super) fn busy_or_unavailable(&self, view: &[Reply<Granted>]) -> Result<Busy, LockError> {
         let failed = view
             .iter()
             .filter(|r| matches!(r, Err(e) if e.class != ErrorClass::NotAwaited))
@@ -88,7 +86,7 @@ impl Locker {
                 started: Instant::now(),
                 elapsed: Duration::ZERO,
             };
-            return Err(self.unavailable(&round).into());
+            return Err(self.unavailable(&round));
         }
         let holders: Vec<&Holder> = view
             .iter()
