@@ -8,7 +8,7 @@ use super::ask::Asking;
 use super::decider::{Approach, SUSPECT_FOR};
 use super::fence::{fencing, Fencing};
 use super::locker::*;
-use super::replies::{busy_from, count_ours, count_ours_replies, maybe_ours, Granted, View};
+use super::replies::{busy_from, count_ours, count_ours_replies, maybe_ours, AcquireReply, View};
 use crate::engine::error::LockError;
 use crate::engine::holder::Busy;
 use crate::engine::holder::Holder;
@@ -52,14 +52,16 @@ impl Locker {
                 started.get_or_insert(round.started);
                 self.merge(&mut view, round);
                 match &view[d] {
-                    Some(Ok(Granted::Held(h, _))) if h.fence == 0 && !h.other_client && self.stuck(h) => {
+                    Some(Ok(AcquireReply::Held { holder: h, .. }))
+                        if h.fence == 0 && !h.other_client && self.stuck(h) =>
+                    {
                         // A contender that never finished (it died between the decider and the
                         // rest): pass the decider over while its hold lasts, and ask the rest.
                         lock(&self.suspect_until)[d] =
                             Some(Instant::now() + h.time_left.unwrap_or(SUSPECT_FOR));
                         break;
                     }
-                    Some(Ok(Granted::Held(h, _))) => {
+                    Some(Ok(AcquireReply::Held { holder: h, .. })) => {
                         return Ok(Attempt::Busy(Busy {
                             holder: Some(h.clone()),
                             held_on: 1,
@@ -70,10 +72,10 @@ impl Locker {
                             holding: None,
                         }));
                     }
-                    Some(Ok(Granted::Mismatch { limit, holder })) => {
+                    Some(Ok(AcquireReply::LimitMismatch { limit, holder })) => {
                         return Err(self.mismatch(req, *limit, holder.clone()));
                     }
-                    Some(Ok(Granted::Queued(w, holding))) => {
+                    Some(Ok(AcquireReply::OthersTurn { waiter: w, holding })) => {
                         return Ok(Attempt::Busy(Busy {
                             holder: None,
                             held_on: 0,
@@ -141,9 +143,9 @@ impl Locker {
         let mut maybe_ours = maybe_ours(&view);
         // Not our turn: the deciding instance's queue has someone first. Whatever else granted
         // us is given back, so the head of the queue finds the lock free everywhere.
-        if let Some(Some(Ok(Granted::Queued(w, holding)))) = deciding.map(|d| &view[d]) {
+        if let Some(Some(Ok(AcquireReply::OthersTurn { waiter: w, holding }))) = deciding.map(|d| &view[d]) {
             let (turn_of, holding) = (w.clone(), holding.clone());
-            let replies: Vec<Reply<Granted>> = view
+            let replies: Vec<Reply<AcquireReply>> = view
                 .into_iter()
                 .map(|r| r.unwrap_or_else(|| Err(InstanceError::new(ErrorClass::NotAwaited, "not asked"))))
                 .collect();
@@ -151,7 +153,7 @@ impl Locker {
             let held: Vec<&Holder> = replies
                 .iter()
                 .filter_map(|r| match r {
-                    Ok(Granted::Held(h, _)) => Some(h),
+                    Ok(AcquireReply::Held { holder: h, .. }) => Some(h),
                     _ => None,
                 })
                 .collect();
@@ -186,7 +188,7 @@ impl Locker {
         for _ in 0..COMPLETE_TRIES {
             let held: Vec<bool> = view
                 .iter()
-                .map(|r| matches!(r, Some(Ok(Granted::Held(..)))))
+                .map(|r| matches!(r, Some(Ok(AcquireReply::Held { .. }))))
                 .collect();
             if count_ours(view) + held.iter().filter(|h| **h).count() < q {
                 return;
@@ -227,7 +229,7 @@ impl Locker {
     ) -> Result<Attempt, LockError> {
         let q = self.quorum.needed();
         let n = self.quorum.n();
-        let mut view: Vec<Reply<Granted>> = view
+        let mut view: Vec<Reply<AcquireReply>> = view
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(InstanceError::new(ErrorClass::NotAwaited, "not asked"))))
             .collect();
@@ -236,7 +238,7 @@ impl Locker {
         if count_ours_replies(&view) < q {
             self.undo(&req.resource, &req.token, maybe_ours, &view, started);
             let mismatch = view.iter().find_map(|r| match r {
-                Ok(Granted::Mismatch { limit, holder }) => Some((*limit, holder.clone())),
+                Ok(AcquireReply::LimitMismatch { limit, holder }) => Some((*limit, holder.clone())),
                 _ => None,
             });
             if let Some((limit, holder)) = mismatch {
@@ -318,7 +320,7 @@ impl Locker {
             let unmarked: Vec<bool> = maybe_ours
                 .iter()
                 .zip(&view)
-                .map(|(m, r)| *m && !matches!(r, Ok(Granted::Reentered { .. })))
+                .map(|(m, r)| *m && !matches!(r, Ok(AcquireReply::Reentered { .. })))
                 .collect();
             self.mark_finished(req, fence, &unmarked);
         }
@@ -338,7 +340,7 @@ impl Locker {
             maybe_held: maybe_ours.to_vec(),
             missing: view.iter().any(|r| match r {
                 Ok(g) => !g.ours(),
-                Err(e) => e.message == super::slots::GRANTED_ANOTHER,
+                Err(_) => false,
             }),
         }))
     }

@@ -4,9 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use super::argv::AcquireArgs;
 use super::decider::SUSPECT_FOR;
 use super::locker::*;
-use super::replies::{parse_granted, Granted, View};
+use super::replies::{acquire_reply, AcquireReply, View};
 use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::quorum::{Reply, Round};
 use crate::engine::scripts::scripts;
@@ -40,7 +41,7 @@ impl Locker {
         req: &Request,
         view: &View,
         asking: Asking,
-    ) -> Round<Option<Granted>> {
+    ) -> Round<Option<AcquireReply>> {
         let Asking {
             targets,
             by_quorum,
@@ -48,22 +49,8 @@ impl Locker {
             only,
         } = asking;
         let keys = self.keys(&req.resource);
-        let since = crate::engine::holder::now_unix_ms();
-        let args = [
-            req.token.clone(),
-            req.ttl.as_millis().to_string(),
-            req.meta.host.clone(),
-            req.meta.pid.to_string(),
-            req.meta.cmd.clone(),
-            since.to_string(),
-            keys.wake_prefix.clone(),
-        ];
-        let mode = [
-            req.mode.name().to_string(),
-            req.mode.n().to_string(),
-            only.map_or_else(|| self.first_slot(req).to_string(), |slot| format!("={slot}")),
-            keys.hold_prefix.clone(),
-        ];
+        let slot = only.map_or_else(|| self.first_slot(req).to_string(), |slot| format!("={slot}"));
+        let args = AcquireArgs::new(req, &keys, slot);
         let (n, q) = (self.quorum.n(), self.quorum.needed());
         let ttl = req.ttl;
         // What the instances not asked this time already said (a request still in flight may
@@ -75,6 +62,7 @@ impl Locker {
             .count();
         let lost_before = others
             .filter(|r| match r {
+                Some(Ok(AcquireReply::GaveBack)) => false,
                 Some(Ok(g)) => !g.ours(),
                 Some(Err(e)) => e.class != ErrorClass::NotAwaited,
                 None => false,
@@ -94,10 +82,11 @@ impl Locker {
             DECIDER_PATIENCE,
             move |i| {
                 // The deciding instance also answers whose turn it is (acquire.lua).
-                let decides = if Some(i) == deciding { "1" } else { "0" };
-                let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
-                argv.push(decides);
-                argv.extend(mode.iter().map(String::as_str));
+                let argv = AcquireArgs {
+                    decides: Some(i) == deciding,
+                    ..args.clone()
+                }
+                .argv();
                 keys.eval(
                     &scripts().acquire,
                     &[
@@ -109,11 +98,11 @@ impl Locker {
                         &keys.fenced_by,
                         &keys.data_since,
                     ],
-                    &argv,
-                    |v| parse_granted(&v).map(Some),
+                    &argv.each_ref().map(String::as_str),
+                    |v| acquire_reply(&v).map(Some),
                 )
             },
-            move |replies: &[Option<Reply<Option<Granted>>>]| {
+            move |replies: &[Option<Reply<Option<AcquireReply>>>]| {
                 let mine = replies.iter().zip(&asked).filter(|(_, a)| **a);
                 let all = mine.clone().all(|(r, _)| r.is_some());
                 if all || !by_quorum {
@@ -170,7 +159,7 @@ impl Locker {
 
     /// Fold a round's replies for the instances it asked into `view`, and learn which
     /// instances are up.
-    pub(super) fn merge(&self, view: &mut View, round: Round<Option<Granted>>) {
+    pub(super) fn merge(&self, view: &mut View, round: Round<Option<AcquireReply>>) {
         let now = Instant::now();
         let mut suspects = lock(&self.suspect_until);
         for (i, reply) in round.replies.into_iter().enumerate() {
@@ -206,17 +195,17 @@ impl Locker {
     ///
     /// "The lease's ttl" is the longest of ours and those of the holders this attempt saw: a
     /// holder that renews a 30 s lease every 10 s may be back on the instance only that late.
-    pub(super) fn distrust_restarted(ttl: Duration, view: &mut [Reply<Granted>]) {
+    pub(super) fn distrust_restarted(ttl: Duration, view: &mut [Reply<AcquireReply>]) {
         let ttl = view
             .iter()
             .filter_map(|r| match r {
-                Ok(Granted::Held(h, _)) => h.ttl,
+                Ok(AcquireReply::Held { holder: h, .. }) => h.ttl,
                 _ => None,
             })
             .fold(ttl, Duration::max);
         let old = view
             .iter()
-            .any(|r| matches!(r, Ok(g @ Granted::Taken { .. }) if !g.young(ttl)));
+            .any(|r| matches!(r, Ok(g @ AcquireReply::Taken { .. }) if !g.young(ttl)));
         if !old {
             return;
         }

@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use super::locker::*;
-use super::replies::{parse_status, Granted};
-use crate::engine::holder::int;
+use super::replies::{fence_reply, AcquireReply, FenceReply};
 use crate::engine::instance::Call;
 use crate::engine::quorum::{Reply, Round};
 use crate::engine::scripts::scripts;
@@ -35,20 +34,25 @@ pub(super) struct Fencing {
 /// - A re-entry: the holder's fence (the highest the re-entered instances report); written
 ///   back only when some instance took it afresh (it had lost the key), so that one records
 ///   the holder's fence rather than the one it handed out.
-pub(super) fn fencing(view: &[Reply<Granted>]) -> Fencing {
-    let reentered = view.iter().any(|r| matches!(r, Ok(Granted::Reentered { .. })));
+pub(super) fn fencing(view: &[Reply<AcquireReply>]) -> Fencing {
+    let reentered = view
+        .iter()
+        .any(|r| matches!(r, Ok(AcquireReply::Reentered { .. })));
     let mut taken = vec![];
     let (mut count, mut fence) = (1, 0);
     for g in view.iter().flatten() {
         match g {
-            Granted::Taken { fence: f, .. } => taken.push(*f),
-            Granted::Reentered {
+            AcquireReply::Taken { fence: f, .. } => taken.push(*f),
+            AcquireReply::Reentered {
                 count: c, fence: f, ..
             } => {
                 count = count.max(*c);
                 fence = fence.max(*f);
             }
-            Granted::Held(..) | Granted::Queued(..) | Granted::Mismatch { .. } => {}
+            AcquireReply::Held { .. }
+            | AcquireReply::OthersTurn { .. }
+            | AcquireReply::LimitMismatch { .. }
+            | AcquireReply::GaveBack => {}
         }
     }
     if !reentered {
@@ -78,8 +82,14 @@ impl Locker {
         loop {
             let round = self.record_fence(req, fence, claim);
             tries += 1;
-            let recorded = round.count(|(ok, _)| *ok);
-            let highest = round.replies.iter().flatten().map(|(_, c)| *c).max().unwrap_or(0);
+            let recorded = round.count(|r| r.recorded);
+            let highest = round
+                .replies
+                .iter()
+                .flatten()
+                .map(|r| r.counter)
+                .max()
+                .unwrap_or(0);
             let claimed = recorded >= self.quorum.needed();
             if claim && claimed {
                 // Where the claim was refused (the counter is past it there), the hold is ours
@@ -87,12 +97,12 @@ impl Locker {
                 let refused: Vec<bool> = round
                     .replies
                     .iter()
-                    .map(|r| matches!(r, Ok((false, _))))
+                    .map(|r| matches!(r, Ok(FenceReply { recorded: false, .. })))
                     .collect();
                 self.mark_finished(req, fence, &refused);
             }
             if !claim || claimed || tries >= CLAIM_TRIES || highest < fence {
-                return (round.map(|(ok, _)| ok), fence);
+                return (round.map(|r| r.recorded), fence);
             }
             fence = highest + 1;
         }
@@ -100,7 +110,7 @@ impl Locker {
 
     /// Record `fence` on every instance where `token` holds, and wait until a quorum recorded
     /// it (or cannot). Each reply says whether it was recorded there, and the counter there.
-    fn record_fence(&self, req: &Request, fence: u64, claim: bool) -> Round<(bool, u64)> {
+    fn record_fence(&self, req: &Request, fence: u64, claim: bool) -> Round<FenceReply> {
         let keys = self.keys(&req.resource);
         let args = [
             req.token.clone(),
@@ -115,14 +125,10 @@ impl Locker {
                     &scripts().fence,
                     &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
                     &args.each_ref().map(String::as_str),
-                    |v| {
-                        let (status, rest) = parse_status(&v)?;
-                        let counter = rest.first().and_then(int).unwrap_or(0).max(0) as u64;
-                        Ok((status == 1, counter))
-                    },
+                    |v| fence_reply(&v),
                 )
             },
-            |(ok, _)| *ok,
+            |r| r.recorded,
         )
     }
 
@@ -163,16 +169,16 @@ mod tests {
     use super::*;
     use crate::engine::instance::{ErrorClass, InstanceError};
 
-    fn taken(fence: u64) -> Reply<Granted> {
-        Ok(Granted::Taken {
+    fn taken(fence: u64) -> Reply<AcquireReply> {
+        Ok(AcquireReply::Taken {
             fence,
             hold: String::new(),
             up: None,
         })
     }
 
-    fn reentered(count: i64, fence: u64) -> Reply<Granted> {
-        Ok(Granted::Reentered {
+    fn reentered(count: i64, fence: u64) -> Reply<AcquireReply> {
+        Ok(AcquireReply::Reentered {
             count,
             fence,
             hold: String::new(),
@@ -180,7 +186,7 @@ mod tests {
         })
     }
 
-    fn late() -> Reply<Granted> {
+    fn late() -> Reply<AcquireReply> {
         Err(InstanceError::new(ErrorClass::NotAwaited, "not waited for"))
     }
 

@@ -4,11 +4,12 @@
 //! - [`decider`]: the resource's instance order, and which instance decides (no split votes)
 //! - [`acquire`]: one attempt, from asking the instances to a fenced lease or an undo
 //! - [`ask`]: one round of the acquire script, and what its grants count for
+//! - [`argv`]: what the acquire and restore scripts are asked, by name
 //! - [`fence`]: the fence a lease gets, and whether it must be written back first
 //! - [`renew`]: extending a lease, and taking back instances that lost it
 //! - [`release`]: releasing one hold, breaking a lock, reading it
 //! - [`queue`]: the waiters' queue: joining, renewing, leaving, and whose turn it is
-//! - [`replies`]: what the scripts answer, parsed
+//! - [`replies`]: what the scripts answer, decoded into one type per script
 //! - [`slots`]: holds beside the exclusive lock: `--limit N` slots, and N mismatches
 //! - [`undo`]: giving back what a failed attempt took, and telling busy from unavailable
 //!
@@ -41,6 +42,7 @@
 //! scripts' classic forms (scripts/classic_*.lua) keep the plain key in step with the hash.
 
 mod acquire;
+mod argv;
 mod ask;
 mod decider;
 mod fence;

@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::argv::restore_argv;
 use super::locker::*;
-use super::replies::{busy_from, parse_status};
+use super::replies::{busy_from, extend_reply, restore_reply, ExtendReply};
 use crate::engine::error::LockError;
-use crate::engine::holder::{int, string, Holder};
+use crate::engine::holder::Holder;
 use crate::engine::quorum::validity;
 use crate::engine::scripts::scripts;
 
@@ -48,7 +49,7 @@ impl Locker {
                 &scripts().extend,
                 &[&k.lock, &k.holds],
                 &args.each_ref().map(String::as_str),
-                |v| parse_status(&v),
+                |v| extend_reply(&v),
             )
         };
         // With `restore`, hear every instance (within the round's time): a lost key is only seen
@@ -57,14 +58,14 @@ impl Locker {
             Some(_) => self.quorum.round_all("extend", op),
             None => self
                 .quorum
-                .round_until_decided("extend", op, |(status, _)| *status == 1),
+                .round_until_decided("extend", op, |r| matches!(r, ExtendReply::Renewed { .. })),
         };
         let q = self.quorum.needed();
         let mut per_hold: BTreeMap<String, usize> = BTreeMap::new();
-        for (_, rest) in round.replies.iter().flatten().filter(|(status, _)| *status == 1) {
-            *per_hold
-                .entry(rest.get(1).map(string).unwrap_or_default())
-                .or_default() += 1;
+        for r in round.replies.iter().flatten() {
+            if let ExtendReply::Renewed { hold } = r {
+                *per_hold.entry(hold.clone()).or_default() += 1;
+            }
         }
         let renewed = per_hold.values().copied().max().unwrap_or(0);
         if renewed < q {
@@ -75,7 +76,7 @@ impl Locker {
                 .replies
                 .iter()
                 .filter_map(|r| match r {
-                    Ok((0, rest)) => Holder::from_values(rest),
+                    Ok(ExtendReply::Held { holder }) => holder.clone(),
                     _ => None,
                 })
                 .collect();
@@ -98,23 +99,14 @@ impl Locker {
         };
         let valid_until = Instant::now() + left;
 
-        let free: Vec<bool> = round.replies.iter().map(|r| matches!(r, Ok((2, _)))).collect();
+        let free: Vec<bool> = round
+            .replies
+            .iter()
+            .map(|r| matches!(r, Ok(ExtendReply::Gone)))
+            .collect();
         let mut restored = 0;
         if let (Some(lease), true) = (restore, free.contains(&true)) {
-            let args = [
-                lease.token.clone(),
-                ttl.as_millis().to_string(),
-                lease.meta.host.clone(),
-                lease.meta.pid.to_string(),
-                lease.meta.cmd.clone(),
-                lease.since_unix_ms.to_string(),
-                lease.count.max(1).to_string(),
-                lease.fence.to_string(),
-                lease.mode.name().to_string(),
-                lease.mode.n().to_string(),
-                lease.hold.clone(),
-                keys.hold_prefix.clone(),
-            ];
+            let args = restore_argv(lease, ttl, &keys);
             let back = self.quorum.round_on(
                 "restore",
                 &free,
@@ -124,7 +116,7 @@ impl Locker {
                         &scripts().restore,
                         &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
                         &args.each_ref().map(String::as_str),
-                        |v| Ok(int(&v) == Some(1)),
+                        |v| restore_reply(&v),
                     )
                 },
                 |_| false,

@@ -7,6 +7,8 @@
 -- ARGV[7] wake-up channel prefix, ARGV[8] '1' on the resource's decider (the queue's home),
 -- ARGV[9] mode ('exclusive', 'shared' or 'limit'), ARGV[10] N, ARGV[11] the slot to try first
 -- (--limit; '=i': slot i or none), ARGV[12] hold key prefix
+-- (built by name, in this order, by `AcquireArgs::argv` in src/engine/lock/argv.rs; the replies
+-- below are decoded by `acquire_reply` in src/engine/lock/replies.rs)
 -- -> {1, fence, id, up}      taken: fence is this instance's counter + 1, which the counter now
 --                            holds, and the hash keeps as `pending`; id '' for the exclusive
 --                            lock, else the hold's id; up: how long this instance has remembered
