@@ -30,7 +30,7 @@
 //! fencing token (its counter + 1) in the same script; when the quorum's tokens agree, that
 //! token is on a majority already, so any later holder's quorum, which must overlap, reads
 //! it: one round. Only when they differ is the highest written back to a quorum first
-//! ([`engine::lock`]'s `conclude` has the argument).
+//! (`fencing`, in [`engine::lock`]'s fence.rs, has the argument).
 //!
 //! `run` ([`cmd::run`]) keeps the lease alive on a heartbeat ([`engine::heartbeat`]) and
 //! stops the command when it cannot; waiters ([`engine::wait`]) sleep until a release is

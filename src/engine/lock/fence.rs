@@ -1,6 +1,6 @@
 //! Fencing (safety property 7): the fence a new lease gets from what the instances granted,
 //! whether it may be used at once or must first be written back to a quorum (the argument is
-//! at `Locker::conclude`), and the two ways fence.lua records it.
+//! at `fencing`), and the two ways fence.lua records it.
 
 use std::time::Duration;
 
@@ -27,8 +27,32 @@ pub(super) struct Fencing {
     pub write_back: bool,
 }
 
-/// The fence of an attempt whose `view` holds a quorum of grants.
+/// The fence of an attempt whose `view` holds a quorum of grants: one round for a fence, and
+/// when a second is needed.
 ///
+/// acquire.lua, taking a free lock, hands out its instance's counter + 1 and leaves the
+/// counter there. When every instance that took it for us handed out the same F, and
+/// they are a quorum, then:
+/// - F is on a majority already: our own scripts wrote it there. Every later quorum
+///   overlaps ours, so it reads a counter of at least F and hands out more.
+/// - F is above every earlier fence E: E was on a majority before it was used (by this
+///   same argument, or by a write-back), that majority meets our quorum on an instance
+///   whose counter was at least E, and there our script handed out counter + 1 = F.
+///
+/// So F may be used at once, with no second round; both points hold as long as a
+/// majority of instances keep their data, as the contract says. When the fences differ
+/// (an instance restarted empty, missed updates, or had its counter set by hand), the
+/// highest is above every earlier fence by the second point but may sit on one instance
+/// only: it is written back to a quorum (fence.lua raises the counter where lower) and
+/// waited for before anyone may use it. A counter bumped by an attempt that then fails,
+/// or by an instance whose answer came too late to count, is harmless: fences need only
+/// rise, and a gap between two of them is fine.
+///
+/// A re-entry keeps the holder's fence, on a quorum since the holder acquired; an
+/// instance that took it afresh under a re-entry (it had lost the key) is written the
+/// holder's fence before the lease is used.
+///
+/// So:
 /// - Every instance took it afresh and handed out the same fence: that fence, at once.
 /// - They handed out different ones: the highest, once written back to a quorum.
 /// - A re-entry: the holder's fence (the highest the re-entered instances report); written

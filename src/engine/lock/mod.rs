@@ -2,7 +2,8 @@
 //! force release and read, each one round of one atomic script per instance. One file a job:
 //!
 //! - [`decider`]: the resource's instance order, and which instance decides (no split votes)
-//! - [`acquire`]: one attempt, from asking the instances to a fenced lease or an undo
+//! - [`acquire`]: one attempt, from asking the instances to a quorum of grants or giving way
+//! - [`conclude`]: an attempt's outcome: a fenced lease, or an undo and busy or unavailable
 //! - [`ask`]: one round of the acquire script, and what its grants count for
 //! - [`argv`]: what the acquire and restore scripts are asked, by name
 //! - [`fence`]: the fence a lease gets, and whether it must be written back first
@@ -44,6 +45,7 @@
 mod acquire;
 mod argv;
 mod ask;
+mod conclude;
 mod decider;
 mod fence;
 mod locker;

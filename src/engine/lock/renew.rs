@@ -8,7 +8,7 @@ use super::locker::*;
 use super::replies::{busy_from, extend_reply, restore_reply, ExtendReply};
 use crate::engine::error::LockError;
 use crate::engine::holder::Holder;
-use crate::engine::quorum::validity;
+use crate::engine::quorum::{validity, Round};
 use crate::engine::scripts::scripts;
 
 /// The outcome of an extend round.
@@ -60,34 +60,9 @@ impl Locker {
                 .quorum
                 .round_until_decided("extend", op, |r| matches!(r, ExtendReply::Renewed { .. })),
         };
-        let q = self.quorum.needed();
-        let mut per_hold: BTreeMap<String, usize> = BTreeMap::new();
-        for r in round.replies.iter().flatten() {
-            if let ExtendReply::Renewed { hold } = r {
-                *per_hold.entry(hold.clone()).or_default() += 1;
-            }
-        }
-        let renewed = per_hold.values().copied().max().unwrap_or(0);
-        if renewed < q {
-            if round.failed() > self.quorum.n() - q {
-                return Err(self.unavailable(&round));
-            }
-            let holders: Vec<Holder> = round
-                .replies
-                .iter()
-                .filter_map(|r| match r {
-                    Ok(ExtendReply::Held { holder }) => holder.clone(),
-                    _ => None,
-                })
-                .collect();
-            let busy = busy_from(&holders.iter().collect::<Vec<_>>(), self.quorum.n());
-            return Err(LockError::NotHolder {
-                resource: resource.to_string(),
-                renewed,
-                n: self.quorum.n(),
-                needed: q,
-                holder: busy.holder,
-            });
+        let renewed = renewed_on(&round);
+        if renewed < self.quorum.needed() {
+            return Err(self.not_renewed(resource, &round, renewed));
         }
         let Some(left) = validity(ttl, round.started, Instant::now()) else {
             return Err(LockError::LeaseTooShort {
@@ -98,35 +73,75 @@ impl Locker {
             });
         };
         let valid_until = Instant::now() + left;
-
         let free: Vec<bool> = round
             .replies
             .iter()
             .map(|r| matches!(r, Ok(ExtendReply::Gone)))
             .collect();
-        let mut restored = 0;
-        if let (Some(lease), true) = (restore, free.contains(&true)) {
-            let args = restore_argv(lease, ttl, &keys);
-            let back = self.quorum.round_on(
-                "restore",
-                &free,
-                None,
-                move |_| {
-                    keys.eval(
-                        &scripts().restore,
-                        &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
-                        &args.each_ref().map(String::as_str),
-                        |v| restore_reply(&v),
-                    )
-                },
-                |_| false,
-            );
-            restored = back.count(|ok| *ok);
-        }
+        let restored = match restore {
+            Some(lease) if free.contains(&true) => self.restore(keys, lease, ttl, &free),
+            _ => 0,
+        };
         Ok(Extended {
             valid_until,
             renewed,
             restored,
         })
     }
+
+    /// Why a renewal reached no quorum: too few answered (unavailable), or the token does
+    /// not hold it there (and who does).
+    fn not_renewed(&self, resource: &str, round: &Round<ExtendReply>, renewed: usize) -> LockError {
+        let (n, q) = (self.quorum.n(), self.quorum.needed());
+        if round.failed() > n - q {
+            return self.unavailable(round);
+        }
+        let holders: Vec<Holder> = round
+            .replies
+            .iter()
+            .filter_map(|r| match r {
+                Ok(ExtendReply::Held { holder }) => holder.clone(),
+                _ => None,
+            })
+            .collect();
+        LockError::NotHolder {
+            resource: resource.to_string(),
+            renewed,
+            n,
+            needed: q,
+            holder: busy_from(&holders.iter().collect::<Vec<_>>(), n).holder,
+        }
+    }
+
+    /// Take `lease` back on the `free` instances (they lost the key); how many took it.
+    fn restore(&self, keys: Keys, lease: &Lease, ttl: Duration, free: &[bool]) -> usize {
+        let args = restore_argv(lease, ttl, &keys);
+        let back = self.quorum.round_on(
+            "restore",
+            free,
+            None,
+            move |_| {
+                keys.eval(
+                    &scripts().restore,
+                    &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
+                    &args.each_ref().map(String::as_str),
+                    |v| restore_reply(&v),
+                )
+            },
+            |_| false,
+        );
+        back.count(|ok| *ok)
+    }
+}
+
+/// On how many instances the token's hold was renewed: only the hold renewed on the most
+/// counts (a leftover hold of an attempt is no lease).
+fn renewed_on(round: &Round<ExtendReply>) -> usize {
+    let mut per_hold: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in round.replies.iter().flatten() {
+        if let ExtendReply::Renewed { hold } = r {
+            *per_hold.entry(hold).or_default() += 1;
+        }
+    }
+    per_hold.values().copied().max().unwrap_or(0)
 }

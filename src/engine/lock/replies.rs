@@ -250,6 +250,24 @@ fn holding_at(rest: &[Value], at: usize) -> Option<Holding> {
     })
 }
 
+/// A view as every instance's reply: one not asked answers "not asked" (not awaited).
+pub(super) fn answers(view: View) -> Vec<Reply<AcquireReply>> {
+    view.into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(InstanceError::new(ErrorClass::NotAwaited, "not asked"))))
+        .collect()
+}
+
+/// The holders the replies name.
+pub(super) fn holders(replies: &[Reply<AcquireReply>]) -> Vec<&Holder> {
+    replies
+        .iter()
+        .filter_map(|r| match r {
+            Ok(AcquireReply::Held { holder, .. }) => Some(holder),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The instances where an attempt may hold the lock: granted, or a request that may have run.
 pub(super) fn maybe_ours(view: &View) -> Vec<bool> {
     view.iter()

@@ -13,10 +13,9 @@ use std::time::{Duration, Instant};
 
 use super::ask::Asking;
 use super::locker::*;
-use super::replies::{maybe_ours as maybe_ours_of, AcquireReply, View};
+use super::replies::{answers, maybe_ours as maybe_ours_of, AcquireReply, View};
 use crate::engine::error::LockError;
 use crate::engine::holder::Holder;
-use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::quorum::Reply;
 use crate::engine::sync::lock;
 
@@ -51,13 +50,7 @@ impl Locker {
         if !matches!(req.mode, Mode::Limit(_)) {
             return;
         }
-        let mut replies: Vec<Reply<AcquireReply>> = view
-            .iter()
-            .map(|r| {
-                r.clone()
-                    .unwrap_or_else(|| Err(InstanceError::new(ErrorClass::NotAwaited, "not asked")))
-            })
-            .collect();
+        let mut replies = answers(view.clone());
         let best = self.one_hold(req, &mut replies, started);
         if best.is_empty() {
             return;

@@ -143,8 +143,8 @@ end
 
 -- Our place in the queue stays while we wait: an attempt that fails elsewhere keeps it.
 -- Once we hold we stop listening on our wake-up channel, and the queue drops us.
--- Hand out the next fence here and now (one-round acquisition: `conclude` in
--- engine/lock/acquire.rs says when it may be used as it is). If the attempt fails, the
+-- Hand out the next fence here and now (one-round acquisition: `fencing` in
+-- engine/lock/fence.rs says when it may be used as it is). If the attempt fails, the
 -- counter stays bumped with no holder: a gap, which is harmless, as fences need only rise.
 local fence = counter(KEYS[2]) + 1
 redis.call('SET', KEYS[2], fence)
