@@ -86,3 +86,42 @@ pub(super) fn restore_argv(lease: &Lease, ttl: Duration, keys: &Keys) -> [String
         keys.hold_prefix.clone(),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acquire_argv_is_in_the_order_of_the_scripts_header() {
+        let args = AcquireArgs {
+            token: "t".into(),
+            ttl: Duration::from_secs(30),
+            host: "web-3".into(),
+            pid: 4121,
+            cmd: "./deploy.sh".into(),
+            since_unix_ms: 1_700_000_000_000,
+            wake_prefix: "redlock:wake:x:".into(),
+            decides: true,
+            mode: Mode::Limit(3),
+            slot: "=2".into(),
+            hold_prefix: "redlock:hold:x#".into(),
+        };
+        assert_eq!(
+            args.argv(),
+            [
+                "t",
+                "30000",
+                "web-3",
+                "4121",
+                "./deploy.sh",
+                "1700000000000",
+                "redlock:wake:x:",
+                "1",
+                "limit",
+                "3",
+                "=2",
+                "redlock:hold:x#"
+            ]
+        );
+    }
+}

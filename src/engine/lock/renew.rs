@@ -96,11 +96,11 @@ impl Locker {
         if round.failed() > n - q {
             return self.unavailable(round);
         }
-        let holders: Vec<Holder> = round
+        let holders: Vec<&Holder> = round
             .replies
             .iter()
             .filter_map(|r| match r {
-                Ok(ExtendReply::Held { holder }) => holder.clone(),
+                Ok(ExtendReply::Held { holder: Some(h) }) => Some(h),
                 _ => None,
             })
             .collect();
@@ -109,7 +109,7 @@ impl Locker {
             renewed,
             n,
             needed: q,
-            holder: busy_from(&holders.iter().collect::<Vec<_>>(), n).holder,
+            holder: busy_from(&holders, n).holder,
         }
     }
 
