@@ -177,8 +177,8 @@ fn beat(locker: &Locker, lease: &Lease, timing: Timing, stopped: &mpsc::Receiver
             }
             Err(err) => err,
         };
-        // NotHolder: a quorum answered and it is not ours there. Anything else (too few
-        // answers, an unexpected error) may pass: retry while the lease is valid.
+        // NotHolder: a quorum answered and it is not ours there (LeaseTooShort: it answered
+        // too late). Anything else (too few answered) may pass: retry while the lease is valid.
         if let LockError::NotHolder { .. } | LockError::LeaseTooShort { .. } = err {
             report(Beat::Lost {
                 reason: Lost::NotOurs(Box::new(err)),
