@@ -30,7 +30,7 @@
 //! fencing token (its counter + 1) in the same script; when the quorum's tokens agree, that
 //! token is on a majority already, so any later holder's quorum, which must overlap, reads
 //! it: one round. Only when they differ is the highest written back to a quorum first
-//! ([`engine::lock`]'s `conclude` has the argument).
+//! (`fencing`, in [`engine::lock`]'s fence.rs, has the argument).
 //!
 //! `run` ([`cmd::run`]) keeps the lease alive on a heartbeat ([`engine::heartbeat`]) and
 //! stops the command when it cannot; waiters ([`engine::wait`]) sleep until a release is
@@ -102,15 +102,13 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Err(err) => {
             let err = cli::messages::explain(err);
             let failure = err.downcast_ref::<cli::exit::Failure>();
-            let silent = match failure {
-                // The codes redlock decides because of what others do (busy, a signal while
-                // waiting) are expected outcomes: --quiet silences their line.
-                Some(f @ (cli::exit::Failure::Busy { .. } | cli::exit::Failure::Interrupted { .. })) => {
-                    quiet || f.message().is_none()
-                }
-                Some(f) => f.message().is_none(),
-                None => false,
-            };
+            // The codes redlock decides because of what others do (busy, a signal while
+            // waiting) are expected outcomes: --quiet silences their line.
+            let silent = quiet
+                && matches!(
+                    failure,
+                    Some(cli::exit::Failure::Busy { .. } | cli::exit::Failure::Interrupted { .. })
+                );
             if !silent {
                 let default = match failure {
                     Some(cli::exit::Failure::Unavailable(_)) if default_servers => {

@@ -181,9 +181,9 @@ impl Failure {
         }
     }
 
-    /// Whether `main` prints a line for it (a `--quiet` busy exit and a passed-through status
-    /// print nothing; every other failure always prints).
-    pub fn message(&self) -> Option<&str> {
+    /// The one line `main` prints for it (unless `--quiet` silences a busy or interrupted
+    /// exit).
+    pub fn message(&self) -> &str {
         match self {
             Failure::Busy { message, .. }
             | Failure::Unavailable(message)
@@ -192,17 +192,14 @@ impl Failure {
             | Failure::TimedOut(message)
             | Failure::Interrupted { message, .. }
             | Failure::Other(message)
-            | Failure::Spawn { message, .. } => Some(message),
+            | Failure::Spawn { message, .. } => message,
         }
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.message() {
-            Some(m) => f.write_str(m),
-            None => write!(f, "exit status {}", self.code()),
-        }
+        f.write_str(self.message())
     }
 }
 

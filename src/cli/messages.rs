@@ -89,15 +89,3 @@ pub fn text(err: &LockError) -> String {
         LockError::LeaseTooShort { .. } | LockError::Interrupted { .. } => err.to_string(),
     }
 }
-
-/// An error chain as `{:#}` shows it (`outer: inner`), each engine error in it in the user's
-/// words (the heartbeat's reports).
-pub fn chain(err: &anyhow::Error) -> String {
-    err.chain()
-        .map(|e| match e.downcast_ref::<LockError>() {
-            Some(lock) => text(lock),
-            None => e.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(": ")
-}

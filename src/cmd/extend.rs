@@ -12,7 +12,7 @@ pub fn execute(ctx: &Context, args: &ExtendArgs) -> Result<i32> {
         if let Some(lost) = kept::lost(ctx, &args.resource, &args.token) {
             return Err(Failure::NotHolder(lost).into());
         }
-        return Err(err);
+        return Err(err.into());
     }
     // The round ends once a quorum renewed; let the rest land before we exit.
     ctx.locker.settle();

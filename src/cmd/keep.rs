@@ -204,7 +204,7 @@ impl Keeping<'_> {
                         Lost::NotOurs(e) => messages::text(&e),
                         Lost::NoRenewal(e) => format!(
                             "no renewal reached a quorum before its validity ran out ({})",
-                            messages::chain(&e)
+                            messages::text(&e)
                         ),
                     });
                 }

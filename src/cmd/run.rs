@@ -288,7 +288,7 @@ impl Running<'_> {
             Beat::Failing { error, give_up_at } => self.ctx.notice(&format!(
                 "cannot renew lock '{}' ({}); retrying for {} before stopping the command",
                 self.resource,
-                messages::chain(&error),
+                messages::text(&error),
                 human(give_up_at.saturating_duration_since(Instant::now()))
             )),
             Beat::Lost { reason } => {
@@ -296,7 +296,7 @@ impl Running<'_> {
                     Lost::NotOurs(e) => messages::text(&e),
                     Lost::NoRenewal(e) => format!(
                         "no renewal reached a quorum before its validity ran out ({})",
-                        messages::chain(&e)
+                        messages::text(&e)
                     ),
                 };
                 // Said at once, whatever the verbosity (lock loss is never silent), so it is in
@@ -460,7 +460,7 @@ mod tests {
         assert_eq!(f.code(), 127);
         assert_eq!(
             f.message(),
-            Some("command not found: foo; check its name and PATH (lock 'x' was released)")
+            "command not found: foo; check its name and PATH (lock 'x' was released)"
         );
         assert_eq!(
             spawn_failure(&SpawnError::NotExecutable("./a (is a directory)".into()), "x").code(),

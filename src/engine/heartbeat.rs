@@ -33,7 +33,7 @@ pub enum Beat {
     },
     /// The first failed renewal of a streak; retries go on until `give_up_at`.
     Failing {
-        error: Arc<anyhow::Error>,
+        error: Arc<LockError>,
         give_up_at: Instant,
     },
     /// The lease is lost; the thread has ended. Sent at most once.
@@ -48,7 +48,7 @@ pub enum Lost {
     NotOurs(Box<LockError>),
     /// No renewal reached a quorum before the lease's validity ran out; the last one failed
     /// with this.
-    NoRenewal(Arc<anyhow::Error>),
+    NoRenewal(Arc<LockError>),
 }
 
 /// When to renew, retry and give up; derived from the ttl and the servers' timeouts.
@@ -177,13 +177,11 @@ fn beat(locker: &Locker, lease: &Lease, timing: Timing, stopped: &mpsc::Receiver
             }
             Err(err) => err,
         };
-        // NotHolder: a quorum answered and it is not ours there. Anything else (too few
-        // answers, an unexpected error) may pass: retry while the lease is valid.
-        if let Some(e @ (LockError::NotHolder { .. } | LockError::LeaseTooShort { .. })) =
-            err.downcast_ref::<LockError>()
-        {
+        // NotHolder: a quorum answered and it is not ours there (LeaseTooShort: it answered
+        // too late). Anything else (too few answered) may pass: retry while the lease is valid.
+        if let LockError::NotHolder { .. } | LockError::LeaseTooShort { .. } = err {
             report(Beat::Lost {
-                reason: Lost::NotOurs(Box::new(e.clone())),
+                reason: Lost::NotOurs(Box::new(err)),
             });
             return;
         }

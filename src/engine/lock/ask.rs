@@ -2,11 +2,13 @@
 //! (with when to stop waiting), folding the replies into the attempt's view, and not counting
 //! the grant of an instance that may have restarted empty.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::argv::AcquireArgs;
 use super::decider::SUSPECT_FOR;
 use super::locker::*;
-use super::replies::{parse_granted, Granted, View};
+use super::replies::{acquire_reply, AcquireReply, View};
 use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::quorum::{Reply, Round};
 use crate::engine::scripts::scripts;
@@ -31,6 +33,72 @@ pub(super) struct Asking<'a> {
     pub only: Option<&'a str>,
 }
 
+/// When a round of the acquire script is over (see [`Asking::by_quorum`]).
+struct RoundEnd {
+    asked: Vec<bool>,
+    /// Asked, but not waited for (see `round_end`).
+    suspected: Vec<bool>,
+    by_quorum: bool,
+    deciding: Option<usize>,
+    /// Grants and refusals the view held before the round, from instances it does not ask.
+    won_before: usize,
+    lost_before: usize,
+    n: usize,
+    q: usize,
+    ttl: Duration,
+    asked_at: Instant,
+    /// When the round first had a quorum.
+    quorum_at: OnceLock<Instant>,
+}
+
+impl RoundEnd {
+    fn reached(&self, replies: &[Option<Reply<Option<AcquireReply>>>]) -> bool {
+        let (asked, suspected, ttl) = (&self.asked, &self.suspected, self.ttl);
+        let mine = replies.iter().zip(asked).filter(|(_, a)| **a);
+        let all = mine.clone().all(|(r, _)| r.is_some());
+        if all || !self.by_quorum {
+            return all;
+        }
+        // A young instance's grant does not count beside an older one's (see
+        // `distrust_restarted`): while one has answered, wait for more.
+        let old_granted = mine
+            .clone()
+            .any(|(r, _)| matches!(r, Some(Ok(Some(g))) if g.ours() && !g.young(ttl)));
+        let won = mine
+            .clone()
+            .filter(|(r, _)| matches!(r, Some(Ok(Some(g))) if g.ours() && !(old_granted && g.young(ttl))))
+            .count();
+        let lost = mine
+            .filter(|(r, _)| matches!(r, Some(r) if !matches!(r, Ok(Some(g)) if g.ours())))
+            .count();
+        let silent_suspects = replies
+            .iter()
+            .zip(suspected)
+            .filter(|(r, s)| **s && r.is_none())
+            .count();
+        // A quorum is not enough while the deciding instance may yet say that it is
+        // another waiter's turn (unless it is failing us: then it does not decide),
+        // for about twice as long again as the quorum took: a stopped decider must not cost
+        // the op timeout (its queue then only costs order, never progress).
+        let decider_heard = self
+            .deciding
+            .is_none_or(|d| !asked[d] || suspected[d] || replies.get(d).is_some_and(Option::is_some));
+        let quorum = self.won_before + won >= self.q;
+        let patience_over = quorum && {
+            let now = Instant::now();
+            let at = *self.quorum_at.get_or_init(|| now);
+            now >= at + ((at - self.asked_at) * 2).max(DECIDER_PATIENCE)
+        };
+        (quorum && (decider_heard || patience_over))
+            || self.lost_before + lost + silent_suspects > self.n - self.q
+            || replies
+                .iter()
+                .zip(asked)
+                .zip(suspected)
+                .all(|((r, a), s)| !*a || *s || r.is_some())
+    }
+}
+
 impl Locker {
     /// Ask the instances `asking` names for the lock (see [`Asking`]); the others answer
     /// `None` at once, without I/O.
@@ -40,64 +108,25 @@ impl Locker {
         req: &Request,
         view: &View,
         asking: Asking,
-    ) -> Round<Option<Granted>> {
-        let Asking {
-            targets,
-            by_quorum,
-            deciding,
-            only,
-        } = asking;
+    ) -> Round<Option<AcquireReply>> {
         let keys = self.keys(&req.resource);
-        let since = crate::engine::holder::now_unix_ms();
-        let args = [
-            req.token.clone(),
-            req.ttl.as_millis().to_string(),
-            req.meta.host.clone(),
-            req.meta.pid.to_string(),
-            req.meta.cmd.clone(),
-            since.to_string(),
-            keys.wake_prefix.clone(),
-        ];
-        let mode = [
-            req.mode.name().to_string(),
-            req.mode.n().to_string(),
-            only.map_or_else(|| self.first_slot(req).to_string(), |slot| format!("={slot}")),
-            keys.hold_prefix.clone(),
-        ];
-        let (n, q) = (self.quorum.n(), self.quorum.needed());
-        let ttl = req.ttl;
-        // What the instances not asked this time already said (a request still in flight may
-        // yet be ours, so it counts as neither).
-        let others = view.iter().zip(targets).filter(|(_, t)| !**t).map(|(r, _)| r);
-        let won_before = others
-            .clone()
-            .filter(|r| matches!(r, Some(Ok(g)) if g.ours()))
-            .count();
-        let lost_before = others
-            .filter(|r| match r {
-                Some(Ok(g)) => !g.ours(),
-                Some(Err(e)) => e.class != ErrorClass::NotAwaited,
-                None => false,
-            })
-            .count();
-        let asked = targets.to_vec();
-        // An instance that failed us lately is asked all the same, but not waited for: while
-        // its answer would decide nothing the others cannot, waiting for it (the op timeout,
-        // while we may hold the decider) stalls every other waiter. The first attempt of a
-        // process knows of no such instance yet.
-        let suspected: Vec<bool> = (0..n).map(|i| targets[i] && self.suspected(i)).collect();
-        let asked_at = Instant::now();
-        let quorum_at = std::sync::OnceLock::new();
+        let slot = asking
+            .only
+            .map_or_else(|| self.first_slot(req).to_string(), |slot| format!("={slot}"));
+        let args = AcquireArgs::new(req, &keys, slot);
+        let deciding = asking.deciding;
+        let end = self.round_end(req, view, &asking);
         let mut round = self.quorum.round_on_polling(
             what,
-            targets,
+            asking.targets,
             DECIDER_PATIENCE,
             move |i| {
                 // The deciding instance also answers whose turn it is (acquire.lua).
-                let decides = if Some(i) == deciding { "1" } else { "0" };
-                let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
-                argv.push(decides);
-                argv.extend(mode.iter().map(String::as_str));
+                let argv = AcquireArgs {
+                    decides: Some(i) == deciding,
+                    ..args.clone()
+                }
+                .argv();
                 keys.eval(
                     &scripts().acquire,
                     &[
@@ -109,58 +138,14 @@ impl Locker {
                         &keys.fenced_by,
                         &keys.data_since,
                     ],
-                    &argv,
-                    |v| parse_granted(&v).map(Some),
+                    &argv.each_ref().map(String::as_str),
+                    |v| acquire_reply(&v).map(Some),
                 )
             },
-            move |replies: &[Option<Reply<Option<Granted>>>]| {
-                let mine = replies.iter().zip(&asked).filter(|(_, a)| **a);
-                let all = mine.clone().all(|(r, _)| r.is_some());
-                if all || !by_quorum {
-                    return all;
-                }
-                // A young instance's grant does not count beside an older one's (see
-                // `distrust_restarted`): while one has answered, wait for more.
-                let old_granted = mine
-                    .clone()
-                    .any(|(r, _)| matches!(r, Some(Ok(Some(g))) if g.ours() && !g.young(ttl)));
-                let won = mine
-                    .clone()
-                    .filter(
-                        |(r, _)| matches!(r, Some(Ok(Some(g))) if g.ours() && !(old_granted && g.young(ttl))),
-                    )
-                    .count();
-                let lost = mine
-                    .filter(|(r, _)| matches!(r, Some(r) if !matches!(r, Ok(Some(g)) if g.ours())))
-                    .count();
-                let silent_suspects = replies
-                    .iter()
-                    .zip(&suspected)
-                    .filter(|(r, s)| **s && r.is_none())
-                    .count();
-                // A quorum is not enough while the deciding instance may yet say that it is
-                // another waiter's turn (unless it is failing us: then it does not decide),
-                // for about twice as long again as the quorum took: a stopped decider must not cost
-                // the op timeout (its queue then only costs order, never progress).
-                let decider_heard = deciding
-                    .is_none_or(|d| !asked[d] || suspected[d] || replies.get(d).is_some_and(Option::is_some));
-                let quorum = won_before + won >= q;
-                let patience_over = quorum && {
-                    let now = Instant::now();
-                    let at = *quorum_at.get_or_init(|| now);
-                    now >= at + ((at - asked_at) * 2).max(DECIDER_PATIENCE)
-                };
-                (quorum && (decider_heard || patience_over))
-                    || lost_before + lost + silent_suspects > n - q
-                    || replies
-                        .iter()
-                        .zip(&asked)
-                        .zip(&suspected)
-                        .all(|((r, a), s)| !*a || *s || r.is_some())
-            },
+            move |replies: &[Option<Reply<Option<AcquireReply>>>]| end.reached(replies),
         );
         // Those not asked have nothing to say.
-        for (reply, asked) in round.replies.iter_mut().zip(targets) {
+        for (reply, asked) in round.replies.iter_mut().zip(asking.targets) {
             if !*asked {
                 *reply = Ok(None);
             }
@@ -168,9 +153,47 @@ impl Locker {
         round
     }
 
+    /// When a round that `asking` describes is over, counting what `view` already holds.
+    fn round_end(&self, req: &Request, view: &View, asking: &Asking) -> RoundEnd {
+        let targets = asking.targets;
+        // What the instances not asked this time already said (a request still in flight may
+        // yet be ours, so it counts as neither).
+        let others = view.iter().zip(targets).filter(|(_, t)| !**t).map(|(r, _)| r);
+        let won_before = others
+            .clone()
+            .filter(|r| matches!(r, Some(Ok(g)) if g.ours()))
+            .count();
+        let lost_before = others
+            .filter(|r| match r {
+                Some(Ok(AcquireReply::GaveBack)) => false,
+                Some(Ok(g)) => !g.ours(),
+                Some(Err(e)) => e.class != ErrorClass::NotAwaited,
+                None => false,
+            })
+            .count();
+        let n = self.quorum.n();
+        RoundEnd {
+            asked: targets.to_vec(),
+            // An instance that failed us lately is asked all the same, but not waited for:
+            // while its answer would decide nothing the others cannot, waiting for it (the op
+            // timeout, while we may hold the decider) stalls every other waiter. The first
+            // attempt of a process knows of no such instance yet.
+            suspected: (0..n).map(|i| targets[i] && self.suspected(i)).collect(),
+            by_quorum: asking.by_quorum,
+            deciding: asking.deciding,
+            won_before,
+            lost_before,
+            n,
+            q: self.quorum.needed(),
+            ttl: req.ttl,
+            asked_at: Instant::now(),
+            quorum_at: OnceLock::new(),
+        }
+    }
+
     /// Fold a round's replies for the instances it asked into `view`, and learn which
     /// instances are up.
-    pub(super) fn merge(&self, view: &mut View, round: Round<Option<Granted>>) {
+    pub(super) fn merge(&self, view: &mut View, round: Round<Option<AcquireReply>>) {
         let now = Instant::now();
         let mut suspects = lock(&self.suspect_until);
         for (i, reply) in round.replies.into_iter().enumerate() {
@@ -206,17 +229,17 @@ impl Locker {
     ///
     /// "The lease's ttl" is the longest of ours and those of the holders this attempt saw: a
     /// holder that renews a 30 s lease every 10 s may be back on the instance only that late.
-    pub(super) fn distrust_restarted(ttl: Duration, view: &mut [Reply<Granted>]) {
+    pub(super) fn distrust_restarted(ttl: Duration, view: &mut [Reply<AcquireReply>]) {
         let ttl = view
             .iter()
             .filter_map(|r| match r {
-                Ok(Granted::Held(h, _)) => h.ttl,
+                Ok(AcquireReply::Held { holder: h, .. }) => h.ttl,
                 _ => None,
             })
             .fold(ttl, Duration::max);
         let old = view
             .iter()
-            .any(|r| matches!(r, Ok(g @ Granted::Taken { .. }) if !g.young(ttl)));
+            .any(|r| matches!(r, Ok(g @ AcquireReply::Taken { .. }) if !g.young(ttl)));
         if !old {
             return;
         }

@@ -1,12 +1,11 @@
 //! Fencing (safety property 7): the fence a new lease gets from what the instances granted,
 //! whether it may be used at once or must first be written back to a quorum (the argument is
-//! at `Locker::conclude`), and the two ways fence.lua records it.
+//! at `fencing`), and the two ways fence.lua records it.
 
 use std::time::Duration;
 
 use super::locker::*;
-use super::replies::{parse_status, Granted};
-use crate::engine::holder::int;
+use super::replies::{fence_reply, AcquireReply, FenceReply};
 use crate::engine::instance::Call;
 use crate::engine::quorum::{Reply, Round};
 use crate::engine::scripts::scripts;
@@ -28,27 +27,56 @@ pub(super) struct Fencing {
     pub write_back: bool,
 }
 
-/// The fence of an attempt whose `view` holds a quorum of grants.
+/// The fence of an attempt whose `view` holds a quorum of grants: one round for a fence, and
+/// when a second is needed.
 ///
+/// acquire.lua, taking a free lock, hands out its instance's counter + 1 and leaves the
+/// counter there. When every instance that took it for us handed out the same F, and
+/// they are a quorum, then:
+/// - F is on a majority already: our own scripts wrote it there. Every later quorum
+///   overlaps ours, so it reads a counter of at least F and hands out more.
+/// - F is above every earlier fence E: E was on a majority before it was used (by this
+///   same argument, or by a write-back), that majority meets our quorum on an instance
+///   whose counter was at least E, and there our script handed out counter + 1 = F.
+///
+/// So F may be used at once, with no second round; both points hold as long as a
+/// majority of instances keep their data, as the contract says. When the fences differ
+/// (an instance restarted empty, missed updates, or had its counter set by hand), the
+/// highest is above every earlier fence by the second point but may sit on one instance
+/// only: it is written back to a quorum (fence.lua raises the counter where lower) and
+/// waited for before anyone may use it. A counter bumped by an attempt that then fails,
+/// or by an instance whose answer came too late to count, is harmless: fences need only
+/// rise, and a gap between two of them is fine.
+///
+/// A re-entry keeps the holder's fence, on a quorum since the holder acquired; an
+/// instance that took it afresh under a re-entry (it had lost the key) is written the
+/// holder's fence before the lease is used.
+///
+/// So:
 /// - Every instance took it afresh and handed out the same fence: that fence, at once.
 /// - They handed out different ones: the highest, once written back to a quorum.
 /// - A re-entry: the holder's fence (the highest the re-entered instances report); written
 ///   back only when some instance took it afresh (it had lost the key), so that one records
 ///   the holder's fence rather than the one it handed out.
-pub(super) fn fencing(view: &[Reply<Granted>]) -> Fencing {
-    let reentered = view.iter().any(|r| matches!(r, Ok(Granted::Reentered { .. })));
+pub(super) fn fencing(view: &[Reply<AcquireReply>]) -> Fencing {
+    let reentered = view
+        .iter()
+        .any(|r| matches!(r, Ok(AcquireReply::Reentered { .. })));
     let mut taken = vec![];
     let (mut count, mut fence) = (1, 0);
     for g in view.iter().flatten() {
         match g {
-            Granted::Taken { fence: f, .. } => taken.push(*f),
-            Granted::Reentered {
+            AcquireReply::Taken { fence: f, .. } => taken.push(*f),
+            AcquireReply::Reentered {
                 count: c, fence: f, ..
             } => {
                 count = count.max(*c);
                 fence = fence.max(*f);
             }
-            Granted::Held(..) | Granted::Queued(..) | Granted::Mismatch { .. } => {}
+            AcquireReply::Held { .. }
+            | AcquireReply::OthersTurn { .. }
+            | AcquireReply::LimitMismatch { .. }
+            | AcquireReply::GaveBack => {}
         }
     }
     if !reentered {
@@ -78,8 +106,14 @@ impl Locker {
         loop {
             let round = self.record_fence(req, fence, claim);
             tries += 1;
-            let recorded = round.count(|(ok, _)| *ok);
-            let highest = round.replies.iter().flatten().map(|(_, c)| *c).max().unwrap_or(0);
+            let recorded = round.count(|r| r.recorded);
+            let highest = round
+                .replies
+                .iter()
+                .flatten()
+                .map(|r| r.counter)
+                .max()
+                .unwrap_or(0);
             let claimed = recorded >= self.quorum.needed();
             if claim && claimed {
                 // Where the claim was refused (the counter is past it there), the hold is ours
@@ -87,12 +121,12 @@ impl Locker {
                 let refused: Vec<bool> = round
                     .replies
                     .iter()
-                    .map(|r| matches!(r, Ok((false, _))))
+                    .map(|r| matches!(r, Ok(FenceReply { recorded: false, .. })))
                     .collect();
                 self.mark_finished(req, fence, &refused);
             }
             if !claim || claimed || tries >= CLAIM_TRIES || highest < fence {
-                return (round.map(|(ok, _)| ok), fence);
+                return (round.map(|r| r.recorded), fence);
             }
             fence = highest + 1;
         }
@@ -100,7 +134,7 @@ impl Locker {
 
     /// Record `fence` on every instance where `token` holds, and wait until a quorum recorded
     /// it (or cannot). Each reply says whether it was recorded there, and the counter there.
-    fn record_fence(&self, req: &Request, fence: u64, claim: bool) -> Round<(bool, u64)> {
+    fn record_fence(&self, req: &Request, fence: u64, claim: bool) -> Round<FenceReply> {
         let keys = self.keys(&req.resource);
         let args = [
             req.token.clone(),
@@ -115,14 +149,10 @@ impl Locker {
                     &scripts().fence,
                     &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
                     &args.each_ref().map(String::as_str),
-                    |v| {
-                        let (status, rest) = parse_status(&v)?;
-                        let counter = rest.first().and_then(int).unwrap_or(0).max(0) as u64;
-                        Ok((status == 1, counter))
-                    },
+                    |v| fence_reply(&v),
                 )
             },
-            |(ok, _)| *ok,
+            |r| r.recorded,
         )
     }
 
@@ -163,16 +193,16 @@ mod tests {
     use super::*;
     use crate::engine::instance::{ErrorClass, InstanceError};
 
-    fn taken(fence: u64) -> Reply<Granted> {
-        Ok(Granted::Taken {
+    fn taken(fence: u64) -> Reply<AcquireReply> {
+        Ok(AcquireReply::Taken {
             fence,
             hold: String::new(),
             up: None,
         })
     }
 
-    fn reentered(count: i64, fence: u64) -> Reply<Granted> {
-        Ok(Granted::Reentered {
+    fn reentered(count: i64, fence: u64) -> Reply<AcquireReply> {
+        Ok(AcquireReply::Reentered {
             count,
             fence,
             hold: String::new(),
@@ -180,7 +210,7 @@ mod tests {
         })
     }
 
-    fn late() -> Reply<Granted> {
+    fn late() -> Reply<AcquireReply> {
         Err(InstanceError::new(ErrorClass::NotAwaited, "not waited for"))
     }
 

@@ -2,13 +2,15 @@
 //! force release and read, each one round of one atomic script per instance. One file a job:
 //!
 //! - [`decider`]: the resource's instance order, and which instance decides (no split votes)
-//! - [`acquire`]: one attempt, from asking the instances to a fenced lease or an undo
+//! - [`acquire`]: one attempt, from asking the instances to a quorum of grants or giving way
+//! - [`conclude`]: an attempt's outcome: a fenced lease, or an undo and busy or unavailable
 //! - [`ask`]: one round of the acquire script, and what its grants count for
+//! - [`argv`]: what the acquire and restore scripts are asked, by name
 //! - [`fence`]: the fence a lease gets, and whether it must be written back first
 //! - [`renew`]: extending a lease, and taking back instances that lost it
 //! - [`release`]: releasing one hold, breaking a lock, reading it
 //! - [`queue`]: the waiters' queue: joining, renewing, leaving, and whose turn it is
-//! - [`replies`]: what the scripts answer, parsed
+//! - [`replies`]: what the scripts answer, decoded into one type per script
 //! - [`slots`]: holds beside the exclusive lock: `--limit N` slots, and N mismatches
 //! - [`undo`]: giving back what a failed attempt took, and telling busy from unavailable
 //!
@@ -41,7 +43,9 @@
 //! scripts' classic forms (scripts/classic_*.lua) keep the plain key in step with the hash.
 
 mod acquire;
+mod argv;
 mod ask;
+mod conclude;
 mod decider;
 mod fence;
 mod locker;

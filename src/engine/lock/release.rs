@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::locker::*;
-use super::replies::{array, parse_status};
-use crate::engine::holder::{int, Holder};
+use super::replies::{array, force_reply, release_reply, ReleaseReply};
+use crate::engine::holder::Holder;
 use crate::engine::instance::{ErrorClass, ServerError};
 use crate::engine::quorum::Round;
 use crate::engine::scripts::scripts;
@@ -55,10 +55,10 @@ impl Locker {
                     &scripts().release,
                     &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
                     &args.each_ref().map(String::as_str),
-                    |v| parse_status(&v),
+                    |v| release_reply(&v),
                 )
             },
-            |(status, _)| matches!(status, 1 | 2),
+            |r| matches!(r, ReleaseReply::Released { .. } | ReleaseReply::Free),
         );
         let mut out = Released {
             released: 0,
@@ -69,12 +69,12 @@ impl Locker {
         };
         for r in &round.replies {
             match r {
-                Ok((1, rest)) => {
+                Ok(ReleaseReply::Released { remaining }) => {
                     out.released += 1;
-                    out.remaining = out.remaining.max(rest.first().and_then(int).unwrap_or(0));
+                    out.remaining = out.remaining.max(*remaining);
                 }
-                Ok((2, _)) => out.free += 1,
-                Ok((_, rest)) => out.others.extend(Holder::from_values(rest)),
+                Ok(ReleaseReply::Free) => out.free += 1,
+                Ok(ReleaseReply::Held { holder }) => out.others.extend(holder.clone()),
                 Err(_) => {}
             }
         }
@@ -105,18 +105,10 @@ impl Locker {
                 &scripts().force,
                 &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
                 &[&keys.channel, &keys.wake_prefix, &keys.hold_prefix],
-                |v| parse_status(&v),
+                |v| force_reply(&v),
             )
         });
-        let holders = round
-            .replies
-            .iter()
-            .filter_map(|r| match r {
-                Ok((1, rest)) => Some(rest.chunks(9).filter_map(Holder::from_values)),
-                _ => None,
-            })
-            .flatten()
-            .collect();
+        let holders = round.replies.iter().flatten().flatten().cloned().collect();
         Forced {
             holders,
             failed: round.errors(&self.quorum.servers()),

@@ -3,13 +3,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-
+use super::argv::restore_argv;
 use super::locker::*;
-use super::replies::{busy_from, parse_status};
+use super::replies::{busy_from, extend_reply, restore_reply, ExtendReply};
 use crate::engine::error::LockError;
-use crate::engine::holder::{int, string, Holder};
-use crate::engine::quorum::validity;
+use crate::engine::holder::Holder;
+use crate::engine::quorum::{validity, Round};
 use crate::engine::scripts::scripts;
 
 /// The outcome of an extend round.
@@ -33,7 +32,7 @@ impl Locker {
         token: &str,
         ttl: Duration,
         restore: Option<&Lease>,
-    ) -> Result<Extended> {
+    ) -> Result<Extended, LockError> {
         let keys = self.keys(resource);
         // Which hold: the lease's own (a leftover of another is dropped), or for `extend` from
         // the command line whichever the token has (only the one on the most instances counts).
@@ -50,7 +49,7 @@ impl Locker {
                 &scripts().extend,
                 &[&k.lock, &k.holds],
                 &args.each_ref().map(String::as_str),
-                |v| parse_status(&v),
+                |v| extend_reply(&v),
             )
         };
         // With `restore`, hear every instance (within the round's time): a lost key is only seen
@@ -59,37 +58,11 @@ impl Locker {
             Some(_) => self.quorum.round_all("extend", op),
             None => self
                 .quorum
-                .round_until_decided("extend", op, |(status, _)| *status == 1),
+                .round_until_decided("extend", op, |r| matches!(r, ExtendReply::Renewed { .. })),
         };
-        let q = self.quorum.needed();
-        let mut per_hold: BTreeMap<String, usize> = BTreeMap::new();
-        for (_, rest) in round.replies.iter().flatten().filter(|(status, _)| *status == 1) {
-            *per_hold
-                .entry(rest.get(1).map(string).unwrap_or_default())
-                .or_default() += 1;
-        }
-        let renewed = per_hold.values().copied().max().unwrap_or(0);
-        if renewed < q {
-            if round.failed() > self.quorum.n() - q {
-                return Err(self.unavailable(&round).into());
-            }
-            let holders: Vec<Holder> = round
-                .replies
-                .iter()
-                .filter_map(|r| match r {
-                    Ok((0, rest)) => Holder::from_values(rest),
-                    _ => None,
-                })
-                .collect();
-            let busy = busy_from(&holders.iter().collect::<Vec<_>>(), self.quorum.n());
-            return Err(LockError::NotHolder {
-                resource: resource.to_string(),
-                renewed,
-                n: self.quorum.n(),
-                needed: q,
-                holder: busy.holder,
-            }
-            .into());
+        let renewed = renewed_on(&round);
+        if renewed < self.quorum.needed() {
+            return Err(self.not_renewed(resource, &round, renewed));
         }
         let Some(left) = validity(ttl, round.started, Instant::now()) else {
             return Err(LockError::LeaseTooShort {
@@ -97,48 +70,78 @@ impl Locker {
                 ttl,
                 elapsed: round.started.elapsed(),
                 drift: crate::engine::quorum::drift(ttl),
-            }
-            .into());
+            });
         };
         let valid_until = Instant::now() + left;
-
-        let free: Vec<bool> = round.replies.iter().map(|r| matches!(r, Ok((2, _)))).collect();
-        let mut restored = 0;
-        if let (Some(lease), true) = (restore, free.contains(&true)) {
-            let args = [
-                lease.token.clone(),
-                ttl.as_millis().to_string(),
-                lease.meta.host.clone(),
-                lease.meta.pid.to_string(),
-                lease.meta.cmd.clone(),
-                lease.since_unix_ms.to_string(),
-                lease.count.max(1).to_string(),
-                lease.fence.to_string(),
-                lease.mode.name().to_string(),
-                lease.mode.n().to_string(),
-                lease.hold.clone(),
-                keys.hold_prefix.clone(),
-            ];
-            let back = self.quorum.round_on(
-                "restore",
-                &free,
-                None,
-                move |_| {
-                    keys.eval(
-                        &scripts().restore,
-                        &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
-                        &args.each_ref().map(String::as_str),
-                        |v| Ok(int(&v) == Some(1)),
-                    )
-                },
-                |_| false,
-            );
-            restored = back.count(|ok| *ok);
-        }
+        let free: Vec<bool> = round
+            .replies
+            .iter()
+            .map(|r| matches!(r, Ok(ExtendReply::Gone)))
+            .collect();
+        let restored = match restore {
+            Some(lease) if free.contains(&true) => self.restore(keys, lease, ttl, &free),
+            _ => 0,
+        };
         Ok(Extended {
             valid_until,
             renewed,
             restored,
         })
     }
+
+    /// Why a renewal reached no quorum: too few answered (unavailable), or the token does
+    /// not hold it there (and who does).
+    fn not_renewed(&self, resource: &str, round: &Round<ExtendReply>, renewed: usize) -> LockError {
+        let (n, q) = (self.quorum.n(), self.quorum.needed());
+        if round.failed() > n - q {
+            return self.unavailable(round);
+        }
+        let holders: Vec<&Holder> = round
+            .replies
+            .iter()
+            .filter_map(|r| match r {
+                Ok(ExtendReply::Held { holder: Some(h) }) => Some(h),
+                _ => None,
+            })
+            .collect();
+        LockError::NotHolder {
+            resource: resource.to_string(),
+            renewed,
+            n,
+            needed: q,
+            holder: busy_from(&holders, n).holder,
+        }
+    }
+
+    /// Take `lease` back on the `free` instances (they lost the key); how many took it.
+    fn restore(&self, keys: Keys, lease: &Lease, ttl: Duration, free: &[bool]) -> usize {
+        let args = restore_argv(lease, ttl, &keys);
+        let back = self.quorum.round_on(
+            "restore",
+            free,
+            None,
+            move |_| {
+                keys.eval(
+                    &scripts().restore,
+                    &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
+                    &args.each_ref().map(String::as_str),
+                    |v| restore_reply(&v),
+                )
+            },
+            |_| false,
+        );
+        back.count(|ok| *ok)
+    }
+}
+
+/// On how many instances the token's hold was renewed: only the hold renewed on the most
+/// counts (a leftover hold of an attempt is no lease).
+fn renewed_on(round: &Round<ExtendReply>) -> usize {
+    let mut per_hold: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in round.replies.iter().flatten() {
+        if let ExtendReply::Renewed { hold } = r {
+            *per_hold.entry(hold).or_default() += 1;
+        }
+    }
+    per_hold.values().copied().max().unwrap_or(0)
 }

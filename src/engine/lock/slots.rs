@@ -13,15 +13,12 @@ use std::time::{Duration, Instant};
 
 use super::ask::Asking;
 use super::locker::*;
-use super::replies::{maybe_ours as maybe_ours_of, Granted, View};
+use super::replies::{answers, maybe_ours as maybe_ours_of, AcquireReply, View};
 use crate::engine::error::LockError;
 use crate::engine::holder::Holder;
-use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::quorum::Reply;
 use crate::engine::sync::lock;
 
-/// What an instance that granted another slot counts as once that slot is given back.
-pub(super) const GRANTED_ANOTHER: &str = "granted another slot";
 /// How often the slot is asked for again where an unfinished contender has it.
 const SETTLE_TRIES: usize = 4;
 
@@ -53,13 +50,7 @@ impl Locker {
         if !matches!(req.mode, Mode::Limit(_)) {
             return;
         }
-        let mut replies: Vec<Reply<Granted>> = view
-            .iter()
-            .map(|r| {
-                r.clone()
-                    .unwrap_or_else(|| Err(InstanceError::new(ErrorClass::NotAwaited, "not asked")))
-            })
-            .collect();
+        let mut replies = answers(view.clone());
         let best = self.one_hold(req, &mut replies, started);
         if best.is_empty() {
             return;
@@ -71,11 +62,7 @@ impl Locker {
         }
         let missing: Vec<bool> = view
             .iter()
-            .map(|r| match r {
-                Some(Ok(g)) => g.hold() != Some(best.as_str()),
-                Some(Err(e)) => e.message == GRANTED_ANOTHER,
-                None => false,
-            })
+            .map(|r| matches!(r, Some(Ok(g)) if g.hold() != Some(best.as_str())))
             .collect();
         if !missing.contains(&true) {
             return;
@@ -100,7 +87,7 @@ impl Locker {
             targets = view
                 .iter()
                 .zip(&targets)
-                .map(|(r, t)| *t && matches!(r, Some(Ok(Granted::Held(..)))))
+                .map(|(r, t)| *t && matches!(r, Some(Ok(AcquireReply::Held { .. }))))
                 .collect();
             if !targets.contains(&true) {
                 return;
@@ -115,11 +102,16 @@ impl Locker {
     /// slot asked for): only the slot granted on the most instances counts (among equals the
     /// lowest). The others are given back at once and count as not granted. Returns the hold
     /// the attempt is about ('' for the exclusive lock).
-    pub(super) fn one_hold(&self, req: &Request, view: &mut [Reply<Granted>], started: Instant) -> String {
+    pub(super) fn one_hold(
+        &self,
+        req: &Request,
+        view: &mut [Reply<AcquireReply>],
+        started: Instant,
+    ) -> String {
         let mut granted: BTreeMap<String, usize> = BTreeMap::new();
         for hold in view
             .iter()
-            .filter_map(|r| r.as_ref().ok().and_then(Granted::hold))
+            .filter_map(|r| r.as_ref().ok().and_then(AcquireReply::hold))
         {
             *granted.entry(hold.to_string()).or_default() += 1;
         }
@@ -138,7 +130,7 @@ impl Locker {
             self.undo(&req.resource, &req.token, &others, view, started);
             for (r, other) in view.iter_mut().zip(&others) {
                 if *other {
-                    *r = Err(InstanceError::new(ErrorClass::NotAwaited, GRANTED_ANOTHER));
+                    *r = Ok(AcquireReply::GaveBack);
                 }
             }
         }
@@ -155,9 +147,9 @@ impl Locker {
 
     /// The mode of the hold an attempt got: a re-entry's is the hold's own (an exclusive
     /// request re-entering a shared hold of its token re-enters that shared hold).
-    pub(super) fn mode_of(req: &Request, view: &[Reply<Granted>], hold: &str) -> Mode {
+    pub(super) fn mode_of(req: &Request, view: &[Reply<AcquireReply>], hold: &str) -> Mode {
         let reentered = view.iter().find_map(|r| match r {
-            Ok(Granted::Reentered { hold: h, limit, .. }) if h == hold => Some(*limit),
+            Ok(AcquireReply::Reentered { hold: h, limit, .. }) if h == hold => Some(*limit),
             _ => None,
         });
         match reentered {

@@ -3,10 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-
 use super::locker::*;
-use super::replies::{busy_from, Granted};
+use super::replies::{busy_from, AcquireReply};
 use crate::engine::error::LockError;
 use crate::engine::holder::{Busy, Holder};
 use crate::engine::instance::ErrorClass;
@@ -26,7 +24,7 @@ impl Locker {
         resource: &str,
         token: &str,
         maybe_ours: &[bool],
-        view: &[Reply<Granted>],
+        view: &[Reply<AcquireReply>],
         started: Instant,
     ) {
         if !maybe_ours.contains(&true) {
@@ -74,7 +72,7 @@ impl Locker {
         );
     }
 
-    pub(super) fn busy_or_unavailable(&self, view: &[Reply<Granted>]) -> Result<Busy> {
+    pub(super) fn busy_or_unavailable(&self, view: &[Reply<AcquireReply>]) -> Result<Busy, LockError> {
         let failed = view
             .iter()
             .filter(|r| matches!(r, Err(e) if e.class != ErrorClass::NotAwaited))
@@ -88,18 +86,18 @@ impl Locker {
                 started: Instant::now(),
                 elapsed: Duration::ZERO,
             };
-            return Err(self.unavailable(&round).into());
+            return Err(self.unavailable(&round));
         }
         let holders: Vec<&Holder> = view
             .iter()
             .filter_map(|r| match r {
-                Ok(Granted::Held(h, _)) => Some(h),
+                Ok(AcquireReply::Held { holder: h, .. }) => Some(h),
                 _ => None,
             })
             .collect();
         let mut busy = busy_from(&holders, self.quorum.n());
         busy.holding = view.iter().find_map(|r| match r {
-            Ok(Granted::Held(_, holding)) => holding.clone(),
+            Ok(AcquireReply::Held { holding, .. }) => holding.clone(),
             _ => None,
         });
         Ok(busy)

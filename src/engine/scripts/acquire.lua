@@ -7,6 +7,8 @@
 -- ARGV[7] wake-up channel prefix, ARGV[8] '1' on the resource's decider (the queue's home),
 -- ARGV[9] mode ('exclusive', 'shared' or 'limit'), ARGV[10] N, ARGV[11] the slot to try first
 -- (--limit; '=i': slot i or none), ARGV[12] hold key prefix
+-- (built by name, in this order, by `AcquireArgs::argv` in src/engine/lock/argv.rs; the replies
+-- below are decoded by `acquire_reply` in src/engine/lock/replies.rs)
 -- -> {1, fence, id, up}      taken: fence is this instance's counter + 1, which the counter now
 --                            holds, and the hash keeps as `pending`; id '' for the exclusive
 --                            lock, else the hold's id; up: how long this instance has remembered
@@ -141,8 +143,8 @@ end
 
 -- Our place in the queue stays while we wait: an attempt that fails elsewhere keeps it.
 -- Once we hold we stop listening on our wake-up channel, and the queue drops us.
--- Hand out the next fence here and now (one-round acquisition: `conclude` in
--- engine/lock/acquire.rs says when it may be used as it is). If the attempt fails, the
+-- Hand out the next fence here and now (one-round acquisition: `fencing` in
+-- engine/lock/fence.rs says when it may be used as it is). If the attempt fails, the
 -- counter stays bumped with no holder: a gap, which is harmless, as fences need only rise.
 local fence = counter(KEYS[2]) + 1
 redis.call('SET', KEYS[2], fence)

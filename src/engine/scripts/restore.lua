@@ -4,7 +4,8 @@
 -- the counter's last fence went to
 -- ARGV[1] token, ARGV[2] ttl ms, ARGV[3] host, ARGV[4] pid, ARGV[5] cmd, ARGV[6] since,
 -- ARGV[7] count, ARGV[8] fence, ARGV[9] mode, ARGV[10] N, ARGV[11] the hold's id ('' for the
--- exclusive lock), ARGV[12] hold key prefix
+-- exclusive lock), ARGV[12] hold key prefix (built in this order by `restore_argv` in
+-- src/engine/lock/argv.rs)
 -- -> 1 restored (or already ours), 0 held by others (no room)
 local token, mode, limit, id, prefix = ARGV[1], ARGV[9], tonumber(ARGV[10]) or 1, ARGV[11], ARGV[12]
 local key, had = hold_of(KEYS[1], KEYS[3], prefix, token)
