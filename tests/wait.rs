@@ -480,10 +480,10 @@ fn a_signal_interrupts_the_wait_and_leaves_no_hold() {
         interrupted_at.elapsed()
     );
     assert!(matches!(
-        err.downcast_ref::<LockError>(),
-        Some(LockError::Interrupted { signal, .. }) if *signal == libc::SIGTERM
+        &err,
+        LockError::Interrupted { signal, .. } if *signal == libc::SIGTERM
     ));
-    assert_eq!(messages::code_of(&err), 143);
+    assert_eq!(messages::code_of(&anyhow::Error::from(err)), 143);
     for s in &cluster.servers {
         assert_eq!(holder_token(&mut s.conn(), "sig").as_deref(), Some("old"));
     }

@@ -103,16 +103,13 @@ impl Context {
             }
             self.notice(&waiting_line(&req.resource, &busy))
         })
-        .map_err(|err| match err.downcast::<LockError>() {
-            Ok(mut e) => {
-                if let LockError::Held { busy, .. } = &mut e {
-                    if busy.holding.is_none() && req.mode != Mode::Exclusive {
-                        busy.holding = notices::how_full(&self.locker, &req.resource);
-                    }
+        .map_err(|mut e| {
+            if let LockError::Held { busy, .. } = &mut e {
+                if busy.holding.is_none() && req.mode != Mode::Exclusive {
+                    busy.holding = notices::how_full(&self.locker, &req.resource);
                 }
-                crate::cli::messages::failure(&e, lock.conflict_exit_code).into()
             }
-            Err(other) => other,
+            crate::cli::messages::failure(&e, lock.conflict_exit_code).into()
         })
     }
 

@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::Value;
 
+use crate::engine::value::{int, string};
+
 /// The command line is kept to about this many characters.
 const MAX_CMD_CHARS: usize = 200;
 
@@ -223,7 +225,6 @@ impl Holder {
 
 // lock/ still imports these from here; its imports move to `engine::value` once the
 // `--classic` work on lock/ is merged (issue 25).
-pub use crate::engine::value::{int, string};
 
 /// Why an attempt did not get the lock, while enough instances answered.
 #[derive(Debug, Clone)]

@@ -18,9 +18,7 @@ use crate::engine::wire::Wire;
 use round::Pace;
 pub use validity::{drift, validity};
 
-// lock/locker.rs still imports Trace from here; it moves to `engine::trace` once the
-// `--classic` work on lock/ is merged (issue 25).
-pub use crate::engine::trace::Trace;
+use crate::engine::trace::Trace;
 
 pub type Reply<T> = Result<T, InstanceError>;
 

@@ -16,8 +16,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-
 use crate::engine::error::LockError;
 use crate::engine::lock::{Approach, Attempt, Busy, Lease, Locker, Place, Request};
 use crate::engine::notify::{State, Subscription};
@@ -79,7 +77,7 @@ pub fn acquire(
     wait: Wait,
     wakeup: &Wakeup,
     notice: &mut dyn FnMut(&Busy),
-) -> Result<Lease> {
+) -> Result<Lease, LockError> {
     let mut queued: Option<Queued> = None;
     let result = wait_in_line(locker, req, wait, wakeup, notice, &mut queued);
     if let (Err(_), Some(_)) = (&result, &queued) {
@@ -160,7 +158,7 @@ fn wait_in_line(
     wakeup: &Wakeup,
     notice: &mut dyn FnMut(&Busy),
     queued: &mut Option<Queued>,
-) -> Result<Lease> {
+) -> Result<Lease, LockError> {
     let mut w = WaitState::new(locker, req, wait, wakeup);
     loop {
         if let Some(signal) = wakeup.interrupted() {
@@ -180,8 +178,7 @@ fn wait_in_line(
                 resource: req.resource.clone(),
                 busy,
                 waited: wait != Wait::No,
-            }
-            .into());
+            });
         }
         let Some(line) = queued else {
             *queued = Some(w.join(now));
@@ -269,7 +266,7 @@ impl<'a> WaitState<'a> {
     }
 
     /// Ask for the lock, or, while we only keep our place, go by the last answer.
-    fn look(&mut self, queued: Option<&Queued>) -> Result<Look> {
+    fn look(&mut self, queued: Option<&Queued>) -> Result<Look, LockError> {
         if let Some(busy) = self.last_busy.take() {
             return Ok(Look::Busy(busy));
         }
@@ -296,7 +293,7 @@ impl<'a> WaitState<'a> {
     /// Whether `busy` looks like a hold a release never reached, to be asked about again in a
     /// moment rather than waited for (a few times, then it is taken at its word); true when
     /// that pause has been made.
-    fn recheck_soon(&mut self, busy: &Busy) -> Result<bool> {
+    fn recheck_soon(&mut self, busy: &Busy) -> Result<bool, LockError> {
         let recheck = recheck_reason(
             busy,
             self.highest_fence,
@@ -415,7 +412,7 @@ impl<'a> WaitState<'a> {
 
     /// What a sleep's end means for the next look: how to ask, or (keeping our place only)
     /// not to ask at all.
-    fn woken(&mut self, woken: Woken, plan: &Plan, busy: Busy, line: &mut Queued) -> Result<()> {
+    fn woken(&mut self, woken: Woken, plan: &Plan, busy: Busy, line: &mut Queued) -> Result<(), LockError> {
         match woken {
             Woken::Interrupted(signal) => return Err(interrupted(signal, &self.req.resource)),
             Woken::Notified if !line.sub.take_turn() => {
@@ -538,12 +535,11 @@ fn recheck_reason(
 }
 
 /// A signal ended the wait: every attempt undoes itself, so nothing is held.
-fn interrupted(signal: i32, resource: &str) -> anyhow::Error {
+fn interrupted(signal: i32, resource: &str) -> LockError {
     LockError::Interrupted {
         resource: resource.to_string(),
         signal,
     }
-    .into()
 }
 
 /// Pause for `pause` before the next attempt (never past the `--wait` deadline); a signal
@@ -553,7 +549,7 @@ fn pause_before_retry(
     wakeup: &Wakeup,
     pause: Duration,
     deadline: Option<Instant>,
-) -> Result<()> {
+) -> Result<(), LockError> {
     let mut until = Instant::now() + pause;
     if let Some(d) = deadline {
         until = until.min(d);

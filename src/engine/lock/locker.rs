@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 
 use crate::engine::holder::{Busy, HolderMeta};
 use crate::engine::instance::{Call, InstanceError};
-use crate::engine::quorum::{Quorum, Trace};
+use crate::engine::quorum::Quorum;
 use crate::engine::scripts::{scripts, Script};
 use crate::engine::settings::Settings;
+use crate::engine::trace::Trace;
 
 /// The Redis names of one resource's lock.
 #[derive(Debug, Clone)]

@@ -15,9 +15,10 @@
 use std::time::Duration;
 
 use super::locker::{Locker, Request};
-use crate::engine::holder::{int, string, Waiter};
+use crate::engine::holder::Waiter;
 use crate::engine::instance::{Call, ErrorClass, InstanceError};
 use crate::engine::scripts::scripts;
+use crate::engine::value::{int, string};
 
 /// How long a registration lasts without renewal: a waiter that stops (SIGSTOP, a hung host)
 /// gives up its place after this. Three renewals of a waiter far back (see `wait`).

@@ -6,9 +6,10 @@ use std::time::Duration;
 use redis::Value;
 
 use crate::engine::holder::Busy;
-use crate::engine::holder::{int, string, tally, Holder, Holding, Waiter};
+use crate::engine::holder::{tally, Holder, Holding, Waiter};
 use crate::engine::instance::{ErrorClass, InstanceError};
 use crate::engine::quorum::Reply;
+use crate::engine::value::{int, string};
 
 /// A round's replies so far: `None` for an instance not asked yet.
 pub(super) type View = Vec<Option<Reply<AcquireReply>>>;

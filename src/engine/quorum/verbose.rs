@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{ErrorClass, Quorum, Reply, Trace};
+use super::{ErrorClass, Quorum, Reply};
+use crate::engine::trace::Trace;
 
 /// `WHO ok after 1.2ms`, or `WHO error: … after …` in the CLI's words for the error; `late`
 /// adds that the round was over by then.
