@@ -10,8 +10,9 @@ use std::time::Duration;
 use clap::Parser;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-use redlock::cli::args::{
-    parse_duration, parse_positive_duration, parse_prefix, parse_resource, parse_server, parse_token, Cli,
+use redlock::cli::args::Cli;
+use redlock::cli::values::{
+    parse_duration, parse_positive_duration, parse_prefix, parse_resource, parse_server, parse_token,
     MAX_PREFIX_BYTES, MAX_RESOURCE_BYTES, MAX_TOKEN_BYTES,
 };
 use redlock::engine::server::ServerUrl;

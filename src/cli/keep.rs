@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 
-use crate::cli::args::{parse_positive_duration, parse_resource, parse_token, GlobalArgs};
+use crate::cli::args::GlobalArgs;
+use crate::cli::values::{parse_positive_duration, parse_resource, parse_token};
 
 #[derive(Debug, Parser)]
 #[command(

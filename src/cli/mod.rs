@@ -12,4 +12,5 @@ pub mod messages;
 pub mod output;
 pub mod table;
 pub mod usage;
+pub mod values;
 pub mod words;

@@ -49,6 +49,7 @@ use crate::engine::sync::lock;
 use conn::Conn;
 pub use conn::{ByHash, Deliver, Request};
 use error::{ErrorClass, InstanceError};
+pub use push::Handle;
 use push::{Legacy, PushEvent, Wanted};
 use stream::Opened;
 
@@ -204,63 +205,6 @@ impl Wire {
                 .wait_timeout(guard, left.min(Duration::from_millis(5)))
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
-        }
-    }
-}
-
-/// The wire's subscription (one at a time: a process waits for one resource).
-#[derive(Clone)]
-pub struct Handle {
-    shared: Arc<Shared>,
-}
-
-impl Handle {
-    /// Subscribe to `channel` on every instance, and to `hints[i]` on instance `i` where given
-    /// (messages there are hints, [`PushEvent::Hint`]), telling `on_push` what happens there;
-    /// replaces any earlier subscription. Instances not connected yet are connected; where a
-    /// connection fails, [`Handle::resubscribe`] tries again.
-    pub fn subscribe(&self, channel: &str, hints: Vec<String>, on_push: push::OnPush) {
-        self.unsubscribe();
-        *lock(&self.shared.wanted) = Some(Wanted {
-            channel: channel.to_string(),
-            hints,
-            on_push,
-        });
-        self.resubscribe();
-    }
-
-    /// Subscribe again where the subscription is not in place (its connection failed).
-    pub fn resubscribe(&self) {
-        for i in 0..self.shared.lines.len() {
-            let events = {
-                let mut line = lock(&self.shared.lines[i]);
-                self.shared.want_subscription(i, &mut line)
-            };
-            self.shared.act(events);
-        }
-    }
-
-    /// End the subscription everywhere (UNSUBSCRIBE where it shares the connection, which stays
-    /// open for requests).
-    pub fn unsubscribe(&self) {
-        let Some(wanted) = lock(&self.shared.wanted).take() else {
-            return;
-        };
-        for i in 0..self.shared.lines.len() {
-            let events = {
-                let mut line = lock(&self.shared.lines[i]);
-                match (std::mem::take(&mut line.sub), &mut line.link) {
-                    (Sub::Sent, Link::Up(conn)) => {
-                        conn.push_subscription(&wanted.channel, false);
-                        if let Some(hint) = wanted.hints.get(i) {
-                            conn.push_subscription(hint, false);
-                        }
-                        self.shared.flush(i, &mut line)
-                    }
-                    _ => vec![],
-                }
-            };
-            self.shared.act(events);
         }
     }
 }

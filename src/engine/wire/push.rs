@@ -1,4 +1,4 @@
-//! Wake-up messages on the wire: a subscription to one channel on every instance, on the same
+//! Wake-up messages on the wire ([`Handle`]): a subscription to one channel on every instance, on the same
 //! connection as the requests where the server speaks RESP3 (Redis 6 and later), and on a
 //! connection and thread of its own (the redis crate's pub/sub) where it speaks only RESP2,
 //! on which a subscribed connection can send nothing else.
@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::{Link, Shared, Sub};
 use crate::engine::server::ServerUrl;
+use crate::engine::sync::lock;
 
 /// What an instance's subscription did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +186,63 @@ impl Listener {
                 return;
             }
             thread::sleep((until - now).min(POLL));
+        }
+    }
+}
+
+/// The wire's subscription (one at a time: a process waits for one resource).
+#[derive(Clone)]
+pub struct Handle {
+    pub(super) shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// Subscribe to `channel` on every instance, and to `hints[i]` on instance `i` where given
+    /// (messages there are hints, [`PushEvent::Hint`]), telling `on_push` what happens there;
+    /// replaces any earlier subscription. Instances not connected yet are connected; where a
+    /// connection fails, [`Handle::resubscribe`] tries again.
+    pub fn subscribe(&self, channel: &str, hints: Vec<String>, on_push: OnPush) {
+        self.unsubscribe();
+        *lock(&self.shared.wanted) = Some(Wanted {
+            channel: channel.to_string(),
+            hints,
+            on_push,
+        });
+        self.resubscribe();
+    }
+
+    /// Subscribe again where the subscription is not in place (its connection failed).
+    pub fn resubscribe(&self) {
+        for i in 0..self.shared.lines.len() {
+            let events = {
+                let mut line = lock(&self.shared.lines[i]);
+                self.shared.want_subscription(i, &mut line)
+            };
+            self.shared.act(events);
+        }
+    }
+
+    /// End the subscription everywhere (UNSUBSCRIBE where it shares the connection, which stays
+    /// open for requests).
+    pub fn unsubscribe(&self) {
+        let Some(wanted) = lock(&self.shared.wanted).take() else {
+            return;
+        };
+        for i in 0..self.shared.lines.len() {
+            let events = {
+                let mut line = lock(&self.shared.lines[i]);
+                match (std::mem::take(&mut line.sub), &mut line.link) {
+                    (Sub::Sent, Link::Up(conn)) => {
+                        conn.push_subscription(&wanted.channel, false);
+                        if let Some(hint) = wanted.hints.get(i) {
+                            conn.push_subscription(hint, false);
+                        }
+                        self.shared.flush(i, &mut line)
+                    }
+                    _ => vec![],
+                }
+            };
+            self.shared.act(events);
         }
     }
 }

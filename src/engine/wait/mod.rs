@@ -16,30 +16,22 @@
 
 use std::time::{Duration, Instant};
 
+mod queued;
+mod timing;
+
 use crate::engine::error::LockError;
-use crate::engine::lock::{Approach, Attempt, Busy, Lease, Locker, Place, Request};
+use crate::engine::lock::{Approach, Attempt, Busy, Lease, Locker, Request};
 use crate::engine::notify::{State, Subscription};
 use crate::engine::settings::Wait;
 use crate::engine::wakeup::{jitter, Wakeup, Woken};
+use queued::{approach_for, keyspace_channels, Queued, RENEW_EVERY};
+use timing::{recheck_reason, retry_after};
 
 /// After this long still waiting, the caller is told once who holds the lock.
 pub const NOTICE_AFTER: Duration = Duration::from_secs(1);
 
-/// Retry this often while fewer than a quorum of instances carry our subscription (pub/sub
-/// refused, instances down): without notifications, a release is only noticed by asking.
-const RECHECK_UNSUBSCRIBED: Duration = Duration::from_millis(100);
-/// A contender that holds the decider but has not finished (fence 0) finishes or gives up
-/// within a round or two, without announcing either; look again after at most this long.
-const RECHECK_UNFINISHED: Duration = Duration::from_millis(250);
 /// The head of the queue finding a contender that has not finished looks again this soon.
 const FIRST_IN_LINE_RECHECK: Duration = Duration::from_millis(3);
-/// A `--classic` lock held by another client (a Redlock library) is looked at again this often,
-/// and at its expiry if sooner (docs/classic.md, "Waiting": at least once a second, and at most
-/// 100 ms after the key's expiry): where the server sends no keyspace notifications, its
-/// release is heard of no other way.
-const POLL_OTHER_CLIENT: Duration = Duration::from_secs(1);
-/// A lock with no expiry (not one our scripts write) is looked at again this often.
-const RECHECK_NO_EXPIRY: Duration = Duration::from_secs(1);
 /// A holder read from the decider alone is checked against every instance this often (plus
 /// jitter): a hold the release never reached (the instance was stopped) looks the same there as
 /// a live one, and must not keep waiters asleep for its whole lease.
@@ -49,22 +41,6 @@ const VERIFY_EVERY: Duration = Duration::from_secs(2);
 /// round, so a few milliseconds cover it.
 const RECHECKS: u32 = 3;
 const RECHECK_PAUSE: Duration = Duration::from_micros(500);
-/// When no holder has a quorum (contenders at odds), retry after a random pause up to this.
-const SPLIT_BACKOFF: Duration = Duration::from_millis(5);
-/// The random jitter added to a retry at the holder's expiry, so waiters do not retry in step.
-const EXPIRY_JITTER: Duration = Duration::from_millis(10);
-/// How often a queued waiter near the head renews its place (well within `REGISTRATION`) and
-/// looks again: a head of the queue that died is gone from it by then, so the next one's turn
-/// comes. Further back, every [`RENEW_FAR`].
-const RENEW_EVERY: Duration = Duration::from_secs(1);
-const RENEW_FAR: Duration = Duration::from_secs(2);
-/// Waiters this close to the head try for the lock when their timers say so (the holder's
-/// lease end, a check of a stale hold); those further back only keep their place, and try when
-/// a release tells them it is their turn or a renewal finds them near the head. So a long queue
-/// costs each instance one small renewal per waiter per [`RENEW_EVERY`], whatever its length.
-const NEAR_HEAD: usize = 64;
-/// How soon a waiter registers again while some instance has not confirmed its subscription.
-const RENEW_SOON: Duration = Duration::from_millis(50);
 
 /// Acquire `req`, waiting per `wait`. `notice` is called with what each attempt saw once the
 /// wait has lasted [`NOTICE_AFTER`] (the caller decides what to tell, and how often). Ends with `LockError::Held`
@@ -86,69 +62,6 @@ pub fn acquire(
     // Dropping the subscription ends it: where our record is left, the scripts drop it.
     drop(queued);
     result
-}
-
-/// A waiter's place: its wake-up subscription, where it is live, and when to renew.
-struct Queued {
-    sub: Subscription,
-    /// When the wait began (wall clock), as the queue shows it.
-    since_unix_ms: u64,
-    place: Option<Place>,
-    renew_at: Instant,
-}
-
-impl Queued {
-    /// Join (or renew) where the subscription is live; learn our place. Returns how many
-    /// instances answered.
-    fn renew(&mut self, locker: &Locker, req: &Request) -> usize {
-        self.sub.renew();
-        let states = self.sub.states();
-        // An instance suspected when it was slow to confirm our subscription may decide again
-        // once it has (see `wait_in_line`).
-        for (i, state) in states.iter().enumerate() {
-            if *state == State::Live {
-                locker.trust(i);
-            }
-        }
-        let live: Vec<bool> = states.iter().map(|s| *s == State::Live).collect();
-        // Where our subscription is still being set up we are not registered either: look
-        // again soon, so that our place there is about the same as everywhere else. (An
-        // instance that is down waits for the usual renewal.)
-        let settled = !states.contains(&State::Pending);
-        let (place, answered) = locker.enqueue(req, self.since_unix_ms, &live);
-        if let Some(place) = place {
-            locker.quorum().trace(&format!(
-                "wait: pid {} is {} of {} in the queue",
-                req.meta.pid,
-                place.ahead + 1,
-                place.length.map_or("more".to_string(), |n| n.to_string())
-            ));
-            self.place = Some(place);
-        }
-        let every = if self.near_head() { RENEW_EVERY } else { RENEW_FAR };
-        self.renew_at = Instant::now() + if settled { every } else { RENEW_SOON };
-        answered
-    }
-
-    /// A release told us it is our turn.
-    fn first_now(&mut self) {
-        let length = self.place.as_ref().and_then(|p| p.length);
-        self.place = Some(Place {
-            ahead: 0,
-            length,
-            head: None,
-        });
-    }
-
-    fn first_in_line(&self) -> bool {
-        self.place.as_ref().is_some_and(|p| p.ahead == 0)
-    }
-
-    /// Near enough the head that the lock may be ours without a release telling us (see
-    /// [`NEAR_HEAD`]); unknown places count as near.
-    fn near_head(&self) -> bool {
-        self.place.as_ref().is_none_or(|p| p.ahead <= NEAR_HEAD)
-    }
 }
 
 fn wait_in_line(
@@ -207,7 +120,7 @@ struct Plan {
     next: Instant,
     verify_at: Instant,
     verify: bool,
-    /// Near the head when the sleep began (see [`NEAR_HEAD`]).
+    /// Near the head when the sleep began (see `queued::NEAR_HEAD`).
     near: bool,
 }
 
@@ -487,53 +400,6 @@ impl<'a> WaitState<'a> {
     }
 }
 
-/// The first in line asks every instance; anyone else the decider alone, which answers
-/// "another waiter's turn" without taking anything.
-fn approach_for(line: &Queued) -> Approach {
-    if line.first_in_line() {
-        Approach::Parallel
-    } else {
-        Approach::DeciderFirst
-    }
-}
-
-/// Where each instance announces changes of a `--classic` lock's plain key
-/// (`__keyspace@DB__:KEY`, when its `notify-keyspace-events` asks for them): another client's
-/// release wakes redlock's waiters through them, as a hint. None for redlock's own lock.
-fn keyspace_channels(locker: &Locker, plain: Option<&str>) -> Vec<String> {
-    let Some(plain) = plain else {
-        return vec![];
-    };
-    locker
-        .settings()
-        .servers
-        .iter()
-        .map(|s| format!("__keyspace@{}__:{plain}", s.db()))
-        .collect()
-}
-
-/// Why the lock, though it looked held, should be asked for again at once on every instance
-/// rather than waited for: a release woke us and the holder we saw before it is still there (its
-/// release is on its way to some instances, or never reached them: stopped or cut off while it
-/// released); or the decider's holder has an older fence than one already seen (a later holder
-/// got the lock since, so that hold is one a release never reached). Waiting for such a holder
-/// would mean waiting for its whole lease. A false alarm costs an attempt on every instance.
-fn recheck_reason(
-    busy: &Busy,
-    highest_fence: u64,
-    woken_by_release: bool,
-    last_holder: Option<&str>,
-) -> Option<&'static str> {
-    let h = busy.holder.as_ref().filter(|h| h.fence != 0)?;
-    if woken_by_release && last_holder == Some(h.token.as_str()) {
-        return Some("the holder that released still holds some instances");
-    }
-    if busy.from_decider && h.fence < highest_fence {
-        return Some("the decider's holder is older than one already seen (a stale hold)");
-    }
-    None
-}
-
 /// A signal ended the wait: every attempt undoes itself, so nothing is held.
 fn interrupted(signal: i32, resource: &str) -> LockError {
     LockError::Interrupted {
@@ -557,124 +423,5 @@ fn pause_before_retry(
     match wakeup.pause_until(until) {
         Woken::Interrupted(signal) => Err(interrupted(signal, &req.resource)),
         _ => Ok(()),
-    }
-}
-
-/// When to try again if no release wakes us first.
-fn retry_after(busy: &Busy, subscribed: bool) -> Duration {
-    let wait = match &busy.holder {
-        // Another waiter's turn: the release that makes it ours wakes us (or the renewal of
-        // our place, should that waiter die first).
-        None if busy.turn_of.is_some() => RENEW_EVERY,
-        // Contenders at odds, nobody with a quorum: a short random backoff breaks the tie.
-        None => return jitter(SPLIT_BACKOFF) + Duration::from_micros(200),
-        // Another client's hold (`--classic`): its release may announce nothing we hear.
-        Some(h) if h.other_client => h.time_left.unwrap_or(POLL_OTHER_CLIENT).min(POLL_OTHER_CLIENT),
-        Some(h) if h.fence == 0 => h.time_left.unwrap_or(RECHECK_UNFINISHED).min(RECHECK_UNFINISHED),
-        // The lease may expire without a release (a holder that died).
-        Some(h) => h.time_left.unwrap_or(RECHECK_NO_EXPIRY),
-    };
-    let wait = if subscribed {
-        wait
-    } else {
-        wait.min(RECHECK_UNSUBSCRIBED)
-    };
-    wait + jitter(EXPIRY_JITTER)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::holder::Holder;
-
-    fn busy(token: &str, fence: u64, from_decider: bool) -> Busy {
-        let holder = Holder {
-            token: token.into(),
-            count: 1,
-            host: "h".into(),
-            pid: None,
-            cmd: String::new(),
-            since_unix_ms: None,
-            fence,
-            ttl: None,
-            time_left: Some(Duration::from_secs(20)),
-            unreadable: Default::default(),
-            other_client: false,
-        };
-        Busy {
-            holder: Some(holder),
-            held_on: 1,
-            n: 3,
-            from_decider,
-            turn_of: None,
-            ahead: None,
-            holding: None,
-        }
-    }
-
-    #[test]
-    fn a_holder_still_there_after_its_release_is_checked_again() {
-        assert!(recheck_reason(&busy("a", 5, false), 5, true, Some("a")).is_some());
-        // Not woken by a release, or a different holder: a normal wait.
-        assert!(recheck_reason(&busy("a", 5, false), 5, false, Some("a")).is_none());
-        assert!(recheck_reason(&busy("b", 6, true), 6, true, Some("a")).is_none());
-    }
-
-    #[test]
-    fn a_decider_holder_older_than_one_seen_is_stale() {
-        assert!(recheck_reason(&busy("old", 4, true), 9, false, Some("x")).is_some());
-        assert!(recheck_reason(&busy("new", 9, true), 9, false, Some("x")).is_none());
-        // Seen on a quorum, an older fence is not a reason: the quorum says it holds.
-        assert!(recheck_reason(&busy("old", 4, false), 9, false, Some("x")).is_none());
-        // A contender that has not finished (fence 0) has its own rule (`retry_after`).
-        assert!(recheck_reason(&busy("c", 0, true), 9, true, Some("c")).is_none());
-    }
-
-    #[test]
-    fn retries_come_at_the_lease_end_or_sooner_for_an_unfinished_contender() {
-        let b = busy("a", 5, true);
-        let t = retry_after(&b, true);
-        assert!(
-            t >= Duration::from_secs(20) && t < Duration::from_secs(20) + EXPIRY_JITTER,
-            "{t:?}"
-        );
-        assert!(retry_after(&b, false) <= RECHECK_UNSUBSCRIBED + EXPIRY_JITTER);
-        assert!(retry_after(&busy("c", 0, true), true) <= RECHECK_UNFINISHED + EXPIRY_JITTER);
-        let nobody = Busy {
-            holder: None,
-            held_on: 0,
-            n: 3,
-            from_decider: false,
-            turn_of: None,
-            ahead: None,
-            holding: None,
-        };
-        assert!(retry_after(&nobody, true) <= SPLIT_BACKOFF + Duration::from_micros(200));
-    }
-
-    #[test]
-    fn a_notification_wakes_once_and_an_interrupt_for_good() {
-        let w = Wakeup::new();
-        let far = Instant::now() + Duration::from_secs(5);
-        w.clone().notify();
-        assert_eq!(w.sleep_until(far), Woken::Notified);
-        assert_eq!(
-            w.sleep_until(Instant::now() + Duration::from_millis(10)),
-            Woken::TimedOut
-        );
-        w.notify();
-        w.clear_notified();
-        assert_eq!(
-            w.sleep_until(Instant::now() + Duration::from_millis(10)),
-            Woken::TimedOut
-        );
-        w.notify();
-        assert_eq!(
-            w.pause_until(Instant::now() + Duration::from_millis(10)),
-            Woken::TimedOut
-        );
-        w.interrupt(15);
-        assert_eq!(w.sleep_until(far), Woken::Interrupted(15));
-        assert_eq!(w.pause_until(far), Woken::Interrupted(15));
     }
 }
