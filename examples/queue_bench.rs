@@ -231,19 +231,9 @@ fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
         let next = started + ARRIVAL_GAP * (i as u32 + 1);
         thread::sleep(next.saturating_duration_since(Instant::now()));
     }
-    let queue_key = format!("redlock:queue:{RESOURCE}");
-    let queued_now = |env: &Env| {
-        env.ports
-            .iter()
-            .filter_map(|p| {
-                query(*p, &["ZCARD", &queue_key]).and_then(|r| r.strip_prefix(':')?.parse::<usize>().ok())
-            })
-            .max()
-            .unwrap_or(0)
-    };
-    poll(Duration::from_secs(30), || queued_now(env) >= k);
+    poll(Duration::from_secs(30), || queued(env) >= k);
     let mut run = QueueRun {
-        queued: queued_now(env),
+        queued: queued(env),
         app_before,
         ..QueueRun::default()
     };
@@ -392,6 +382,16 @@ fn waiter(env: &Env, bin: &Path, log: &Path, i: usize, extra: &[&str]) -> Comman
     w
 }
 
+/// How many wait in the queue, on the instance whose copy is longest.
+fn queued(env: &Env) -> usize {
+    let key = format!("redlock:queue:{RESOURCE}");
+    env.ports
+        .iter()
+        .filter_map(|p| query(*p, &["ZCARD", &key]).and_then(|r| r.strip_prefix(':')?.parse::<usize>().ok()))
+        .max()
+        .unwrap_or(0)
+}
+
 /// One holder that keeps the lock until a line is written to `fifo`; whether it got it.
 fn hold(env: &Env, bin: &Path, fifo: &Path, procs: &mut Procs) -> bool {
     let spawned = Command::new(bin)
@@ -431,18 +431,8 @@ fn herd(env: &Env, bin: &Path, tag: &str) -> (usize, usize, usize) {
             procs.0.push(c);
         }
     }
-    let queue_key = format!("redlock:queue:{RESOURCE}");
-    let queued = || {
-        env.ports
-            .iter()
-            .filter_map(|p| {
-                query(*p, &["ZCARD", &queue_key]).and_then(|r| r.strip_prefix(':')?.parse::<usize>().ok())
-            })
-            .max()
-            .unwrap_or(0)
-    };
-    poll(Duration::from_secs(30), || queued() >= HERD);
-    let q = queued();
+    poll(Duration::from_secs(30), || queued(env) >= HERD);
+    let q = queued(env);
     if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) {
         let _ = f.write_all(b"go\n");
     }

@@ -71,23 +71,6 @@ fn holder_tokens(v: &Value) -> Vec<String> {
     tokens
 }
 
-/// `acquire` with this token, a 60 s lease and `extra` (`-l 3`, `--shared`); must succeed.
-fn hold(cluster: &Cluster, resource: &str, token: &str, extra: &[&str]) {
-    let mut args = vec![
-        "acquire",
-        "--no-keep",
-        "-r",
-        resource,
-        "--token",
-        token,
-        "-t",
-        "60s",
-    ];
-    args.extend_from_slice(extra);
-    let out = rl(cluster, &args);
-    assert_eq!(out.code, Some(0), "{out:?}");
-}
-
 /// The numbers (runs of digits) a message names.
 fn numbers(text: &str) -> BTreeSet<String> {
     text.split(|c: char| !c.is_ascii_digit())
@@ -350,7 +333,7 @@ fn limit_3_admits_three_at_once_never_four_each_with_its_own_rising_fence() {
 fn a_request_with_another_limit_exits_1_naming_both_and_changes_nothing() {
     let cluster = Cluster::start(3);
     // One of three slots held: the refusal is about the number, not about room.
-    hold(&cluster, "mix", "first", &["-l", "3"]);
+    cluster.hold("mix", "first", &["-l", "3"]);
     let before = snapshot(&cluster);
     let cases: [(&[&str], &str); 4] = [
         (&["acquire", "--no-keep", "-n", "-r", "mix", "-l", "2"], "2"),
@@ -373,8 +356,8 @@ fn a_request_with_another_limit_exits_1_naming_both_and_changes_nothing() {
     assert_eq!(holder_tokens(&inspect_json(&cluster, "mix")), ["first"]);
 
     // An exclusive holder counts as 1, and so do shared holders.
-    hold(&cluster, "solo", "only", &[]);
-    hold(&cluster, "readers", "reader", &["--shared"]);
+    cluster.hold("solo", "only", &[]);
+    cluster.hold("readers", "reader", &["--shared"]);
     let before = snapshot(&cluster);
     for (args, ours, theirs) in [
         (["acquire", "--no-keep", "-n", "-r", "solo", "-l", "2"], "1", "2"),
@@ -403,7 +386,7 @@ fn a_request_with_another_limit_exits_1_naming_both_and_changes_nothing() {
     assert_eq!(out.code, Some(75), "{out:?}");
 
     // The same N still gets a free slot.
-    hold(&cluster, "mix", "second", &["-l", "3"]);
+    cluster.hold("mix", "second", &["-l", "3"]);
     assert_eq!(holder_tokens(&inspect_json(&cluster, "mix")), ["first", "second"]);
 }
 
@@ -724,7 +707,7 @@ fn a_holder_reenters_its_own_slot_with_its_token_when_every_slot_is_taken() {
     let cluster = Cluster::start(3);
     let dir = tempfile::tempdir().expect("tempdir");
     let report = dir.path().join("report");
-    hold(&cluster, "re", "other", &["-l", "2"]);
+    cluster.hold("re", "other", &["-l", "2"]);
     // Inside the outer command both slots are taken (other's and ours): the inner run with our
     // token gets in with --no-wait, a stranger does not.
     let script = r#"
@@ -753,8 +736,8 @@ fn a_holder_reenters_its_own_slot_with_its_token_when_every_slot_is_taken() {
 #[test]
 fn a_busy_line_says_how_full_and_names_one_holder() {
     let cluster = Cluster::start(3);
-    hold(&cluster, "full", "a", &["-l", "2"]);
-    hold(&cluster, "full", "b", &["-l", "2"]);
+    cluster.hold("full", "a", &["-l", "2"]);
+    cluster.hold("full", "b", &["-l", "2"]);
     let out = rl(&cluster, &["run", "-n", "-l", "2", "-r", "full", "--", "true"]);
     assert_eq!(out.code, Some(75), "{out:?}");
     assert!(
@@ -762,8 +745,8 @@ fn a_busy_line_says_how_full_and_names_one_holder() {
             .starts_with("redlock: lock 'full' is held (2 of 2 slots), one held by "),
         "{out:?}"
     );
-    hold(&cluster, "env", "r1", &["--shared"]);
-    hold(&cluster, "env", "r2", &["--shared"]);
+    cluster.hold("env", "r1", &["--shared"]);
+    cluster.hold("env", "r2", &["--shared"]);
     let out = rl(&cluster, &["run", "-n", "-r", "env", "--", "true"]);
     assert_eq!(out.code, Some(75), "{out:?}");
     assert!(
@@ -846,8 +829,8 @@ fn assert_holders_described(v: &Value) -> Vec<u64> {
 #[test]
 fn inspect_shows_every_hold_and_force_breaks_them_all() {
     let cluster = Cluster::start(3);
-    hold(&cluster, "slots", "tok-a", &["-l", "3"]);
-    hold(&cluster, "slots", "tok-b", &["-l", "3"]);
+    cluster.hold("slots", "tok-a", &["-l", "3"]);
+    cluster.hold("slots", "tok-b", &["-l", "3"]);
 
     let v = inspect_json(&cluster, "slots");
     // Today's fields keep their meaning.
@@ -867,8 +850,8 @@ fn inspect_shows_every_hold_and_force_breaks_them_all() {
     assert!(text.contains("held (2 of 3 slots)"), "{text}");
     assert!(text.contains("tok-a") && text.contains("tok-b"), "{text}");
 
-    hold(&cluster, "reading", "tok-r1", &["--shared"]);
-    hold(&cluster, "reading", "tok-r2", &["--shared"]);
+    cluster.hold("reading", "tok-r1", &["--shared"]);
+    cluster.hold("reading", "tok-r2", &["--shared"]);
     let v = inspect_json(&cluster, "reading");
     assert_eq!(v["mode"], "shared", "{v:#}");
     assert_eq!(v["limit"], 1, "{v:#}");
@@ -897,6 +880,6 @@ fn inspect_shows_every_hold_and_force_breaks_them_all() {
     }
     // Every slot is free again.
     for i in 0..3 {
-        hold(&cluster, "slots", &format!("again-{i}"), &["-l", "3", "-n"]);
+        cluster.hold("slots", &format!("again-{i}"), &["-l", "3", "-n"]);
     }
 }

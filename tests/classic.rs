@@ -142,6 +142,26 @@ fn excludes_both_ways(lib: Lib, servers: &str) {
     );
 }
 
+/// Waits until one waiter is in redlock's own queue of the classic lock `name`.
+fn wait_queued(servers: &str, name: &str) {
+    procs::wait_until("the waiter to queue", LIMIT, || {
+        let out = rl(servers, &["inspect", "--classic", "-r", name, "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        v["queue"].as_array().is_some_and(|q| q.len() == 1)
+    });
+}
+
+/// How long after `released` (CLOCK_REALTIME ns) the waiter's command wrote `date +%s%N` to
+/// `started`.
+fn started_after(started: &std::path::Path, released: i128) -> Duration {
+    let ran: i128 = std::fs::read_to_string(started)
+        .expect("the command ran")
+        .trim()
+        .parse()
+        .expect("date +%s%N");
+    Duration::from_nanos(u64::try_from(ran - released).unwrap_or(0))
+}
+
 #[test]
 fn the_redlock_package_1_2_0_and_redlock_keep_each_other_out() {
     let cluster = cluster(false);
@@ -212,19 +232,10 @@ fn waiter_wakes_after_a_library_release(notify: bool, within: Duration) {
         dir.path(),
     );
     // Queued: the waiter is in redlock's own queue of the classic lock.
-    procs::wait_until("the waiter to queue", LIMIT, || {
-        let out = rl(&servers, &["inspect", "--classic", "-r", name, "--json"]);
-        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
-        v["queue"].as_array().is_some_and(|q| q.len() == 1)
-    });
+    wait_queued(&servers, name);
     let released = hold.release();
     assert_eq!(waiter.code(LIMIT), 0, "{}", waiter.stderr());
-    let ran: i128 = std::fs::read_to_string(&started)
-        .expect("the command ran")
-        .trim()
-        .parse()
-        .expect("date +%s%N");
-    let after = Duration::from_nanos(u64::try_from(ran - released).unwrap_or(0));
+    let after = started_after(&started, released);
     assert!(
         after < within,
         "started {after:?} after the library's release (notifications: {notify}); {}",
@@ -294,19 +305,10 @@ fn a_waiter_under_an_acl_without_the_keyspace_channel_still_wakes_by_looking() {
         ]),
         dir.path(),
     );
-    procs::wait_until("the waiter to queue", LIMIT, || {
-        let out = rl(&servers, &["inspect", "--classic", "-r", "acl", "--json"]);
-        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
-        v["queue"].as_array().is_some_and(|q| q.len() == 1)
-    });
+    wait_queued(&servers, "acl");
     let released = hold.release();
     assert_eq!(waiter.code(LIMIT), 0, "{}", waiter.stderr());
-    let ran: i128 = std::fs::read_to_string(&started)
-        .expect("the command ran")
-        .trim()
-        .parse()
-        .expect("date +%s%N");
-    let after = Duration::from_nanos(u64::try_from(ran - released).unwrap_or(0));
+    let after = started_after(&started, released);
     assert!(
         after < Duration::from_millis(2000),
         "started {after:?} after the release"

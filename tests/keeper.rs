@@ -26,6 +26,14 @@ const WAIT_FOR: &str =
     r#"wait_for() { i=0; while [ ! -e "$1" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; }"#;
 
 /// The keepers of these resources (processes of our binary running `__keep`), SIGKILLed when
+/// A test's world: three servers, the keepers of `resources` (killed when it ends, before the
+/// servers stop) and a directory for the script's files.
+fn world(resources: &[&str]) -> (Cluster, Keepers, tempfile::TempDir) {
+    let cluster = Cluster::start(3);
+    let keepers = Keepers::of(resources);
+    (cluster, keepers, tempfile::tempdir().expect("tempdir"))
+}
+
 /// the test ends, however it ends, so no process outlives it.
 struct Keepers(Vec<String>);
 
@@ -161,9 +169,7 @@ fn rl(cluster: &Cluster, args: &[&str]) -> support::procs::Out {
 
 #[test]
 fn a_script_holds_the_lock_past_several_ttls_and_its_release_ends_the_keeper_quietly() {
-    let cluster = Cluster::start(3);
-    let _keepers = Keepers::of(&["held-long"]);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, _keepers, dir) = world(&["held-long"]);
     let mut script = Script::start(
         &cluster,
         dir.path(),
@@ -214,9 +220,7 @@ fn a_script_holds_the_lock_past_several_ttls_and_its_release_ends_the_keeper_qui
 
 #[test]
 fn a_script_that_exits_without_releasing_frees_the_lock_within_a_second() {
-    let cluster = Cluster::start(3);
-    let _keepers = Keepers::of(&["forgot"]);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, _keepers, dir) = world(&["forgot"]);
     // A 30 s ttl: an expired lease cannot be mistaken for the keeper's release.
     let mut script = Script::start(
         &cluster,
@@ -238,9 +242,7 @@ fn a_script_that_exits_without_releasing_frees_the_lock_within_a_second() {
 
 #[test]
 fn an_owner_killed_with_sigkill_frees_the_lock() {
-    let cluster = Cluster::start(3);
-    let _keepers = Keepers::of(&["crash"]);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, _keepers, dir) = world(&["crash"]);
     let mut script = Script::start(
         &cluster,
         dir.path(),
@@ -288,9 +290,7 @@ fn owner_names_the_process_the_hold_lasts_for() {
 
 #[test]
 fn a_wrapper_such_as_timeout_is_looked_through_to_the_script() {
-    let cluster = Cluster::start(3);
-    let _keepers = Keepers::of(&["wrapped"]);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, _keepers, dir) = world(&["wrapped"]);
     let mut script = Script::start(
         &cluster,
         dir.path(),
@@ -312,9 +312,7 @@ fn a_wrapper_such_as_timeout_is_looked_through_to_the_script() {
 
 #[test]
 fn no_keep_is_a_bare_lease_that_expires_while_its_owner_lives() {
-    let cluster = Cluster::start(3);
-    let _keepers = Keepers::of(&["bare"]);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, _keepers, dir) = world(&["bare"]);
     let mut script = Script::start(
         &cluster,
         dir.path(),
@@ -335,9 +333,7 @@ fn no_keep_is_a_bare_lease_that_expires_while_its_owner_lives() {
 
 #[test]
 fn a_lost_quorum_sends_the_owner_sigterm_and_says_so() {
-    let cluster = Cluster::start(3);
-    let _keepers = Keepers::of(&["lost"]);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, _keepers, dir) = world(&["lost"]);
     let mut script = Script::start(
         &cluster,
         dir.path(),
@@ -376,9 +372,7 @@ fn a_lost_quorum_sends_the_owner_sigterm_and_says_so() {
 
 #[test]
 fn acquire_returns_at_once_in_command_substitutions_and_pipelines() {
-    let cluster = Cluster::start(3);
-    let _keepers = Keepers::of(&["sub", "sub-2", "sub-3"]);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, _keepers, dir) = world(&["sub", "sub-2", "sub-3"]);
     // Each step's time in ms; a keeper that kept the pipe would hang the script until it ends
     // (its own end, which never comes).
     let out = run(
@@ -418,9 +412,7 @@ fn acquire_returns_at_once_in_command_substitutions_and_pipelines() {
 
 #[test]
 fn reentry_under_a_kept_hold_keeps_the_keeper_and_extend_works() {
-    let cluster = Cluster::start(3);
-    let _keepers = Keepers::of(&["nested"]);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, _keepers, dir) = world(&["nested"]);
     let mut script = Script::start(
         &cluster,
         dir.path(),
@@ -448,9 +440,7 @@ fn reentry_under_a_kept_hold_keeps_the_keeper_and_extend_works() {
 
 #[test]
 fn a_keeper_that_cannot_start_leaves_no_lock_and_says_why() {
-    let cluster = Cluster::start(3);
-    let _keepers = Keepers::of(&["unkept"]);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, _keepers, dir) = world(&["unkept"]);
     // The keeper's record goes in $XDG_RUNTIME_DIR/redlock: a file there, not a directory.
     std::fs::write(dir.path().join("redlock"), "").expect("a file in the way");
     let out = run(
@@ -473,9 +463,7 @@ fn a_keeper_that_cannot_start_leaves_no_lock_and_says_why() {
 
 #[test]
 fn the_keeper_keeps_no_descriptor_of_its_caller_open() {
-    let cluster = Cluster::start(3);
-    let _keepers = Keepers::of(&["fds"]);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, _keepers, dir) = world(&["fds"]);
     // A script holding a flock on fd 9 while it acquires: once it closes fd 9, the flock must
     // be free, which it is not while any process (a keeper) still has the file open.
     let mut script = Script::start(
@@ -527,9 +515,7 @@ fn ps_shows_neither_the_password_nor_the_token_of_a_keeper() {
 
 #[test]
 fn a_keeper_stopped_by_someone_else_tells_the_owner() {
-    let cluster = Cluster::start(3);
-    let _keepers = Keepers::of(&["stopped"]);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, _keepers, dir) = world(&["stopped"]);
     let mut script = Script::start(
         &cluster,
         dir.path(),

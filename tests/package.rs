@@ -256,6 +256,16 @@ fn shipped_docs() -> Vec<String> {
     docs
 }
 
+/// Every relative link in the shipped docs under `tree` leads to a shipped file (or heading).
+fn assert_links_resolve(tree: &Path, docs: &[String], where_: &str) {
+    let broken = broken_links(tree, docs);
+    assert!(
+        broken.is_empty(),
+        "links in {where_} that lead nowhere:\n{}",
+        broken.join("\n")
+    );
+}
+
 /// Every relative link in the Markdown files under `dir` that does not resolve to a file under
 /// `dir`, as "file: target". Links to web pages and anchors within a page are not files.
 fn broken_links(dir: &Path, docs: &[String]) -> Vec<String> {
@@ -295,12 +305,7 @@ fn deb_installs_the_readme_and_docs_uncompressed_with_links_that_resolve() {
             "/usr/share/doc/redlock/{file} differs from {file}"
         );
     }
-    let broken = broken_links(&doc, &docs);
-    assert!(
-        broken.is_empty(),
-        "links in /usr/share/doc/redlock that lead nowhere:\n{}",
-        broken.join("\n")
-    );
+    assert_links_resolve(&doc, &docs, "/usr/share/doc/redlock");
 }
 
 #[test]
@@ -327,12 +332,7 @@ fn tarball_carries_the_readme_and_docs_with_links_that_resolve() {
     for file in &docs {
         assert!(tree.join(file).is_file(), "the tarball lacks {top}/{file}");
     }
-    let broken = broken_links(&tree, &docs);
-    assert!(
-        broken.is_empty(),
-        "links in the tarball that lead nowhere:\n{}",
-        broken.join("\n")
-    );
+    assert_links_resolve(&tree, &docs, "the tarball");
 }
 
 #[test]

@@ -38,24 +38,6 @@ fn queue(cluster: &Cluster, resource: &str) -> Vec<String> {
         .collect()
 }
 
-/// `redlock acquire` with this token and a long lease; the holder the waiters queue behind.
-fn hold(cluster: &Cluster, resource: &str, token: &str) {
-    let out = run(
-        redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args([
-            "acquire",
-            "--no-keep",
-            "-r",
-            resource,
-            "--token",
-            token,
-            "-t",
-            "60s",
-        ]),
-        LIMIT,
-    );
-    assert_eq!(out.code, Some(0), "{out:?}");
-}
-
 fn release(cluster: &Cluster, resource: &str, token: &str) {
     let out = run(
         redlock()
@@ -108,7 +90,7 @@ fn queue_up(cluster: &Cluster, dir: &Path, resource: &str, names: &[&str]) -> Ve
 fn waiters_are_served_in_arrival_order() {
     let cluster = Cluster::start(3);
     let dir = tempfile::tempdir().expect("tempdir");
-    hold(&cluster, "fifo", "holder");
+    cluster.hold("fifo", "holder", &[]);
     let names = ["a", "b", "c", "d", "e"];
     let mut waiters = queue_up(&cluster, dir.path(), "fifo", &names);
     assert_eq!(
@@ -131,7 +113,7 @@ fn waiters_are_served_in_arrival_order() {
 fn a_killed_waiter_is_skipped_and_a_signalled_one_leaves_at_once() {
     let cluster = Cluster::start(3);
     let dir = tempfile::tempdir().expect("tempdir");
-    hold(&cluster, "skip", "holder");
+    cluster.hold("skip", "holder", &[]);
     let mut waiters = queue_up(&cluster, dir.path(), "skip", &["a", "b", "c", "d"]);
     // b dies without a word; c is interrupted and leaves the queue itself.
     procs::signal(waiters[1].child.id(), libc::SIGKILL);
@@ -152,7 +134,7 @@ fn a_killed_waiter_is_skipped_and_a_signalled_one_leaves_at_once() {
 fn inspect_and_the_notice_show_the_queue_in_order() {
     let cluster = Cluster::start(3);
     let dir = tempfile::tempdir().expect("tempdir");
-    hold(&cluster, "shown", "holder");
+    cluster.hold("shown", "holder", &[]);
     let mut waiters = queue_up(&cluster, dir.path(), "shown", &["a", "b", "c"]);
 
     let json = inspect(&cluster, "shown");
@@ -275,7 +257,7 @@ fn the_queues_home_stopped_or_restarted_empty_costs_order_not_exclusion() {
         let mut cluster = Cluster::start(3);
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("log");
-        hold(&cluster, "home", "holder");
+        cluster.hold("home", "holder", &[]);
         let mut children: Vec<Child> = (0..6)
             .map(|i| contender(&cluster, &log, &format!("w{i}")))
             .collect();

@@ -238,6 +238,28 @@ impl Cluster {
     }
 
     /// Comma-separated urls, for `-s` or `REDLOCK_SERVERS`.
+    /// `redlock acquire --no-keep` with this token, a 60 s lease and `extra` (`-l 3`,
+    /// `--shared`): a holder for the test to queue behind or fill slots with; must succeed.
+    pub fn hold(&self, resource: &str, token: &str, extra: &[&str]) {
+        let out = super::procs::run(
+            super::procs::redlock()
+                .env("REDLOCK_SERVERS", self.servers_arg())
+                .args([
+                    "acquire",
+                    "--no-keep",
+                    "-r",
+                    resource,
+                    "--token",
+                    token,
+                    "-t",
+                    "60s",
+                ])
+                .args(extra),
+            std::time::Duration::from_secs(30),
+        );
+        assert_eq!(out.code, Some(0), "{out:?}");
+    }
+
     pub fn servers_arg(&self) -> String {
         self.urls().join(",")
     }

@@ -74,7 +74,7 @@ impl Locker {
                 holding,
             )));
         }
-        self.settle_slot(req, &mut view, &mut maybe_ours, deciding, started);
+        self.agree_on_slot(req, &mut view, &mut maybe_ours, deciding, started);
         if count_ours(&view) < self.quorum.needed() {
             self.complete(req, decider, &mut view, &mut maybe_ours);
         }

@@ -29,7 +29,7 @@ pub(super) struct Asking<'a> {
     pub by_quorum: bool,
     /// The instance whose queue says whose turn it is.
     pub deciding: Option<usize>,
-    /// A `--limit` attempt asks for this slot alone (`settle_slot`), not the next free one.
+    /// A `--limit` attempt asks for this slot alone (`agree_on_slot`), not the next free one.
     pub only: Option<&'a str>,
 }
 

@@ -39,7 +39,7 @@ impl Locker {
     /// granting it for that slot alone. A slot held on a bare quorum is one restart-empty away
     /// from a second holder (the forgotten instance and the one where the slot is free make a
     /// quorum for anyone), so a holder holds its slot wherever it can.
-    pub(super) fn settle_slot(
+    pub(super) fn agree_on_slot(
         &self,
         req: &Request,
         view: &mut View,

@@ -52,7 +52,7 @@ impl Locker {
             })
             .collect();
         let keys = self.keys(resource);
-        let quiet = format!("{}undone:{resource}", self.prefix);
+        let nobody_listens = format!("{}undone:{resource}", self.prefix);
         let token = token.to_string();
         self.quorum.round_on(
             "undo",
@@ -62,7 +62,7 @@ impl Locker {
                 keys.eval(
                     &scripts().release,
                     &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
-                    &[&token, "0", &quiet, "", &keys.hold_prefix],
+                    &[&token, "0", &nobody_listens, "", &keys.hold_prefix],
                     |_| Ok(()),
                 )
             },
