@@ -39,9 +39,9 @@ impl Locker {
     /// Join the queue of `req.resource`, or renew our place, on the instances marked in
     /// `live` (where our wake-up subscription is confirmed: elsewhere the scripts would drop
     /// us at once). Its mode and `since_unix_ms` (when the wait began) are what `inspect` shows.
-    /// Returns our place on the first of them in the resource's order that answered, and how
-    /// many answered.
-    pub fn enqueue(&self, req: &Request, since_unix_ms: u64, live: &[bool]) -> (Option<Place>, usize) {
+    /// Returns our place on the first of them in the resource's order that answered, and which
+    /// answered.
+    pub fn enqueue(&self, req: &Request, since_unix_ms: u64, live: &[bool]) -> (Option<Place>, Vec<bool>) {
         let keys = self.keys(&req.resource);
         let args = [
             req.token.clone(),
@@ -73,7 +73,8 @@ impl Locker {
         let place = order
             .into_iter()
             .find_map(|i| round.replies.get(i).and_then(|r| r.as_ref().ok()).cloned());
-        (place, round.answered())
+        let answered = round.replies.iter().map(Result::is_ok).collect();
+        (place, answered)
     }
 
     /// Leave the queue everywhere (the wait ended without the lock). Sent to every instance

@@ -387,14 +387,15 @@ impl<'a> WaitState<'a> {
         // Fewer than a quorum answer (our renewal, or our subscriptions): ask every instance,
         // so that servers gone end the wait with 69 (docs/waiting.md).
         let unanswered = answered < self.q || (plan.near && line.sub.live() < self.q);
-        // What else may have woken us: the answer's retry time (near the head only), the
-        // deadline, or the notice; none of them but the first asks the servers.
-        let due = (line.near_head() && now >= self.retry_at) || self.deadline.is_some_and(|d| now >= d);
+        // Near the head, every timer asks again (the renewal too: a release that told someone
+        // else, or went by a copy of the queue that has us further back, must not leave a free
+        // slot waiting for the holder's lease end). Further back only the deadline does: the
+        // lock cannot be ours before those ahead of us have had it, and a release tells us.
+        let due = line.near_head() || self.deadline.is_some_and(|d| now >= d);
         if unanswered {
             self.approach = Approach::Parallel;
-        } else if !due && !line.first_in_line() {
-            // Only our place was due: kept, and no attempt (the lock cannot be ours before
-            // those ahead of us have had it, and a release tells us).
+        } else if !due {
+            // Only our place was due: kept, and no attempt.
             self.last_busy = Some(busy);
         }
     }

@@ -34,19 +34,20 @@ impl Queued {
     pub(super) fn renew(&mut self, locker: &Locker, req: &Request) -> usize {
         self.sub.renew();
         let states = self.sub.states();
-        // An instance suspected when it was slow to confirm our subscription may decide again
-        // once it has (see `wait_in_line`).
-        for (i, state) in states.iter().enumerate() {
-            if *state == State::Live {
-                locker.trust(i);
-            }
-        }
         let live: Vec<bool> = states.iter().map(|s| *s == State::Live).collect();
         // Where our subscription is still being set up we are not registered either: look
         // again soon, so that our place there is about the same as everywhere else. (An
         // instance that is down waits for the usual renewal.)
         let settled = !states.contains(&State::Pending);
         let (place, answered) = locker.enqueue(req, self.since_unix_ms, &live);
+        // An instance suspected when it was slow to confirm our subscription may decide again
+        // once it has answered us (see `WaitState::join`). Answered, not merely subscribed: a
+        // paused instance keeps its connection, and so our subscription there, while it
+        // answers nothing.
+        for (i, _) in answered.iter().enumerate().filter(|(_, a)| **a) {
+            locker.trust(i);
+        }
+        let answered = answered.iter().filter(|a| **a).count();
         if let Some(place) = place {
             locker.quorum().trace(&format!(
                 "wait: pid {} is {} of {} in the queue",
