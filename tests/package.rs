@@ -256,6 +256,14 @@ fn shipped_docs() -> Vec<String> {
     docs
 }
 
+/// `tarball` unpacked into a fresh `into`, which is returned.
+fn untar(tarball: &Path, into: &Path) -> PathBuf {
+    let _ = fs::remove_dir_all(into);
+    fs::create_dir_all(into).expect("creating the untar directory");
+    stdout(Command::new("tar").arg("-xzf").arg(tarball).arg("-C").arg(into));
+    into.to_path_buf()
+}
+
 /// Every relative link in the shipped docs under `tree` leads to a shipped file (or heading).
 fn assert_links_resolve(tree: &Path, docs: &[String], where_: &str) {
     let broken = broken_links(tree, docs);
@@ -317,17 +325,7 @@ fn tarball_carries_the_readme_and_docs_with_links_that_resolve() {
         .and_then(|n| n.to_str())
         .and_then(|n| n.strip_suffix(".tar.gz"))
         .expect("a .tar.gz name");
-    let into = p.dir.join("untarred-docs");
-    let _ = fs::remove_dir_all(&into);
-    fs::create_dir_all(&into).expect("creating the untar directory");
-    stdout(
-        Command::new("tar")
-            .arg("-xzf")
-            .arg(&p.tarball)
-            .arg("-C")
-            .arg(&into),
-    );
-    let tree = into.join(top);
+    let tree = untar(&p.tarball, &p.dir.join("untarred-docs")).join(top);
     let docs = shipped_docs();
     for file in &docs {
         assert!(tree.join(file).is_file(), "the tarball lacks {top}/{file}");
@@ -424,15 +422,7 @@ fn tarball_holds_one_directory_with_binary_man_pages_completions_readme_and_lice
             "the tarball lacks {top}/{wanted}:\n{listing}"
         );
     }
-    let into = p.dir.join("untarred");
-    fs::create_dir_all(&into).expect("creating the untar directory");
-    stdout(
-        Command::new("tar")
-            .arg("-xzf")
-            .arg(&p.tarball)
-            .arg("-C")
-            .arg(&into),
-    );
+    let into = untar(&p.tarball, &p.dir.join("untarred"));
     let version = stdout(Command::new(into.join(top).join("bin/redlock")).arg("--version"));
     assert!(version.starts_with(&format!("redlock {VERSION}")), "{version}");
 }
