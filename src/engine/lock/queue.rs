@@ -15,10 +15,9 @@
 use std::time::Duration;
 
 use super::locker::{Locker, Request};
-use crate::engine::holder::Waiter;
 use crate::engine::instance::{Call, ErrorClass, InstanceError};
 use crate::engine::scripts::scripts;
-use crate::engine::value::{int, string};
+use crate::engine::value::int;
 
 /// How long a registration lasts without renewal: a waiter that stops (SIGSTOP, a hung host)
 /// gives up its place after this. Three renewals of a waiter far back (see `wait`).
@@ -31,8 +30,6 @@ pub struct Place {
     pub ahead: usize,
     /// How many wait, where the queue said (near the head).
     pub length: Option<usize>,
-    /// The waiter at the head, if another.
-    pub head: Option<Waiter>,
 }
 
 impl Locker {
@@ -53,18 +50,16 @@ impl Locker {
             req.mode.queued(),
             req.meta.cmd.clone(),
         ];
-        let token = req.token.clone();
         let round = self.quorum.round_on(
             "queue",
             live,
             None,
             move |_| {
-                let token = token.clone();
                 Call::eval(
                     &scripts().queue,
                     &[&keys.queue, &keys.qinfo, &keys.qexp],
                     &args.each_ref().map(String::as_str),
-                    move |v| place(&v, &token),
+                    |v| place(&v),
                 )
             },
             |_| false,
@@ -98,23 +93,16 @@ impl Locker {
     }
 }
 
-/// queue.lua's reply {place, length, head token, head record}.
-fn place(v: &redis::Value, token: &str) -> Result<Place, InstanceError> {
+/// queue.lua's reply {place, length} (length -1 far from the head).
+fn place(v: &redis::Value) -> Result<Place, InstanceError> {
     let malformed = || InstanceError::new(ErrorClass::Protocol, "unexpected queue reply");
     let redis::Value::Array(items) = v else {
         return Err(malformed());
     };
     let ahead = items.first().and_then(int).ok_or_else(malformed)?;
     let length = items.get(1).and_then(int).and_then(|n| usize::try_from(n).ok());
-    let head = match (items.get(2), items.get(3)) {
-        (Some(t), Some(info)) if string(t) != token && !string(t).is_empty() => {
-            Some(Waiter::parse(&string(t), &string(info)))
-        }
-        _ => None,
-    };
     Ok(Place {
         ahead: usize::try_from(ahead).unwrap_or(0),
         length,
-        head,
     })
 }

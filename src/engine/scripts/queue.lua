@@ -6,9 +6,8 @@
 -- registration lapses, unix ms)
 -- ARGV[1] token, ARGV[2] registration lifetime ms, ARGV[3] wake-up channel prefix,
 -- ARGV[4] host, ARGV[5] pid, ARGV[6] since (unix ms), ARGV[7] mode, ARGV[8] cmd
--- -> {place, length, head token, head info}   place 0: next in line; length (and the head)
---                                              only near the head, where they are cheap to
---                                              keep true; -1 elsewhere
+-- -> {place, length}   place 0: next in line; length only near the head, where it is cheap to
+--                        keep true; -1 elsewhere
 local queue, qinfo, qexp, token = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -45,15 +44,16 @@ if ok and #lapsed > 0 then
   end
   place = redis.call('ZRANK', queue, token)
 end
-local first = redis.call('ZRANGE', queue, 0, 0)[1]
-local info = redis.call('HGET', qinfo, first)
 -- Second in line: whether the head is still there (a waiter that died no longer listens on
 -- its channel) is one look, and it makes us the head at once instead of after its lapse.
-if place == 1 and not waiter_alive(qinfo, ARGV[3], first, now) then
-  redis.call('ZREM', queue, first)
-  redis.call('HDEL', qinfo, first)
-  redis.call('ZREM', qexp, first)
-  place, first, info = 0, token, false
+if place == 1 then
+  local first = redis.call('ZRANGE', queue, 0, 0)[1]
+  if not waiter_alive(qinfo, ARGV[3], first, now) then
+    redis.call('ZREM', queue, first)
+    redis.call('HDEL', qinfo, first)
+    redis.call('ZREM', qexp, first)
+    place = 0
+  end
 end
 if place == 0 then
   -- The head keeps the queue from expiring; an abandoned queue goes a while after its head.
@@ -61,4 +61,4 @@ if place == 0 then
     redis.call('PEXPIRE', k, lifetime * 4)
   end
 end
-return {place, redis.call('ZCARD', queue), first, info}
+return {place, redis.call('ZCARD', queue)}

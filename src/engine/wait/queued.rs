@@ -65,11 +65,7 @@ impl Queued {
     /// A release told us it is our turn.
     pub(super) fn first_now(&mut self) {
         let length = self.place.as_ref().and_then(|p| p.length);
-        self.place = Some(Place {
-            ahead: 0,
-            length,
-            head: None,
-        });
+        self.place = Some(Place { ahead: 0, length });
     }
 
     pub(super) fn first_in_line(&self) -> bool {
