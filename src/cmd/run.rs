@@ -106,6 +106,12 @@ pub fn execute(ctx: &Context, args: &RunArgs) -> Result<i32> {
         };
         let outcome = hold(scope, &mut holding, args, &program, events, &inbox);
         holding.release(holding.keep());
+        if outcome.is_ok() {
+            // An instance refused may answer after the acquisition's quorum did: the release
+            // round hears it, and a degraded quorum is never silent (docs/operator.md). Only
+            // a change from what was said already is said.
+            holding.ctx.warn_if_degraded();
+        }
         outcome
     })
 }
