@@ -742,7 +742,7 @@ fn sigstop_two_of_three_stops_the_holder_and_nobody_enters_until_the_majority_is
 /// second stopped instance (not awaited, so not counted as failed), and takes the round for
 /// "busy": it keeps waiting, and exits 69 only when a later round happens to see both fail
 /// (0.5 to 3 s in the fault suite). Same root as hostile.rs's extend case (src/lock.rs,
-/// `busy_or_unavailable` and `extend`, with `Quorum::round_until_decided`).
+/// `busy_or_unavailable` and `extend`, with `Quorum::ask(…).until_quorum`).
 #[test]
 fn a_waiter_exits_69_within_the_timeouts_when_a_majority_stops() {
     let _serial = lock(&SERIAL);

@@ -127,13 +127,10 @@ fn scan_all(locker: &Locker) -> (Vec<Scan>, Vec<String>) {
             .collect();
         let pattern = pattern.clone();
         let scanning: Vec<bool> = cursors.iter().map(Option::is_some).collect();
-        let round = quorum.round_on(
-            "scan",
-            &scanning,
-            None,
-            move |i| scan_step(cursors[i].unwrap_or(0), &pattern),
-            |_| false,
-        );
+        let round = quorum
+            .ask("scan", move |i| scan_step(cursors[i].unwrap_or(0), &pattern))
+            .on(&scanning)
+            .gather();
         for (i, reply) in round.replies.into_iter().enumerate() {
             if !matches!(scans[i], Scan::Next(_)) {
                 continue;
@@ -173,11 +170,13 @@ fn read_batch(locker: &Locker, servers: &[ServerUrl], batch: &[String]) -> Vec<L
         })
         .collect();
     let count = batch.len();
-    let round = quorum.round_all("read", move |_| {
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let wake: Vec<&str> = wake.iter().map(String::as_str).collect();
-        Call::eval(&scripts().read_many, &keys, &wake, move |v| parse_many(&v, count))
-    });
+    let round = quorum
+        .ask("read", move |_| {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let wake: Vec<&str> = wake.iter().map(String::as_str).collect();
+            Call::eval(&scripts().read_many, &keys, &wake, move |v| parse_many(&v, count))
+        })
+        .gather();
     let mut locks = Vec::with_capacity(batch.len());
     for (j, resource) in batch.iter().enumerate() {
         let instances = servers

@@ -1,9 +1,10 @@
 //! One round on all instances at once (safety property 5): every request is sent before any
 //! reply is awaited, and the round ends as soon as its outcome is decided or its time is up,
 //! so it costs the slowest *needed* reply, and an unreachable instance costs at most the
-//! timeouts. The kinds of round are here; their one loop is in `quorum/round.rs`, its `-v`
-//! lines in `quorum/verbose.rs`, and the validity arithmetic in `quorum/validity.rs`.
+//! timeouts. How a round is asked for is in `quorum/ask.rs`, its one loop in `quorum/round.rs`,
+//! its `-v` lines in `quorum/verbose.rs`, and the validity arithmetic in `quorum/validity.rs`.
 
+mod ask;
 mod round;
 mod validity;
 mod verbose;
@@ -15,7 +16,7 @@ use crate::engine::instance::{Call, ErrorClass, InstanceError, ServerError};
 use crate::engine::server::ServerUrl;
 use crate::engine::settings::Settings;
 use crate::engine::wire::Wire;
-use round::Pace;
+pub use ask::Ask;
 pub use validity::{drift, validity};
 
 use crate::engine::trace::Trace;
@@ -174,131 +175,5 @@ impl Quorum {
         if let Some(wire) = &self.wire {
             wire.settle(SETTLE_GRACE);
         }
-    }
-
-    /// Send `op` to every instance, and wait until every instance answered or the round's
-    /// time is up.
-    pub fn round_all<T, F>(&self, what: &str, op: F) -> Round<T>
-    where
-        T: Send + 'static,
-        F: Fn(usize) -> Call<T>,
-    {
-        self.round(what, op, |_| false)
-    }
-
-    /// Send `op` to every instance, and stop waiting as soon as `wins` replies reached the
-    /// quorum or so many *answered* otherwise that the quorum is out of reach. Replies still in
-    /// flight then show as not waited for; their requests still run, in order, on their instance.
-    pub fn round_until_decided<T, F>(&self, what: &str, op: F, wins: impl Fn(&T) -> bool) -> Round<T>
-    where
-        T: Send + 'static,
-        F: Fn(usize) -> Call<T>,
-    {
-        self.round(what, op, self.decided_by(wins))
-    }
-
-    /// Decided when `wins` replies reached the quorum or so many *answered* otherwise that the
-    /// quorum is out of reach. Only answers decide a loss early: an error waits for the rest,
-    /// so that a round short of a quorum can tell "held elsewhere" (busy) from "unreachable"
-    /// (69).
-    fn decided_by<T>(&self, wins: impl Fn(&T) -> bool) -> impl Fn(&[Option<Reply<T>>]) -> bool {
-        let (n, q) = (self.n(), self.needed);
-        move |replies: &[Option<Reply<T>>]| {
-            let won = replies
-                .iter()
-                .filter(|r| matches!(r, Some(Ok(v)) if wins(v)))
-                .count();
-            let lost = replies
-                .iter()
-                .filter(|r| matches!(r, Some(Ok(v)) if !wins(v)))
-                .count();
-            won >= q || lost > n - q
-        }
-    }
-
-    /// Send `op` to every instance, and stop waiting once `decided` says so (it sees the
-    /// replies so far, in server order) or the round's time is up.
-    pub fn round<T, F>(&self, what: &str, op: F, decided: impl Fn(&[Option<Reply<T>>]) -> bool) -> Round<T>
-    where
-        T: Send + 'static,
-        F: Fn(usize) -> Call<T>,
-    {
-        self.round_on(what, &vec![true; self.n()], None, op, decided)
-    }
-
-    /// The same on the instances marked in `targets` only: the others are not asked, not
-    /// traced, and their replies read "not asked" (`lock` asks a resource's decider alone).
-    /// With `wait`, stop waiting after that long (at most the round's time): the requests
-    /// still run, in order, on their instances.
-    pub fn round_on<T, F>(
-        &self,
-        what: &str,
-        targets: &[bool],
-        wait: Option<Duration>,
-        op: F,
-        decided: impl Fn(&[Option<Reply<T>>]) -> bool,
-    ) -> Round<T>
-    where
-        T: Send + 'static,
-        F: Fn(usize) -> Call<T>,
-    {
-        self.round_lingering(
-            what,
-            targets,
-            Pace {
-                wait,
-                ..Pace::default()
-            },
-            op,
-            decided,
-        )
-    }
-
-    /// Like [`Quorum::round_on`], with `decided` also asked every `poll` while nothing
-    /// arrives: for a decision that depends on time as well as on replies.
-    pub fn round_on_polling<T, F>(
-        &self,
-        what: &str,
-        targets: &[bool],
-        poll: Duration,
-        op: F,
-        decided: impl Fn(&[Option<Reply<T>>]) -> bool,
-    ) -> Round<T>
-    where
-        T: Send + 'static,
-        F: Fn(usize) -> Call<T>,
-    {
-        self.round_lingering(
-            what,
-            targets,
-            Pace {
-                poll: Some(poll),
-                ..Pace::default()
-            },
-            op,
-            decided,
-        )
-    }
-
-    /// Like [`Quorum::round_until_decided`], and once decided, the rest get up to
-    /// [`SETTLE_GRACE`] more to answer: a release is done at its quorum "plus at most a few
-    /// milliseconds for the other instances" (docs/run.md, "Step by step" 4), and what they say
-    /// in that time is counted.
-    pub fn round_prompt<T, F>(&self, what: &str, op: F, wins: impl Fn(&T) -> bool) -> Round<T>
-    where
-        T: Send + 'static,
-        F: Fn(usize) -> Call<T>,
-    {
-        let all = vec![true; self.n()];
-        self.round_lingering(
-            what,
-            &all,
-            Pace {
-                linger: Some(SETTLE_GRACE),
-                ..Pace::default()
-            },
-            op,
-            self.decided_by(wins),
-        )
     }
 }

@@ -116,11 +116,9 @@ impl Locker {
         let args = AcquireArgs::new(req, &keys, slot);
         let deciding = asking.deciding;
         let end = self.round_end(req, view, &asking);
-        let mut round = self.quorum.round_on_polling(
-            what,
-            asking.targets,
-            DECIDER_PATIENCE,
-            move |i| {
+        let mut round = self
+            .quorum
+            .ask(what, move |i| {
                 // The deciding instance also answers whose turn it is (acquire.lua).
                 let argv = AcquireArgs {
                     decides: Some(i) == deciding,
@@ -141,9 +139,11 @@ impl Locker {
                     &argv.each_ref().map(String::as_str),
                     |v| acquire_reply(&v).map(Some),
                 )
-            },
-            move |replies: &[Option<Reply<Option<AcquireReply>>>]| end.reached(replies),
-        );
+            })
+            .on(asking.targets)
+            .polling(DECIDER_PATIENCE)
+            .until(move |replies: &[Option<Reply<Option<AcquireReply>>>]| end.reached(replies))
+            .gather();
         // Those not asked have nothing to say.
         for (reply, asked) in round.replies.iter_mut().zip(asking.targets) {
             if !*asked {

@@ -142,18 +142,17 @@ impl Locker {
             keys.hold_prefix.clone(),
             if claim { "1" } else { "0" }.to_string(),
         ];
-        self.quorum.round_until_decided(
-            "fence",
-            move |_| {
+        self.quorum
+            .ask("fence", move |_| {
                 Call::eval(
                     &scripts().fence,
                     &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
                     &args.each_ref().map(String::as_str),
                     |v| fence_reply(&v),
                 )
-            },
-            |r| r.recorded,
-        )
+            })
+            .until_quorum(|r| r.recorded)
+            .gather()
     }
 
     /// Record `fence` on the `targets` instances without waiting for them: the mark that the
@@ -171,20 +170,18 @@ impl Locker {
             keys.hold_prefix.clone(),
             "0".to_string(),
         ];
-        self.quorum.round_on(
-            "fence (not awaited)",
-            targets,
-            Some(Duration::ZERO),
-            move |_| {
+        self.quorum
+            .ask("fence (not awaited)", move |_| {
                 Call::eval(
                     &scripts().fence,
                     &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
                     &args.each_ref().map(String::as_str),
                     |_| Ok(()),
                 )
-            },
-            |_| true,
-        );
+            })
+            .on(targets)
+            .wait_at_most(Duration::ZERO)
+            .gather();
     }
 }
 

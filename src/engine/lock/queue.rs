@@ -50,20 +50,18 @@ impl Locker {
             req.mode.queued(),
             req.meta.cmd.clone(),
         ];
-        let round = self.quorum.round_on(
-            "queue",
-            live,
-            None,
-            move |_| {
+        let round = self
+            .quorum
+            .ask("queue", move |_| {
                 Call::eval(
                     &scripts().queue,
                     &[&keys.queue, &keys.qinfo, &keys.qexp],
                     &args.each_ref().map(String::as_str),
                     |v| place(&v),
                 )
-            },
-            |_| false,
-        );
+            })
+            .on(live)
+            .gather();
         let order = self.order(&req.resource);
         let place = order
             .into_iter()
@@ -78,18 +76,17 @@ impl Locker {
     pub fn dequeue(&self, resource: &str, token: &str) {
         let keys = self.keys(resource);
         let token = token.to_string();
-        self.quorum.round_until_decided(
-            "dequeue",
-            move |_| {
+        self.quorum
+            .ask("dequeue", move |_| {
                 Call::eval(
                     &scripts().dequeue,
                     &[&keys.queue, &keys.qinfo, &keys.lock, &keys.holds],
                     &[&token, &keys.wake_prefix, &keys.hold_prefix],
                     |_| Ok(()),
                 )
-            },
-            |_| true,
-        );
+            })
+            .until_quorum(|_| true)
+            .gather();
     }
 }
 

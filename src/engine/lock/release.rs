@@ -48,18 +48,19 @@ impl Locker {
         // Done once a quorum confirmed (released, or free already), or answered otherwise:
         // the rest have the request on the wire, in order behind ours, and run it however
         // late (docs/how-it-works.md, "The wire": settle).
-        let round = self.quorum.round_prompt(
-            "release",
-            move |_| {
+        let round = self
+            .quorum
+            .ask("release", move |_| {
                 keys.eval(
                     &scripts().release,
                     &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
                     &args.each_ref().map(String::as_str),
                     |v| release_reply(&v),
                 )
-            },
-            |r| matches!(r, ReleaseReply::Released { .. } | ReleaseReply::Free),
-        );
+            })
+            .until_quorum(|r| matches!(r, ReleaseReply::Released { .. } | ReleaseReply::Free))
+            .settling()
+            .gather();
         let mut out = Released {
             released: 0,
             remaining: 0,
@@ -100,14 +101,17 @@ impl Locker {
     /// Break every hold of the resource whoever holds it, on every instance.
     pub fn force_release(&self, resource: &str) -> Forced {
         let keys = self.keys(resource);
-        let round = self.quorum.round_all("force", move |_| {
-            keys.eval(
-                &scripts().force,
-                &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
-                &[&keys.channel, &keys.wake_prefix, &keys.hold_prefix],
-                |v| force_reply(&v),
-            )
-        });
+        let round = self
+            .quorum
+            .ask("force", move |_| {
+                keys.eval(
+                    &scripts().force,
+                    &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
+                    &[&keys.channel, &keys.wake_prefix, &keys.hold_prefix],
+                    |v| force_reply(&v),
+                )
+            })
+            .gather();
         let holders = round.replies.iter().flatten().flatten().cloned().collect();
         Forced {
             holders,
@@ -119,13 +123,15 @@ impl Locker {
     /// waiters queued there, in order.
     pub fn read(&self, resource: &str) -> Round<crate::engine::state::Seen> {
         let keys = self.keys(resource);
-        self.quorum.round_all("read", move |_| {
-            keys.eval(
-                &scripts().read,
-                &[&keys.lock, &keys.fence, &keys.queue, &keys.qinfo, &keys.holds],
-                &[&keys.wake_prefix, &keys.hold_prefix],
-                |v| Ok(crate::engine::state::Seen::parse(array(&v)?)),
-            )
-        })
+        self.quorum
+            .ask("read", move |_| {
+                keys.eval(
+                    &scripts().read,
+                    &[&keys.lock, &keys.fence, &keys.queue, &keys.qinfo, &keys.holds],
+                    &[&keys.wake_prefix, &keys.hold_prefix],
+                    |v| Ok(crate::engine::state::Seen::parse(array(&v)?)),
+                )
+            })
+            .gather()
     }
 }

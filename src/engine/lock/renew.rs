@@ -55,10 +55,12 @@ impl Locker {
         // With `restore`, hear every instance (within the round's time): a lost key is only seen
         // where the reply is awaited, and a restarted instance, reconnecting, answers last.
         let round = match restore {
-            Some(_) => self.quorum.round_all("extend", op),
+            Some(_) => self.quorum.ask("extend", op).gather(),
             None => self
                 .quorum
-                .round_until_decided("extend", op, |r| matches!(r, ExtendReply::Renewed { .. })),
+                .ask("extend", op)
+                .until_quorum(|r| matches!(r, ExtendReply::Renewed { .. }))
+                .gather(),
         };
         let renewed = renewed_on(&round);
         if renewed < self.quorum.needed() {
@@ -116,20 +118,18 @@ impl Locker {
     /// Take `lease` back on the `free` instances (they lost the key); how many took it.
     fn restore(&self, keys: Keys, lease: &Lease, ttl: Duration, free: &[bool]) -> usize {
         let args = restore_argv(lease, ttl, &keys);
-        let back = self.quorum.round_on(
-            "restore",
-            free,
-            None,
-            move |_| {
+        let back = self
+            .quorum
+            .ask("restore", move |_| {
                 keys.eval(
                     &scripts().restore,
                     &[&keys.lock, &keys.fence, &keys.holds, &keys.fenced_by],
                     &args.each_ref().map(String::as_str),
                     |v| restore_reply(&v),
                 )
-            },
-            |_| false,
-        );
+            })
+            .on(free)
+            .gather();
         back.count(|ok| *ok)
     }
 }

@@ -54,22 +54,21 @@ impl Locker {
         let keys = self.keys(resource);
         let nobody_listens = format!("{}undone:{resource}", self.prefix);
         let token = token.to_string();
-        self.quorum.round_on(
-            "undo",
-            maybe_ours,
-            Some(grace),
-            move |_| {
+        self.quorum
+            .ask("undo", move |_| {
                 keys.eval(
                     &scripts().release,
                     &[&keys.lock, &keys.queue, &keys.qinfo, &keys.holds],
                     &[&token, "0", &nobody_listens, "", &keys.hold_prefix],
                     |_| Ok(()),
                 )
-            },
-            move |replies: &[Option<Reply<()>>]| {
+            })
+            .on(maybe_ours)
+            .wait_at_most(grace)
+            .until(move |replies: &[Option<Reply<()>>]| {
                 replies.iter().zip(&awaited).all(|(r, a)| r.is_some() || !*a)
-            },
-        );
+            })
+            .gather();
     }
 
     pub(super) fn busy_or_unavailable(&self, view: &[Reply<AcquireReply>]) -> Result<Busy, LockError> {

@@ -1,21 +1,58 @@
-//! The loop behind every kind of round: send every request first, then gather replies until
-//! the round is decided (and has lingered), every asked instance answered or timed out, or
-//! the round's time is up; then note which instances are failing.
+//! The loop behind every round: send every request first, then gather replies until the
+//! round is decided (and has lingered), every asked instance answered or timed out, or the
+//! round's time is up; then note which instances are failing.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::ask::{Ask, Decided};
 use super::verbose::reply_line;
 use super::{Call, ErrorClass, InstanceError, Quorum, Reply, Round};
 use crate::engine::wire::{Deliver, Request};
 
-/// How a round waits: at most `wait` in all (at most the round's time); once decided, up to
-/// `linger` more for the rest; and asking `decided` again every `poll` while nothing arrives.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Pace {
-    pub(super) wait: Option<Duration>,
-    pub(super) linger: Option<Duration>,
-    pub(super) poll: Option<Duration>,
+impl<T, F> Ask<'_, T, F>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Call<T>,
+{
+    /// Send the requests, gather the replies as set up, trace the round and note which
+    /// instances are failing.
+    pub fn gather(self) -> Round<T> {
+        let quorum = self.quorum;
+        let targets = self.targets;
+        let asked = |i: usize| targets.map_or(i < quorum.n(), |t| t.get(i).copied().unwrap_or(false));
+        let started = Instant::now();
+        let wait_until = started
+            + self
+                .wait
+                .map_or(quorum.round_limit, |w| w.min(quorum.round_limit));
+        let (tx, rx) = mpsc::channel::<(usize, Reply<T>)>();
+        let due = quorum.send_all(self.what, &asked, started, &self.op, tx);
+        let mut gather = Gather {
+            quorum,
+            what: self.what,
+            started,
+            wait_until,
+            pending: due.iter().filter(|d| d.is_some()).count(),
+            due,
+            replies: (0..quorum.n()).map(|_| None).collect(),
+            decided_at: None,
+        };
+        gather.wait(&rx, self.linger, self.poll, &self.decided);
+        let elapsed = started.elapsed();
+        let replies = gather.finish(&asked);
+        if self.wait == Some(Duration::ZERO) {
+            quorum.trace(&format!("{}: sent, not awaited", self.what));
+        } else {
+            quorum.trace_round(self.what, replies.as_slice(), elapsed);
+        }
+        quorum.note_failing(&replies, self.wait);
+        Round {
+            replies,
+            started,
+            elapsed,
+        }
+    }
 }
 
 /// A round under way: what it waits for, and what it heard so far.
@@ -35,52 +72,6 @@ struct Gather<'q, T> {
 }
 
 impl Quorum {
-    /// The loop every `round_*` runs: send `op` to the instances in `targets`, gather their
-    /// replies as `pace` says until `decided` or the round's time is up, trace the round and
-    /// note which instances are failing.
-    pub(super) fn round_lingering<T, F>(
-        &self,
-        what: &str,
-        targets: &[bool],
-        pace: Pace,
-        op: F,
-        decided: impl Fn(&[Option<Reply<T>>]) -> bool,
-    ) -> Round<T>
-    where
-        T: Send + 'static,
-        F: Fn(usize) -> Call<T>,
-    {
-        let asked = |i: usize| targets.get(i).copied().unwrap_or(false);
-        let started = Instant::now();
-        let wait_until = started + pace.wait.map_or(self.round_limit, |w| w.min(self.round_limit));
-        let (tx, rx) = mpsc::channel::<(usize, Reply<T>)>();
-        let due = self.send_all(what, &asked, started, op, tx);
-        let mut gather = Gather {
-            quorum: self,
-            what,
-            started,
-            wait_until,
-            pending: due.iter().filter(|d| d.is_some()).count(),
-            due,
-            replies: (0..self.n()).map(|_| None).collect(),
-            decided_at: None,
-        };
-        gather.wait(&rx, pace, decided);
-        let elapsed = started.elapsed();
-        let replies = gather.finish(&asked);
-        if pace.wait == Some(Duration::ZERO) {
-            self.trace(&format!("{what}: sent, not awaited"));
-        } else {
-            self.trace_round(what, replies.as_slice(), elapsed);
-        }
-        self.note_failing(&replies, pace.wait);
-        Round {
-            replies,
-            started,
-            elapsed,
-        }
-    }
-
     /// Send `op` to every asked instance, each reply to `tx`; returns when each reply is due:
     /// the op timeout after the request went out, plus the connect timeout where it waits for
     /// a connection first.
@@ -89,7 +80,7 @@ impl Quorum {
         what: &str,
         asked: &impl Fn(usize) -> bool,
         started: Instant,
-        op: F,
+        op: &F,
         tx: mpsc::Sender<(usize, Reply<T>)>,
     ) -> Vec<Option<Instant>>
     where
@@ -151,13 +142,14 @@ impl Quorum {
 }
 
 impl<T> Gather<'_, T> {
-    /// Take replies until the round is over: decided (and lingered, with `pace.linger`),
+    /// Take replies until the round is over: decided (and lingered, with `linger`),
     /// nothing pending, or its time up.
     fn wait(
         &mut self,
         rx: &mpsc::Receiver<(usize, Reply<T>)>,
-        pace: Pace,
-        decided: impl Fn(&[Option<Reply<T>>]) -> bool,
+        linger: Option<Duration>,
+        poll: Option<Duration>,
+        decided: &Decided<T>,
     ) {
         while self.pending > 0 {
             let now = Instant::now();
@@ -165,7 +157,7 @@ impl<T> Gather<'_, T> {
                 self.decided_at = Some(now);
             }
             let mut next = self.wait_until;
-            match (self.decided_at, pace.linger) {
+            match (self.decided_at, linger) {
                 (Some(_), None) => break,
                 (Some(at), Some(linger)) if now >= at + linger => break,
                 (Some(at), Some(linger)) => next = next.min(at + linger),
@@ -180,7 +172,7 @@ impl<T> Gather<'_, T> {
             if self.decided_at.is_none() && decided(&self.replies) {
                 continue;
             }
-            if let Some(poll) = pace.poll {
+            if let Some(poll) = poll {
                 next = next.min(now + poll);
             }
             match rx.recv_timeout(next.saturating_duration_since(now)) {
