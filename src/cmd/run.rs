@@ -8,6 +8,8 @@
 //! heartbeat and then releases on every instance; it runs on every way out, the early ones
 //! included (by `Drop`), and always after the command has exited or been killed.
 
+mod holding;
+
 use std::ffi::OsString;
 use std::io;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -22,14 +24,15 @@ use super::{new_token, Context};
 use crate::cli::args::RunArgs;
 use crate::cli::exit::{self, Failure};
 use crate::cli::messages;
-use crate::cli::words::{self, clock_time, human};
+use crate::cli::words::{clock_time, human};
 use crate::engine::heartbeat::{Beat, Heartbeat, Lost, Timing};
 use crate::engine::holder::HolderMeta;
-use crate::engine::lock::{Lease, Request};
+use crate::engine::lock::Request;
 use crate::engine::wakeup::Wakeup;
 use crate::process::child::{Child, Exit, Program, SpawnError};
 use crate::process::ladder::Ladder;
 use crate::process::signals::{self, SignalWatch};
+use holding::Holding;
 
 /// How long the loop sleeps when no timer is set (it wakes for events long before).
 const IDLE: Duration = Duration::from_secs(3600);
@@ -341,65 +344,6 @@ impl Running<'_> {
 
     fn debug(&self, line: &str) {
         self.ctx.debug(line);
-    }
-}
-
-/// The lock while `run` holds it. Its release stops the heartbeat (so that no renewal, and no
-/// restore of an instance, can land after it) and releases on every instance; `Drop` releases
-/// on the early ways out.
-struct Holding<'a, 'scope> {
-    ctx: &'a Context,
-    lease: Lease,
-    /// `--min-hold`: the lock stays taken until then.
-    keep_until: Option<Instant>,
-    heartbeat: Option<Heartbeat<'scope>>,
-    released: bool,
-}
-
-impl Holding<'_, '_> {
-    /// What is left of `--min-hold`.
-    fn keep(&self) -> Duration {
-        self.keep_until.map_or(Duration::ZERO, |until| {
-            until.saturating_duration_since(Instant::now())
-        })
-    }
-
-    fn release(&mut self, keep: Duration) {
-        if std::mem::replace(&mut self.released, true) {
-            return;
-        }
-        if let Some(heartbeat) = self.heartbeat.take() {
-            heartbeat.stop();
-        }
-        let lease = &self.lease;
-        let released = self.ctx.locker.release(&lease.resource, &lease.token, keep);
-        // Only where something of ours may be held: an instance that was down all along has
-        // nothing to release (no connection to it ever came up, even if the acquisition's
-        // quorum answered before its refusal did), and a warning about it would only alarm
-        // (docs/how-it-works.md, "The wire": settle).
-        let unreleased: Vec<String> = released
-            .failed
-            .iter()
-            .filter(|(i, _)| {
-                lease.maybe_held.get(*i).copied().unwrap_or(true) && self.ctx.locker.quorum().reached(*i)
-            })
-            .map(|(_, e)| words::server_error(e))
-            .collect();
-        if !unreleased.is_empty() {
-            self.ctx.notice(&format!(
-                "could not release lock '{}' on {} server(s) ({}); it expires there within its ttl ({})",
-                lease.resource,
-                unreleased.len(),
-                unreleased.join("; "),
-                humantime::format_duration(lease.ttl)
-            ));
-        }
-    }
-}
-
-impl Drop for Holding<'_, '_> {
-    fn drop(&mut self) {
-        self.release(Duration::ZERO);
     }
 }
 
