@@ -421,13 +421,11 @@ mod tests {
         Some(words)
     }
 
-    #[test]
-    fn requests_go_out_in_order_and_a_push_between_replies_reaches_the_subscription() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("fake.sock");
-        let listener = UnixListener::bind(&path).expect("bind");
-        let (seen_tx, seen) = mpsc::channel::<Vec<String>>();
-        let server = thread::spawn(move || {
+    /// The server's side: read the setup and two requests before answering any, answer them
+    /// with a push frame between the replies, then confirm SUBSCRIBE. Every request it reads
+    /// goes to `seen`.
+    fn play_server(listener: UnixListener, seen_tx: mpsc::Sender<Vec<String>>) -> thread::JoinHandle<()> {
+        thread::spawn(move || {
             let (sock, _) = listener.accept().expect("accept");
             let mut out = sock.try_clone().expect("clone");
             let mut r = BufReader::new(sock);
@@ -449,7 +447,16 @@ mod tests {
                 .expect("write");
             // Hold the connection until the client is done.
             let _ = request(&mut r);
-        });
+        })
+    }
+
+    #[test]
+    fn requests_go_out_in_order_and_a_push_between_replies_reaches_the_subscription() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fake.sock");
+        let listener = UnixListener::bind(&path).expect("bind");
+        let (seen_tx, seen) = mpsc::channel::<Vec<String>>();
+        let server = play_server(listener, seen_tx);
 
         let url: ServerUrl = format!("redis+unix://{}", path.display()).parse().expect("url");
         let wire = Wire::new(vec![url], Duration::from_secs(2), Duration::from_secs(2)).expect("wire");
