@@ -25,7 +25,6 @@ const SOON: Duration = Duration::from_secs(5);
 const WAIT_FOR: &str =
     r#"wait_for() { i=0; while [ ! -e "$1" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; }"#;
 
-/// The keepers of these resources (processes of our binary running `__keep`), SIGKILLed when
 /// A test's world: three servers, the keepers of `resources` (killed when it ends, before the
 /// servers stop) and a directory for the script's files.
 fn world(resources: &[&str]) -> (Cluster, Keepers, tempfile::TempDir) {
@@ -34,6 +33,7 @@ fn world(resources: &[&str]) -> (Cluster, Keepers, tempfile::TempDir) {
     (cluster, keepers, tempfile::tempdir().expect("tempdir"))
 }
 
+/// The keepers of these resources (processes of our binary running `__keep`), SIGKILLed when
 /// the test ends, however it ends, so no process outlives it.
 struct Keepers(Vec<String>);
 
