@@ -6,6 +6,7 @@
 
 mod support;
 
+use std::ffi::OsStr;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -124,6 +125,15 @@ impl Pki {
         );
     }
 
+    /// `--tls-ca CA acquire --no-keep -r RESOURCE` and `more`: a bare lease asked for over TLS,
+    /// trusting the certificate file `ca` of this PKI.
+    fn acquire_trusting(&self, ca: &str, resource: &str, more: &[&str]) -> Vec<String> {
+        let mut args = vec!["--tls-ca".to_string(), self.arg(ca)];
+        args.extend(["acquire", "--no-keep", "-r", resource].map(String::from));
+        args.extend(more.iter().map(|a| a.to_string()));
+        args
+    }
+
     /// A redis-server with a TLS port next to its plain one (which only the harness's
     /// readiness check and `conn()` use); returns it and `rediss://127.0.0.1:TLS_PORT`.
     fn server(&self, auth_clients: bool) -> (RedisServer, String) {
@@ -168,7 +178,7 @@ fn free_port() -> u16 {
 
 /// `redlock` with these servers in REDLOCK_SERVERS (never on the command line, as the docs
 /// advise for URLs with passwords).
-fn rl(servers: &str, args: &[&str]) -> Out {
+fn rl(servers: &str, args: &[impl AsRef<OsStr>]) -> Out {
     run(redlock().env("REDLOCK_SERVERS", servers).args(args), LIMIT)
 }
 
@@ -195,17 +205,7 @@ fn assert_never_shows(out: &Out, secret: &str) {
 fn tls_with_the_servers_ca_acquires_inspects_and_releases() {
     let pki = Pki::new();
     let (server, url) = pki.server(false);
-    let out = rl(
-        &url,
-        &[
-            "--tls-ca",
-            &pki.arg("ca.crt"),
-            "acquire",
-            "--no-keep",
-            "-r",
-            "tls-job",
-        ],
-    );
+    let out = rl(&url, &pki.acquire_trusting("ca.crt", "tls-job", &[]));
     assert_eq!(out.code, Some(0), "{out:?}\n{}", server.log());
     let token = out.stdout.trim().to_string();
     assert_eq!(
@@ -244,19 +244,9 @@ fn tls_with_an_untrusted_certificate_exits_69_naming_the_certificate_problem() {
     let pki = Pki::new();
     let (server, url) = pki.server(false);
     for verbose in [false, true] {
-        let mut args = vec![
-            "--tls-ca",
-            "PLACEHOLDER",
-            "acquire",
-            "--no-keep",
-            "-r",
-            "tls-job",
-            "--no-wait",
-        ];
-        let other = pki.arg("other-ca.crt");
-        args[1] = &other;
+        let mut args = pki.acquire_trusting("other-ca.crt", "tls-job", &["--no-wait"]);
         if verbose {
-            args.push("-v");
+            args.push("-v".into());
         }
         let out = rl(&url, &args);
         assert_one_line_error(&out, 69);
@@ -277,18 +267,7 @@ fn tls_to_a_name_the_certificate_does_not_list_exits_69() {
     // localhost reaches the same server (the client tries each address it resolves to), but
     // the certificate names the IP address 127.0.0.1 only.
     let url = url.replace("127.0.0.1", "localhost");
-    let out = rl(
-        &url,
-        &[
-            "--tls-ca",
-            &pki.arg("ca.crt"),
-            "acquire",
-            "--no-keep",
-            "-r",
-            "x",
-            "-n",
-        ],
-    );
+    let out = rl(&url, &pki.acquire_trusting("ca.crt", "x", &["-n"]));
     assert_one_line_error(&out, 69);
     assert!(
         out.stderr.contains("TLS handshake failed") && out.stderr.contains("not valid for name"),
@@ -310,18 +289,7 @@ fn mutual_tls_succeeds_with_the_client_certificate_and_exits_69_without_it() {
     let pki = Pki::new();
     let (server, url) = pki.server(true);
 
-    let out = rl(
-        &url,
-        &[
-            "--tls-ca",
-            &pki.arg("ca.crt"),
-            "acquire",
-            "--no-keep",
-            "-r",
-            "mtls",
-            "-n",
-        ],
-    );
+    let out = rl(&url, &pki.acquire_trusting("ca.crt", "mtls", &["-n"]));
     assert_one_line_error(&out, 69);
     assert!(out.stderr.contains("TLS"), "{out:?}");
     assert!(
@@ -398,15 +366,7 @@ fn bad_tls_files_are_usage_errors() {
     // TLS options with no rediss:// server would quietly send everything in the clear.
     let out = rl(
         "redis://127.0.0.1:1",
-        &[
-            "--tls-ca",
-            &pki.arg("ca.crt"),
-            "acquire",
-            "--no-keep",
-            "-r",
-            "x",
-            "-n",
-        ],
+        &pki.acquire_trusting("ca.crt", "x", &["-n"]),
     );
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("rediss://"), "{out:?}");
