@@ -50,20 +50,30 @@ impl Pki {
         self.path(name).to_string_lossy().into_owned()
     }
 
+    /// `openssl req` with a new P-256 key written to `NAME.key`; `args` say what it makes with
+    /// it (a self-signed certificate with `-x509`, else a signing request).
+    fn req_with_new_key(&self, name: &str, args: &[&str]) {
+        let key = format!("{name}.key");
+        let mut all = vec![
+            "req",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-keyout",
+            &key,
+        ];
+        all.extend(args);
+        openssl(self.dir.path(), &all);
+    }
+
     fn ca(&self, name: &str) {
-        openssl(
-            self.dir.path(),
+        self.req_with_new_key(
+            name,
             &[
-                "req",
                 "-x509",
-                "-new",
-                "-nodes",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-keyout",
-                &format!("{name}.key"),
                 "-out",
                 &format!("{name}.crt"),
                 "-days",
@@ -85,23 +95,9 @@ impl Pki {
             format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n{extensions}\n"),
         )
         .expect("writing the extensions file");
-        openssl(
-            self.dir.path(),
-            &[
-                "req",
-                "-new",
-                "-nodes",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={cn}"),
-            ],
+        self.req_with_new_key(
+            name,
+            &["-out", &format!("{name}.csr"), "-subj", &format!("/CN={cn}")],
         );
         openssl(
             self.dir.path(),
