@@ -220,8 +220,6 @@ fn a_signal_while_waiting_exits_128_plus_n_with_one_line_and_no_partial_hold() {
     }
 }
 
-/// A pseudo-terminal whose slave end becomes redlock's controlling terminal and stdio, as in an
-/// interactive shell. Built from posix_openpt directly, so no `script`, python or tmux is needed.
 /// Everything the terminal showed so far.
 struct Screen(Arc<Mutex<Vec<u8>>>);
 
@@ -231,6 +229,8 @@ impl Screen {
     }
 }
 
+/// A pseudo-terminal whose slave end becomes redlock's controlling terminal and stdio, as in an
+/// interactive shell. Built from posix_openpt directly, so no `script`, python or tmux is needed.
 struct Pty {
     master: File,
     slave: OwnedFd,
