@@ -176,6 +176,12 @@ fn free(cluster: &Cluster, resource: &str) -> bool {
         .all(|s| holder_token(&mut s.conn(), resource).is_none())
 }
 
+/// Waits, for at most SOON each, until `resource` is free and its keeper has ended.
+fn wait_freed(cluster: &Cluster, resource: &str) {
+    wait_until("the lock to be free", SOON, || free(cluster, resource));
+    wait_until("the keeper to end", SOON, || Keepers::pids(resource).is_empty());
+}
+
 /// A stranger's `run -n` on `resource`: 75 while it is held.
 fn stranger_gets(cluster: &Cluster, resource: &str) -> i32 {
     let out = run(
@@ -274,8 +280,7 @@ fn an_owner_killed_with_sigkill_frees_the_lock() {
     );
     procs::signal(script.child.id(), libc::SIGKILL);
     let _ = procs::wait_timeout(&mut script.child, LIMIT).expect("killed");
-    wait_until("the lock to be free", SOON, || free(&cluster, "crash"));
-    wait_until("the keeper to end", SOON, || Keepers::pids("crash").is_empty());
+    wait_freed(&cluster, "crash");
 }
 
 #[test]
@@ -325,8 +330,7 @@ fn a_wrapper_such_as_timeout_is_looked_through_to_the_script() {
     });
     script.touch("go");
     assert_eq!(script.exit_code(), Some(0));
-    wait_until("the lock to be free", SOON, || free(&cluster, "wrapped"));
-    wait_until("the keeper to end", SOON, || Keepers::pids("wrapped").is_empty());
+    wait_freed(&cluster, "wrapped");
 }
 
 #[test]
@@ -419,8 +423,7 @@ fn acquire_returns_at_once_in_command_substitutions_and_pipelines() {
     assert!(last.split(' ').all(|t| t.len() == 32), "{out:?}");
     // The script has ended: so have the holds.
     for r in ["sub", "sub-2", "sub-3"] {
-        wait_until("the lock to be free", SOON, || free(&cluster, r));
-        wait_until("the keeper to end", SOON, || Keepers::pids(r).is_empty());
+        wait_freed(&cluster, r);
     }
 }
 
@@ -448,8 +451,7 @@ fn reentry_under_a_kept_hold_keeps_the_keeper_and_extend_works() {
     });
     script.touch("go");
     assert_eq!(script.exit_code(), Some(0), "{}", script.stderr());
-    wait_until("the lock to be free", SOON, || free(&cluster, "nested"));
-    wait_until("the keeper to end", SOON, || Keepers::pids("nested").is_empty());
+    wait_freed(&cluster, "nested");
 }
 
 #[test]
@@ -493,8 +495,7 @@ fn the_keeper_keeps_no_descriptor_of_its_caller_open() {
     assert_eq!(Keepers::pids("fds").len(), 1);
     script.touch("go");
     assert_eq!(script.exit_code(), Some(0));
-    wait_until("the lock to be free", SOON, || free(&cluster, "fds"));
-    wait_until("the keeper to end", SOON, || Keepers::pids("fds").is_empty());
+    wait_freed(&cluster, "fds");
 }
 
 #[test]
