@@ -7,7 +7,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -61,7 +61,7 @@ fn lib_tries(lib: Lib, servers: &str, name: &str) -> bool {
 struct LibHold {
     child: Child,
     lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
-    release: std::path::PathBuf,
+    release: PathBuf,
 }
 
 impl LibHold {
@@ -151,9 +151,48 @@ fn wait_queued(servers: &str, name: &str) {
     });
 }
 
+/// `redlock run ARGS -- sh -c SCRIPT` on `servers`, in the background in `dir`.
+fn run_sh(servers: &str, args: &[&str], script: &str, dir: &Path) -> Bg {
+    Bg::start(
+        redlock()
+            .env("REDLOCK_SERVERS", servers)
+            .arg("run")
+            .args(args)
+            .args(["--", "sh", "-c", script]),
+        dir,
+    )
+}
+
+/// A `redlock run -v --classic -w 20s` waiter for `name` on `servers`, in `dir`, whose command
+/// writes `date +%s%N` to the file returned with it (read by [`started_after`]).
+fn stamping_waiter(servers: &str, name: &str, dir: &Path) -> (Bg, PathBuf) {
+    let started = dir.join("started");
+    let script = format!("date +%s%N > {}", started.display());
+    let waiter = run_sh(
+        servers,
+        &["-v", "--classic", "-w", "20s", "-r", name],
+        &script,
+        dir,
+    );
+    (waiter, started)
+}
+
+/// What a library's hold leaves on `server`: the plain key `name`, another client's value,
+/// expiring in `ms`.
+fn plant_library_hold(server: &RedisServer, name: &str, ms: u64) {
+    let _: () = server
+        .conn()
+        .set_options(
+            name,
+            "some-library-token",
+            redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(ms)),
+        )
+        .expect("SET PX");
+}
+
 /// How long after `released` (CLOCK_REALTIME ns) the waiter's command wrote `date +%s%N` to
 /// `started`.
-fn started_after(started: &std::path::Path, released: i128) -> Duration {
+fn started_after(started: &Path, released: i128) -> Duration {
     let ran: i128 = std::fs::read_to_string(started)
         .expect("the command ran")
         .trim()
@@ -213,24 +252,7 @@ fn waiter_wakes_after_a_library_release(notify: bool, within: Duration) {
     let Some(hold) = LibHold::start(Lib::RedlockPackage, &servers, name, dir.path()) else {
         return;
     };
-    let started = dir.path().join("started");
-    let script = format!("date +%s%N > {}", started.display());
-    let mut waiter = Bg::start(
-        redlock().env("REDLOCK_SERVERS", &servers).args([
-            "run",
-            "-v",
-            "--classic",
-            "-w",
-            "20s",
-            "-r",
-            name,
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ]),
-        dir.path(),
-    );
+    let (mut waiter, started) = stamping_waiter(&servers, name, dir.path());
     // Queued: the waiter is in redlock's own queue of the classic lock.
     wait_queued(&servers, name);
     let released = hold.release();
@@ -287,24 +309,7 @@ fn a_waiter_under_an_acl_without_the_keyspace_channel_still_wakes_by_looking() {
     let Some(hold) = LibHold::start(Lib::RedlockPackage, &servers, "acl", dir.path()) else {
         return;
     };
-    let started = dir.path().join("started");
-    let script = format!("date +%s%N > {}", started.display());
-    let mut waiter = Bg::start(
-        redlock().env("REDLOCK_SERVERS", as_app.join(",")).args([
-            "run",
-            "-v",
-            "--classic",
-            "-w",
-            "20s",
-            "-r",
-            "acl",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ]),
-        dir.path(),
-    );
+    let (mut waiter, started) = stamping_waiter(&as_app.join(","), "acl", dir.path());
     wait_queued(&servers, "acl");
     let released = hold.release();
     assert_eq!(waiter.code(LIMIT), 0, "{}", waiter.stderr());
@@ -325,14 +330,7 @@ fn a_waiter_takes_a_library_lock_that_expires_within_100ms_of_its_expiry() {
     let cluster = cluster(false);
     let servers = cluster.servers_arg();
     for server in &cluster.servers {
-        let _: () = server
-            .conn()
-            .set_options(
-                "expiring",
-                "some-library-token",
-                redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(2500)),
-            )
-            .expect("SET PX");
+        plant_library_hold(server, "expiring", 2500);
     }
     let set_at = Instant::now();
     let out = rl(
@@ -365,14 +363,7 @@ fn a_waiter_does_not_spin_on_its_own_undo_while_a_library_holds_a_bare_majority(
     let cluster = cluster(true);
     let servers = cluster.servers_arg();
     for server in &cluster.servers[..2] {
-        let _: () = server
-            .conn()
-            .set_options(
-                "majority",
-                "some-library-token",
-                redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(3000)),
-            )
-            .expect("SET PX");
+        plant_library_hold(server, "majority", 3000);
     }
     let out = rl(
         &servers,
@@ -574,21 +565,10 @@ fn a_library_taking_the_key_over_is_a_lost_lock_exit_70() {
     let dir = tempfile::tempdir().expect("tempdir");
     let marker = dir.path().join("running");
     let script = format!("touch {}; sleep 30", marker.display());
-    let mut holder = Bg::start(
-        redlock().env("REDLOCK_SERVERS", &servers).args([
-            "run",
-            "--classic",
-            "-t",
-            "1s",
-            "--kill-after",
-            "1s",
-            "-r",
-            "stolen",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ]),
+    let mut holder = run_sh(
+        &servers,
+        &["--classic", "-t", "1s", "--kill-after", "1s", "-r", "stolen"],
+        &script,
         dir.path(),
     );
     procs::wait_until("the command to start", LIMIT, || marker.exists());

@@ -25,7 +25,6 @@ const SOON: Duration = Duration::from_secs(5);
 const WAIT_FOR: &str =
     r#"wait_for() { i=0; while [ ! -e "$1" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; }"#;
 
-/// The keepers of these resources (processes of our binary running `__keep`), SIGKILLed when
 /// A test's world: three servers, the keepers of `resources` (killed when it ends, before the
 /// servers stop) and a directory for the script's files.
 fn world(resources: &[&str]) -> (Cluster, Keepers, tempfile::TempDir) {
@@ -34,6 +33,10 @@ fn world(resources: &[&str]) -> (Cluster, Keepers, tempfile::TempDir) {
     (cluster, keepers, tempfile::tempdir().expect("tempdir"))
 }
 
+/// The first line of a script that answers SIGTERM itself: `TERM` in file `trapped`, exit 3.
+const TRAP_TERM: &str = "trap 'echo TERM > trapped; exit 3' TERM";
+
+/// The keepers of these resources (processes of our binary running `__keep`), SIGKILLed when
 /// the test ends, however it ends, so no process outlives it.
 struct Keepers(Vec<String>);
 
@@ -102,6 +105,30 @@ impl Script {
         }
     }
 
+    /// A script that holds a lock: `tok=$(ACQUIRE) || exit 9`, the token written to file `tok`,
+    /// then `rest`. Returns once the token is written, with it.
+    fn holding(cluster: &Cluster, dir: &Path, acquire: &str, rest: &str) -> (Script, String) {
+        Script::holding_after("", cluster, dir, acquire, rest)
+    }
+
+    /// [`Script::holding`], with [`TRAP_TERM`] set before the lock is taken.
+    fn holding_with_term_trap(cluster: &Cluster, dir: &Path, acquire: &str, rest: &str) -> (Script, String) {
+        Script::holding_after(TRAP_TERM, cluster, dir, acquire, rest)
+    }
+
+    fn holding_after(
+        first: &str,
+        cluster: &Cluster,
+        dir: &Path,
+        acquire: &str,
+        rest: &str,
+    ) -> (Script, String) {
+        let body = format!("{first}\ntok=$({acquire}) || exit 9\necho \"$tok\" > tok\n{rest}");
+        let script = Script::start(cluster, dir, &body);
+        let tok = script.file("tok");
+        (script, tok)
+    }
+
     /// The contents of file `name` in the script's directory, once it exists.
     fn file(&self, name: &str) -> String {
         let path = self.dir.join(name);
@@ -149,6 +176,12 @@ fn free(cluster: &Cluster, resource: &str) -> bool {
         .all(|s| holder_token(&mut s.conn(), resource).is_none())
 }
 
+/// Waits, for at most SOON each, until `resource` is free and its keeper has ended.
+fn wait_freed(cluster: &Cluster, resource: &str) {
+    wait_until("the lock to be free", SOON, || free(cluster, resource));
+    wait_until("the keeper to end", SOON, || Keepers::pids(resource).is_empty());
+}
+
 /// A stranger's `run -n` on `resource`: 75 while it is held.
 fn stranger_gets(cluster: &Cluster, resource: &str) -> i32 {
     let out = run(
@@ -170,17 +203,15 @@ fn rl(cluster: &Cluster, args: &[&str]) -> support::procs::Out {
 #[test]
 fn a_script_holds_the_lock_past_several_ttls_and_its_release_ends_the_keeper_quietly() {
     let (cluster, _keepers, dir) = world(&["held-long"]);
-    let mut script = Script::start(
+    let (mut script, tok) = Script::holding(
         &cluster,
         dir.path(),
-        r#"tok=$("$RL" acquire -r held-long -t 1s) || exit 9
-           echo "$tok" > tok
-           wait_for release
+        r#""$RL" acquire -r held-long -t 1s"#,
+        r#"wait_for release
            "$RL" release -r held-long --token "$tok"; echo "$?" > released
            wait_for done
            echo "still running" > after"#,
     );
-    let tok = script.file("tok");
     let keepers = Keepers::pids("held-long");
     assert_eq!(keepers.len(), 1, "one keeper");
     // inspect shows that the keeper renews it, and for whom.
@@ -222,14 +253,12 @@ fn a_script_holds_the_lock_past_several_ttls_and_its_release_ends_the_keeper_qui
 fn a_script_that_exits_without_releasing_frees_the_lock_within_a_second() {
     let (cluster, _keepers, dir) = world(&["forgot"]);
     // A 30 s ttl: an expired lease cannot be mistaken for the keeper's release.
-    let mut script = Script::start(
+    let (mut script, _) = Script::holding(
         &cluster,
         dir.path(),
-        r#"tok=$("$RL" acquire -r forgot -t 30s) || exit 9
-           echo "$tok" > tok
-           wait_for go"#,
+        r#""$RL" acquire -r forgot -t 30s"#,
+        "wait_for go",
     );
-    script.file("tok");
     assert!(!free(&cluster, "forgot"));
     script.touch("go");
     assert_eq!(script.exit_code(), Some(0));
@@ -243,18 +272,15 @@ fn a_script_that_exits_without_releasing_frees_the_lock_within_a_second() {
 #[test]
 fn an_owner_killed_with_sigkill_frees_the_lock() {
     let (cluster, _keepers, dir) = world(&["crash"]);
-    let mut script = Script::start(
+    let (mut script, _) = Script::holding(
         &cluster,
         dir.path(),
-        r#"tok=$("$RL" acquire -r crash -t 30s) || exit 9
-           echo "$tok" > tok
-           wait_for never"#,
+        r#""$RL" acquire -r crash -t 30s"#,
+        "wait_for never",
     );
-    script.file("tok");
     procs::signal(script.child.id(), libc::SIGKILL);
     let _ = procs::wait_timeout(&mut script.child, LIMIT).expect("killed");
-    wait_until("the lock to be free", SOON, || free(&cluster, "crash"));
-    wait_until("the keeper to end", SOON, || Keepers::pids("crash").is_empty());
+    wait_freed(&cluster, "crash");
 }
 
 #[test]
@@ -291,14 +317,12 @@ fn owner_names_the_process_the_hold_lasts_for() {
 #[test]
 fn a_wrapper_such_as_timeout_is_looked_through_to_the_script() {
     let (cluster, _keepers, dir) = world(&["wrapped"]);
-    let mut script = Script::start(
+    let (mut script, _) = Script::holding(
         &cluster,
         dir.path(),
-        r#"tok=$(timeout 20 "$RL" acquire -r wrapped -t 30s) || exit 9
-           echo "$tok" > tok
-           wait_for go"#,
+        r#"timeout 20 "$RL" acquire -r wrapped -t 30s"#,
+        "wait_for go",
     );
-    script.file("tok");
     // `timeout` exited with acquire; the hold lasts for the script.
     procs::throughout(Duration::from_millis(1500), Duration::from_millis(50), || {
         assert!(!free(&cluster, "wrapped"), "released with timeout's exit");
@@ -306,21 +330,18 @@ fn a_wrapper_such_as_timeout_is_looked_through_to_the_script() {
     });
     script.touch("go");
     assert_eq!(script.exit_code(), Some(0));
-    wait_until("the lock to be free", SOON, || free(&cluster, "wrapped"));
-    wait_until("the keeper to end", SOON, || Keepers::pids("wrapped").is_empty());
+    wait_freed(&cluster, "wrapped");
 }
 
 #[test]
 fn no_keep_is_a_bare_lease_that_expires_while_its_owner_lives() {
     let (cluster, _keepers, dir) = world(&["bare"]);
-    let mut script = Script::start(
+    let (mut script, _) = Script::holding(
         &cluster,
         dir.path(),
-        r#"tok=$("$RL" acquire --no-keep -r bare -t 1s) || exit 9
-           echo "$tok" > tok
-           wait_for go"#,
+        r#""$RL" acquire --no-keep -r bare -t 1s"#,
+        "wait_for go",
     );
-    script.file("tok");
     assert!(Keepers::pids("bare").is_empty(), "no keeper");
     wait_until("the lease to expire", SOON, || free(&cluster, "bare"));
     assert!(
@@ -334,15 +355,12 @@ fn no_keep_is_a_bare_lease_that_expires_while_its_owner_lives() {
 #[test]
 fn a_lost_quorum_sends_the_owner_sigterm_and_says_so() {
     let (cluster, _keepers, dir) = world(&["lost"]);
-    let mut script = Script::start(
+    let (mut script, tok) = Script::holding_with_term_trap(
         &cluster,
         dir.path(),
-        r#"trap 'echo TERM > trapped; exit 3' TERM
-           tok=$("$RL" acquire -r lost -t 2s) || exit 9
-           echo "$tok" > tok
-           wait_for never"#,
+        r#""$RL" acquire -r lost -t 2s"#,
+        "wait_for never",
     );
-    let tok = script.file("tok");
     cluster.servers[0].pause();
     cluster.servers[1].pause();
     let code = script.exit_code();
@@ -405,8 +423,7 @@ fn acquire_returns_at_once_in_command_substitutions_and_pipelines() {
     assert!(last.split(' ').all(|t| t.len() == 32), "{out:?}");
     // The script has ended: so have the holds.
     for r in ["sub", "sub-2", "sub-3"] {
-        wait_until("the lock to be free", SOON, || free(&cluster, r));
-        wait_until("the keeper to end", SOON, || Keepers::pids(r).is_empty());
+        wait_freed(&cluster, r);
     }
 }
 
@@ -434,8 +451,7 @@ fn reentry_under_a_kept_hold_keeps_the_keeper_and_extend_works() {
     });
     script.touch("go");
     assert_eq!(script.exit_code(), Some(0), "{}", script.stderr());
-    wait_until("the lock to be free", SOON, || free(&cluster, "nested"));
-    wait_until("the keeper to end", SOON, || Keepers::pids("nested").is_empty());
+    wait_freed(&cluster, "nested");
 }
 
 #[test]
@@ -479,8 +495,7 @@ fn the_keeper_keeps_no_descriptor_of_its_caller_open() {
     assert_eq!(Keepers::pids("fds").len(), 1);
     script.touch("go");
     assert_eq!(script.exit_code(), Some(0));
-    wait_until("the lock to be free", SOON, || free(&cluster, "fds"));
-    wait_until("the keeper to end", SOON, || Keepers::pids("fds").is_empty());
+    wait_freed(&cluster, "fds");
 }
 
 #[test]
@@ -516,15 +531,12 @@ fn ps_shows_neither_the_password_nor_the_token_of_a_keeper() {
 #[test]
 fn a_keeper_stopped_by_someone_else_tells_the_owner() {
     let (cluster, _keepers, dir) = world(&["stopped"]);
-    let mut script = Script::start(
+    let (mut script, tok) = Script::holding_with_term_trap(
         &cluster,
         dir.path(),
-        r#"trap 'echo TERM > trapped; exit 3' TERM
-           tok=$("$RL" acquire -r stopped -t 30s) || exit 9
-           echo "$tok" > tok
-           wait_for never"#,
+        r#""$RL" acquire -r stopped -t 30s"#,
+        "wait_for never",
     );
-    script.file("tok");
     let keepers = Keepers::pids("stopped");
     assert_eq!(keepers.len(), 1);
     procs::signal(keepers[0], libc::SIGTERM);
@@ -537,7 +549,6 @@ fn a_keeper_stopped_by_someone_else_tells_the_owner() {
     // Nobody keeps it any more, so it is not left held for its 30 s.
     wait_until("the lock to be free", SOON, || free(&cluster, "stopped"));
     // release tells what happened (and clears the keeper's record).
-    let tok = script.file("tok");
     let out = rl(&cluster, &["release", "-r", "stopped", "--token", &tok]);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(

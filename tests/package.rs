@@ -44,6 +44,17 @@ struct Packaged {
     dir: PathBuf,
 }
 
+impl Packaged {
+    /// The tarball's one top directory: its name without `.tar.gz`.
+    fn top(&self) -> &str {
+        self.tarball
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".tar.gz"))
+            .expect("a .tar.gz name")
+    }
+}
+
 /// Runs scripts/package once for all the tests of this file (they run on threads of one
 /// process), into a directory under cargo's target/tmp that is left for a look after a failure;
 /// `None`, after saying so, where there is no dpkg-deb.
@@ -319,12 +330,7 @@ fn deb_installs_the_readme_and_docs_uncompressed_with_links_that_resolve() {
 #[test]
 fn tarball_carries_the_readme_and_docs_with_links_that_resolve() {
     let Some(p) = packaged() else { return };
-    let top = p
-        .tarball
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_suffix(".tar.gz"))
-        .expect("a .tar.gz name");
+    let top = p.top();
     let tree = untar(&p.tarball, &p.dir.join("untarred-docs")).join(top);
     let docs = shipped_docs();
     for file in &docs {
@@ -398,12 +404,7 @@ fn deb_has_a_machine_readable_copyright_and_a_changelog() {
 fn tarball_holds_one_directory_with_binary_man_pages_completions_readme_and_licenses() {
     let Some(p) = packaged() else { return };
     let listing = stdout(Command::new("tar").arg("-tzf").arg(&p.tarball));
-    let top = p
-        .tarball
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_suffix(".tar.gz"))
-        .expect("a .tar.gz name");
+    let top = p.top();
     for entry in listing.lines() {
         assert!(entry.starts_with(&format!("{top}/")), "{entry} is outside {top}/");
     }

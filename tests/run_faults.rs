@@ -9,24 +9,13 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use support::engine::{holder_token, locker, request};
-use support::procs::{self, redlock, run, scrubbed, Bg};
+use support::procs::{self, alive, redlock, run, scrubbed, Bg};
 use support::redis::Cluster;
 
 use redlock::engine::lock::Attempt;
 
 const LIMIT: Duration = Duration::from_secs(30);
 const BIN: &str = env!("CARGO_BIN_EXE_redlock");
-
-/// Alive and not a zombie (an orphan may stay a zombie a while where PID 1 reaps slowly).
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_some_and(|state| state != 'Z' && state != 'X'),
-        Err(_) => false,
-    }
-}
 
 fn read_pid(path: &Path) -> u32 {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

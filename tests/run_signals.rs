@@ -8,34 +8,58 @@ mod support;
 use std::fs::File;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use support::engine::{holder_token, plant};
-use support::procs::{self, redlock, run, Bg};
+use support::procs::{self, redlock, run, Bg, Out};
 use support::redis::Cluster;
 
 const LIMIT: Duration = Duration::from_secs(30);
+
+/// `redlock run -r RESOURCE -c SCRIPT` in the background in `dir`, with `$LOG`, `$READY` and
+/// `$DONE` naming files `log`, `ready` and `done` there; returns once the script made `$READY`.
+fn run_script(cluster: &Cluster, dir: &Path, resource: &str, script: &str) -> Bg {
+    let bg = Bg::start(
+        redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .env("LOG", dir.join("log"))
+            .env("READY", dir.join("ready"))
+            .env("DONE", dir.join("done"))
+            .args(["run", "-r", resource, "-c", script]),
+        dir,
+    );
+    let ready = dir.join("ready");
+    procs::wait_until("the command is ready", LIMIT, || ready.exists());
+    bg
+}
+
+/// `acquire --no-keep -n` of `resource`: exit 0 where it is free.
+fn acquire_now(cluster: &Cluster, resource: &str) -> Out {
+    run(
+        redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args([
+            "acquire",
+            "--no-keep",
+            "-n",
+            "-r",
+            resource,
+        ]),
+        LIMIT,
+    )
+}
 
 #[test]
 fn sigterm_reaches_the_command_once_and_frees_the_lock_at_once() {
     let cluster = Cluster::start(3);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (log, ready) = (dir.path().join("log"), dir.path().join("ready"));
+    let log = dir.path().join("log");
     // The trap records the signal, then the shell dies of it, so redlock passes 143 through.
     let script =
         r#"trap 'echo TERM >> "$LOG"; trap - TERM; kill -TERM $$' TERM; : > "$READY"; sleep 60 & wait"#;
-    let mut bg = Bg::start(
-        redlock()
-            .env("REDLOCK_SERVERS", cluster.servers_arg())
-            .env("LOG", &log)
-            .env("READY", &ready)
-            .args(["run", "-r", "term", "-c", script]),
-        dir.path(),
-    );
-    procs::wait_until("the command is ready", LIMIT, || ready.exists());
+    let mut bg = run_script(&cluster, dir.path(), "term", script);
     procs::signal(bg.child.id(), libc::SIGTERM);
     assert_eq!(bg.code(LIMIT), 143, "{}", bg.stderr());
     assert_eq!(
@@ -43,16 +67,7 @@ fn sigterm_reaches_the_command_once_and_frees_the_lock_at_once() {
         ["TERM"],
         "the command saw SIGTERM exactly once"
     );
-    let after = run(
-        redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args([
-            "acquire",
-            "--no-keep",
-            "-n",
-            "-r",
-            "term",
-        ]),
-        LIMIT,
-    );
+    let after = acquire_now(&cluster, "term");
     assert_eq!(after.code, Some(0), "the lock is free right after: {after:?}");
 }
 
@@ -60,17 +75,9 @@ fn sigterm_reaches_the_command_once_and_frees_the_lock_at_once() {
 fn sighup_and_sigquit_are_forwarded_too() {
     let cluster = Cluster::start(1);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (log, ready) = (dir.path().join("log"), dir.path().join("ready"));
+    let log = dir.path().join("log");
     let script = r#"trap 'echo HUP >> "$LOG"' HUP; trap 'echo QUIT >> "$LOG"; exit 5' QUIT; : > "$READY"; while :; do sleep 0.05; done"#;
-    let mut bg = Bg::start(
-        redlock()
-            .env("REDLOCK_SERVERS", cluster.servers_arg())
-            .env("LOG", &log)
-            .env("READY", &ready)
-            .args(["run", "-r", "hup", "-c", script]),
-        dir.path(),
-    );
-    procs::wait_until("the command is ready", LIMIT, || ready.exists());
+    let mut bg = run_script(&cluster, dir.path(), "hup", script);
     procs::signal(bg.child.id(), libc::SIGHUP);
     procs::wait_until("the command saw SIGHUP", LIMIT, || {
         !procs::file_lines(&log).is_empty()
@@ -89,22 +96,9 @@ fn sighup_and_sigquit_are_forwarded_too() {
 fn usr1_and_usr2_reach_the_command_once_and_redlock_keeps_running() {
     let cluster = Cluster::start(1);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (log, ready, done) = (
-        dir.path().join("log"),
-        dir.path().join("ready"),
-        dir.path().join("done"),
-    );
+    let (log, done) = (dir.path().join("log"), dir.path().join("done"));
     let script = r#"trap 'echo USR1 >> "$LOG"' USR1; trap 'echo USR2 >> "$LOG"' USR2; : > "$READY"; while [ ! -e "$DONE" ]; do sleep 0.05; done; exit 7"#;
-    let mut bg = Bg::start(
-        redlock()
-            .env("REDLOCK_SERVERS", cluster.servers_arg())
-            .env("LOG", &log)
-            .env("READY", &ready)
-            .env("DONE", &done)
-            .args(["run", "-r", "usr", "-c", script]),
-        dir.path(),
-    );
-    procs::wait_until("the command is ready", LIMIT, || ready.exists());
+    let mut bg = run_script(&cluster, dir.path(), "usr", script);
     procs::signal(bg.child.id(), libc::SIGUSR1);
     procs::wait_until("the command saw SIGUSR1", LIMIT, || {
         procs::file_lines(&log).len() == 1
@@ -132,17 +126,9 @@ fn usr1_and_usr2_reach_the_command_once_and_redlock_keeps_running() {
 fn sigalrm_does_not_end_redlock_and_leaves_no_lock_held() {
     let cluster = Cluster::start(3);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (ready, done) = (dir.path().join("ready"), dir.path().join("done"));
+    let done = dir.path().join("done");
     let script = r#": > "$READY"; while [ ! -e "$DONE" ]; do sleep 0.05; done"#;
-    let mut bg = Bg::start(
-        redlock()
-            .env("REDLOCK_SERVERS", cluster.servers_arg())
-            .env("READY", &ready)
-            .env("DONE", &done)
-            .args(["run", "-r", "alarm", "-c", script]),
-        dir.path(),
-    );
-    procs::wait_until("the command is ready", LIMIT, || ready.exists());
+    let mut bg = run_script(&cluster, dir.path(), "alarm", script);
     for sig in [libc::SIGALRM, libc::SIGVTALRM, libc::SIGRTMIN()] {
         procs::signal(bg.child.id(), sig);
     }
@@ -234,8 +220,6 @@ fn a_signal_while_waiting_exits_128_plus_n_with_one_line_and_no_partial_hold() {
     }
 }
 
-/// A pseudo-terminal whose slave end becomes redlock's controlling terminal and stdio, as in an
-/// interactive shell. Built from posix_openpt directly, so no `script`, python or tmux is needed.
 /// Everything the terminal showed so far.
 struct Screen(Arc<Mutex<Vec<u8>>>);
 
@@ -245,6 +229,8 @@ impl Screen {
     }
 }
 
+/// A pseudo-terminal whose slave end becomes redlock's controlling terminal and stdio, as in an
+/// interactive shell. Built from posix_openpt directly, so no `script`, python or tmux is needed.
 struct Pty {
     master: File,
     slave: OwnedFd,
@@ -380,16 +366,7 @@ fn ctrl_c_at_a_terminal_reaches_the_command_exactly_once_and_it_can_read_the_ter
         !echoed.contains("forwarding signal"),
         "redlock saw the Ctrl-C too: {echoed}"
     );
-    let after = run(
-        redlock().env("REDLOCK_SERVERS", cluster.servers_arg()).args([
-            "acquire",
-            "--no-keep",
-            "-n",
-            "-r",
-            "tty",
-        ]),
-        LIMIT,
-    );
+    let after = acquire_now(&cluster, "tty");
     assert_eq!(after.code, Some(0), "{after:?}");
 }
 

@@ -6,6 +6,7 @@
 
 mod support;
 
+use std::ffi::OsStr;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -49,20 +50,30 @@ impl Pki {
         self.path(name).to_string_lossy().into_owned()
     }
 
+    /// `openssl req` with a new P-256 key written to `NAME.key`; `args` say what it makes with
+    /// it (a self-signed certificate with `-x509`, else a signing request).
+    fn req_with_new_key(&self, name: &str, args: &[&str]) {
+        let key = format!("{name}.key");
+        let mut all = vec![
+            "req",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-keyout",
+            &key,
+        ];
+        all.extend(args);
+        openssl(self.dir.path(), &all);
+    }
+
     fn ca(&self, name: &str) {
-        openssl(
-            self.dir.path(),
+        self.req_with_new_key(
+            name,
             &[
-                "req",
                 "-x509",
-                "-new",
-                "-nodes",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-keyout",
-                &format!("{name}.key"),
                 "-out",
                 &format!("{name}.crt"),
                 "-days",
@@ -84,23 +95,9 @@ impl Pki {
             format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n{extensions}\n"),
         )
         .expect("writing the extensions file");
-        openssl(
-            self.dir.path(),
-            &[
-                "req",
-                "-new",
-                "-nodes",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={cn}"),
-            ],
+        self.req_with_new_key(
+            name,
+            &["-out", &format!("{name}.csr"), "-subj", &format!("/CN={cn}")],
         );
         openssl(
             self.dir.path(),
@@ -122,6 +119,15 @@ impl Pki {
                 &format!("{name}.ext"),
             ],
         );
+    }
+
+    /// `--tls-ca CA acquire --no-keep -r RESOURCE` and `more`: a bare lease asked for over TLS,
+    /// trusting the certificate file `ca` of this PKI.
+    fn acquire_trusting(&self, ca: &str, resource: &str, more: &[&str]) -> Vec<String> {
+        let mut args = vec!["--tls-ca".to_string(), self.arg(ca)];
+        args.extend(["acquire", "--no-keep", "-r", resource].map(String::from));
+        args.extend(more.iter().map(|a| a.to_string()));
+        args
     }
 
     /// A redis-server with a TLS port next to its plain one (which only the harness's
@@ -168,7 +174,7 @@ fn free_port() -> u16 {
 
 /// `redlock` with these servers in REDLOCK_SERVERS (never on the command line, as the docs
 /// advise for URLs with passwords).
-fn rl(servers: &str, args: &[&str]) -> Out {
+fn rl(servers: &str, args: &[impl AsRef<OsStr>]) -> Out {
     run(redlock().env("REDLOCK_SERVERS", servers).args(args), LIMIT)
 }
 
@@ -195,17 +201,7 @@ fn assert_never_shows(out: &Out, secret: &str) {
 fn tls_with_the_servers_ca_acquires_inspects_and_releases() {
     let pki = Pki::new();
     let (server, url) = pki.server(false);
-    let out = rl(
-        &url,
-        &[
-            "--tls-ca",
-            &pki.arg("ca.crt"),
-            "acquire",
-            "--no-keep",
-            "-r",
-            "tls-job",
-        ],
-    );
+    let out = rl(&url, &pki.acquire_trusting("ca.crt", "tls-job", &[]));
     assert_eq!(out.code, Some(0), "{out:?}\n{}", server.log());
     let token = out.stdout.trim().to_string();
     assert_eq!(
@@ -244,19 +240,9 @@ fn tls_with_an_untrusted_certificate_exits_69_naming_the_certificate_problem() {
     let pki = Pki::new();
     let (server, url) = pki.server(false);
     for verbose in [false, true] {
-        let mut args = vec![
-            "--tls-ca",
-            "PLACEHOLDER",
-            "acquire",
-            "--no-keep",
-            "-r",
-            "tls-job",
-            "--no-wait",
-        ];
-        let other = pki.arg("other-ca.crt");
-        args[1] = &other;
+        let mut args = pki.acquire_trusting("other-ca.crt", "tls-job", &["--no-wait"]);
         if verbose {
-            args.push("-v");
+            args.push("-v".into());
         }
         let out = rl(&url, &args);
         assert_one_line_error(&out, 69);
@@ -277,18 +263,7 @@ fn tls_to_a_name_the_certificate_does_not_list_exits_69() {
     // localhost reaches the same server (the client tries each address it resolves to), but
     // the certificate names the IP address 127.0.0.1 only.
     let url = url.replace("127.0.0.1", "localhost");
-    let out = rl(
-        &url,
-        &[
-            "--tls-ca",
-            &pki.arg("ca.crt"),
-            "acquire",
-            "--no-keep",
-            "-r",
-            "x",
-            "-n",
-        ],
-    );
+    let out = rl(&url, &pki.acquire_trusting("ca.crt", "x", &["-n"]));
     assert_one_line_error(&out, 69);
     assert!(
         out.stderr.contains("TLS handshake failed") && out.stderr.contains("not valid for name"),
@@ -310,18 +285,7 @@ fn mutual_tls_succeeds_with_the_client_certificate_and_exits_69_without_it() {
     let pki = Pki::new();
     let (server, url) = pki.server(true);
 
-    let out = rl(
-        &url,
-        &[
-            "--tls-ca",
-            &pki.arg("ca.crt"),
-            "acquire",
-            "--no-keep",
-            "-r",
-            "mtls",
-            "-n",
-        ],
-    );
+    let out = rl(&url, &pki.acquire_trusting("ca.crt", "mtls", &["-n"]));
     assert_one_line_error(&out, 69);
     assert!(out.stderr.contains("TLS"), "{out:?}");
     assert!(
@@ -398,15 +362,7 @@ fn bad_tls_files_are_usage_errors() {
     // TLS options with no rediss:// server would quietly send everything in the clear.
     let out = rl(
         "redis://127.0.0.1:1",
-        &[
-            "--tls-ca",
-            &pki.arg("ca.crt"),
-            "acquire",
-            "--no-keep",
-            "-r",
-            "x",
-            "-n",
-        ],
+        &pki.acquire_trusting("ca.crt", "x", &["-n"]),
     );
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("rediss://"), "{out:?}");

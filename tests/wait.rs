@@ -58,6 +58,22 @@ fn hold_until_file(cluster: &Cluster, resource: &str, dir: &Path) -> Child {
     child
 }
 
+/// Lets the holder [`hold_until_file`] started go, and waits for it to exit successfully.
+fn let_go(holder: Child, dir: &Path) {
+    std::fs::write(dir.join("release"), "").expect("release the holder");
+    assert!(finish(holder, "the holder to exit").success());
+}
+
+/// `redlock run FLAGS -r busy -- touch MARKER`: a contender for the held `busy` whose command
+/// would leave `marker`.
+fn contend_for_busy(cluster: &Cluster, flags: &[&str], marker: &Path) -> Out {
+    let marker = marker.to_string_lossy();
+    let mut args = vec!["run"];
+    args.extend(flags);
+    args.extend(["-r", "busy", "--", "touch", &marker]);
+    rl(cluster, &args)
+}
+
 fn finish(mut child: Child, what: &str) -> std::process::ExitStatus {
     procs::wait_until(what, LIMIT, || matches!(child.try_wait(), Ok(Some(_))));
     child.wait().expect("reap")
@@ -77,18 +93,7 @@ fn no_wait_exits_75_within_a_second_and_never_starts_the_command() {
     let dir = tempfile::tempdir().expect("tempdir");
     let holder = hold_until_file(&cluster, "busy", dir.path());
     let marker = dir.path().join("ran");
-    let out = rl(
-        &cluster,
-        &[
-            "run",
-            "-n",
-            "-r",
-            "busy",
-            "--",
-            "touch",
-            &marker.to_string_lossy(),
-        ],
-    );
+    let out = contend_for_busy(&cluster, &["-n"], &marker);
     assert_eq!(out.code, Some(exit::BUSY), "{out:?}");
     assert!(out.elapsed < Duration::from_secs(1), "took {:?}", out.elapsed);
     assert!(
@@ -97,8 +102,7 @@ fn no_wait_exits_75_within_a_second_and_never_starts_the_command() {
         out.stderr
     );
     assert!(!marker.exists(), "the command must not have run");
-    std::fs::write(dir.path().join("release"), "").expect("release the holder");
-    assert!(finish(holder, "the holder to exit").success());
+    let_go(holder, dir.path());
 }
 
 #[test]
@@ -107,27 +111,13 @@ fn conflict_exit_code_replaces_75() {
     let dir = tempfile::tempdir().expect("tempdir");
     let holder = hold_until_file(&cluster, "busy", dir.path());
     let marker = dir.path().join("ran");
-    let out = rl(
-        &cluster,
-        &[
-            "run",
-            "-n",
-            "-E",
-            "3",
-            "-r",
-            "busy",
-            "--",
-            "touch",
-            &marker.to_string_lossy(),
-        ],
-    );
+    let out = contend_for_busy(&cluster, &["-n", "-E", "3"], &marker);
     assert_eq!(out.code, Some(3), "{out:?}");
     assert!(!marker.exists(), "the command must not have run");
     // The same for acquire.
     let out = rl(&cluster, &["acquire", "--no-keep", "-n", "-E", "3", "-r", "busy"]);
     assert_eq!((out.code, out.stdout.as_str()), (Some(3), ""), "{out:?}");
-    std::fs::write(dir.path().join("release"), "").expect("release the holder");
-    assert!(finish(holder, "the holder to exit").success());
+    let_go(holder, dir.path());
 }
 
 #[test]
@@ -136,19 +126,7 @@ fn wait_1s_exits_75_after_about_a_second_and_never_starts_the_command() {
     let dir = tempfile::tempdir().expect("tempdir");
     let holder = hold_until_file(&cluster, "busy", dir.path());
     let marker = dir.path().join("ran");
-    let out = rl(
-        &cluster,
-        &[
-            "run",
-            "--wait",
-            "1s",
-            "-r",
-            "busy",
-            "--",
-            "touch",
-            &marker.to_string_lossy(),
-        ],
-    );
+    let out = contend_for_busy(&cluster, &["--wait", "1s"], &marker);
     assert_eq!(out.code, Some(exit::BUSY), "{out:?}");
     // The holder's lease has 30 s left; the deadline, not the lease, ends the wait.
     assert!(
@@ -164,8 +142,7 @@ fn wait_1s_exits_75_after_about_a_second_and_never_starts_the_command() {
         "took {:?}",
         out.elapsed
     );
-    std::fs::write(dir.path().join("release"), "").expect("release the holder");
-    assert!(finish(holder, "the holder to exit").success());
+    let_go(holder, dir.path());
 }
 
 #[test]
@@ -189,8 +166,7 @@ fn a_release_wakes_the_waiter_whose_command_starts_soon_after() {
     // B is waiting (subscribed and queued; the holder's lease has 30 s left) when A lets go.
     cluster.wait_queued("handoff", 1);
     assert!(!b_start.exists(), "B ran while A held the lock");
-    std::fs::write(dir.path().join("release"), "").expect("release the holder");
-    assert!(finish(holder, "the holder to exit").success());
+    let_go(holder, dir.path());
     assert!(finish(waiter, "the waiter to run and exit").success());
     let gap_ms = (nanos(&b_start) - nanos(&dir.path().join("a_end"))) as f64 / 1e6;
     assert!(gap_ms >= 0.0, "B started {gap_ms} ms before A ended");

@@ -10,6 +10,7 @@ use std::thread;
 use nix::sys::signal::Signal;
 
 use crate::process::child::*;
+use crate::process::owner::Owner;
 use crate::process::testing::{argv, shell, wait_until, watch, BOUND};
 
 /// Spawn, wait on a waiter thread, and give how it ended, failing after BOUND.
@@ -24,20 +25,7 @@ fn run(program: &Program, env: &[(String, String)]) -> Exit {
     exit
 }
 
-/// Alive and not a zombie. (A zombie answers kill(pid, 0), and reparented orphans may stay
-/// zombies for a while when PID 1 is slow to reap, as in some containers.)
-fn alive(pid: libc::pid_t) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state letter follows the parenthesised command name.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_some_and(|state| state != 'Z' && state != 'X'),
-        Err(_) => false,
-    }
-}
-
-fn read_pid(path: &Path) -> Option<libc::pid_t> {
+fn read_pid(path: &Path) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
@@ -180,13 +168,15 @@ fn signal_group_reaches_grandchildren() {
         grandchild = read_pid(&pid_file);
         grandchild.is_some()
     });
-    let grandchild = grandchild.expect("pid");
-    assert!(alive(grandchild));
+    // Alive means not a zombie too (owner.rs): a zombie answers kill(pid, 0), and reparented
+    // orphans may stay zombies for a while when PID 1 is slow to reap, as in some containers.
+    let grandchild = Owner::of(grandchild.expect("pid")).expect("the grandchild's /proc entry");
+    assert!(grandchild.alive());
 
     child.signal_group(Signal::SIGTERM);
     let exit = rx.recv_timeout(BOUND).expect("shell exited").expect("wait");
     assert_eq!(exit, Exit::Signal(libc::SIGTERM));
-    wait_until("the grandchild is gone", || !alive(grandchild));
+    wait_until("the grandchild is gone", || !grandchild.alive());
     // After reaping, signalling is a no-op rather than a shot at a recycled pid.
     child.signal_group(Signal::SIGKILL);
 }

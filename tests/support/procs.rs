@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
+use redlock::process::owner::Owner;
 
 /// How long output pipes may stay open after the process exited (a grandchild that
 /// inherited them) before we stop reading and keep what we have.
@@ -32,6 +33,12 @@ pub fn scrubbed(program: impl AsRef<OsStr>) -> Command {
         }
     }
     cmd
+}
+
+/// Whether process `pid` runs: not exited and not a zombie (an orphan may stay a zombie a while
+/// where PID 1 reaps slowly). The library's own test of a keeper's owner.
+pub fn alive(pid: u32) -> bool {
+    Owner::of(pid).is_some_and(|p| p.alive())
 }
 
 /// What a finished process did.
