@@ -1,4 +1,4 @@
-//! What the benchmark's drivers (`bench.rs`, `queue_bench.rs`) ask Redis by hand: one command
+//! What the benchmark's drivers (`bench/`, `queue_bench.rs`) ask Redis by hand: one command
 //! on a fresh connection, and which commands are a client's own requests.
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-#[path = "common/redis.rs"]
+#[path = "../common/redis.rs"]
 mod redis_by_hand;
 use redis_by_hand::{command_calls, is_request, query as redis_query};
 
