@@ -35,7 +35,10 @@ use std::time::{Duration, Instant};
 
 #[path = "../common/redis.rs"]
 mod redis_by_hand;
-use redis_by_hand::{command_calls, is_request, query as redis_query};
+#[path = "../common/sections.rs"]
+mod sections;
+use redis_by_hand::{command_calls, info_value, integer, is_request, query as redis_query, urls};
+use sections::{read_sections, Section};
 
 const CRITICAL_MS: u64 = 20;
 const ITERATIONS: usize = 25;
@@ -258,14 +261,6 @@ impl Env {
         }
         v
     }
-}
-
-fn urls(ports: &[u16]) -> String {
-    ports
-        .iter()
-        .map(|p| format!("redis://127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 fn quiet(cmd: &mut Command) {
@@ -849,10 +844,7 @@ fn leftover(env: &Env, table: &mut Table) {
             thread::sleep(Duration::from_millis(200));
             walls[b].push(ran.wall);
             by_instance[b][j].0 += 1;
-            match redis_query(env.ports[j], &["PTTL", key])
-                .as_deref()
-                .map(resp_integer)
-            {
+            match redis_query(env.ports[j], &["PTTL", key]).as_deref().map(integer) {
                 Some(Some(pttl)) if pttl > 0 || pttl == -1 => {
                     held[b].push(pttl as f64 / 1e3);
                     by_instance[b][j].1 += 1;
@@ -901,10 +893,6 @@ fn leftover(env: &Env, table: &mut Table) {
 
 // ---------------------------------------------------------------- Redis, by hand
 
-fn resp_integer(reply: &str) -> Option<i64> {
-    reply.strip_prefix(':')?.parse().ok()
-}
-
 /// What the instances did, summed: commands by name (INFO commandstats) and connections.
 struct RedisWork {
     calls: HashMap<String, f64>,
@@ -921,11 +909,7 @@ fn redis_work(ports: &[u16]) -> Option<RedisWork> {
             *work.calls.entry(name).or_default() += calls;
         }
         let stats = redis_query(*port, &["INFO", "stats"])?;
-        work.connections += stats
-            .lines()
-            .find_map(|l| l.strip_prefix("total_connections_received:"))
-            .and_then(|n| n.trim().parse::<f64>().ok())
-            .unwrap_or(0.0);
+        work.connections += info_value(&stats, "total_connections_received").unwrap_or(0.0);
     }
     Some(work)
 }
@@ -1108,30 +1092,6 @@ fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
 }
 
 // ---------------------------------------------------------------- handoff
-
-#[derive(Clone, Copy)]
-struct Section {
-    enter: u64,
-    exit: u64,
-    worker: usize,
-}
-
-fn read_sections(log: &Path) -> Vec<Section> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut out: Vec<Section> = text
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            Some(Section {
-                enter: f.first()?.parse().ok()?,
-                exit: f.get(1)?.parse().ok()?,
-                worker: f.get(2)?.parse().ok()?,
-            })
-        })
-        .collect();
-    out.sort_by_key(|s| s.enter);
-    out
-}
 
 #[derive(Clone)]
 enum Tool {
