@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::clock::monotonic_ns;
 use crate::contenders::{CRITICAL_MS, ITERATIONS};
 use crate::procs::{guard, reap, spawn, Stopped};
 use crate::sections::{read_sections, Section};
-use crate::stats::{monotonic_ns, pct};
+use crate::stats::pct;
 use crate::tool::{copy_trace, Tool};
 use crate::watchdog::Watchdog;
 use crate::work::{per_handoff, redis_work};

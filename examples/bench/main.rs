@@ -29,9 +29,11 @@
 //!
 //! What they share: world.rs (the binaries, servers and etcd given), procs.rs (bounded
 //! processes) and watchdog.rs, contenders.rs (the critical section and its contenders),
-//! stats.rs, table.rs (the table and its cells); with queue_bench, ../common/ (Redis by hand,
-//! the sections' log).
+//! stats.rs, table.rs (the table and its cells); in ../common/, Redis by hand and the
+//! sections' log (queue_bench reads them too) and the clock (examples/critical's).
 
+#[path = "../common/clock.rs"]
+mod clock;
 #[path = "../common/redis.rs"]
 mod redis_by_hand;
 #[path = "../common/sections.rs"]

@@ -6,9 +6,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::clock::monotonic_ns;
 use crate::procs::{children_usage, output_of, quiet, run_bounded, Ran, PROCESS_LIMIT};
 use crate::sections::read_sections;
-use crate::stats::{median, median_by, monotonic_ns};
+use crate::stats::{median, median_by};
 use crate::table::{mib, ms, na, Table};
 use crate::watchdog::Watchdog;
 use crate::world::Env;

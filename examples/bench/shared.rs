@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use crate::clock::monotonic_ns;
 use crate::contenders::{critical_args, critical_under, worker_thread, CRITICAL_MS};
 use crate::procs::{quiet, succeeds};
 use crate::sections::{read_sections, Section};
-use crate::stats::{median_by, monotonic_ns, most_inside};
+use crate::stats::{median_by, most_inside};
 use crate::table::{ms, na, Table};
 use crate::watchdog::Watchdog;
 use crate::world::{column_name, progress, Env};

@@ -1,17 +1,6 @@
-//! The clock the sections are stamped with, and the statistics the table's figures are made of.
+//! The statistics the table's figures are made of.
 
 use crate::sections::Section;
-
-/// CLOCK_MONOTONIC in nanoseconds: the clock examples/critical.rs stamps its sections with.
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we pass, which lives on our stack.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
-}
 
 /// Nearest-rank percentile of the finite values of `xs`; NaN when there are none.
 pub fn pct(xs: &[f64], p: f64) -> f64 {

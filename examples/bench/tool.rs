@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, Command, Stdio};
 use std::thread;
 
+use crate::clock::monotonic_ns;
 use crate::contenders::{critical_args, critical_under};
 use crate::procs::quiet;
-use crate::stats::monotonic_ns;
 use crate::world::Env;
 
 #[derive(Clone)]
