@@ -6,7 +6,7 @@ use crate::handoff::{handoff, Stats};
 use crate::stats::median_by;
 use crate::table::{ms, na, plain, share, two, Table};
 use crate::tool::Tool;
-use crate::world::{column_name, progress, Env};
+use crate::world::{progress, Env};
 
 /// Rounds of redlock at K=32: one fewer than at K=8, whose runs take a quarter as long.
 pub fn k32_rounds(env: &Env) -> usize {
@@ -43,12 +43,7 @@ fn run_rounds(env: &Env, k: usize) -> Rounds {
         (env.rounds, env.rounds)
     };
     for round in 0..rounds {
-        for b in env.order(round) {
-            progress(&format!(
-                "handoff K={k}, round {} of {rounds}, redlock {}",
-                round + 1,
-                column_name(b)
-            ));
+        env.round_of_each(round, rounds, &format!("handoff K={k}"), |b| {
             let resource = format!("handoff-{k}-{round}-{b}");
             let tool = Tool::Redlock { bin: b, resource };
             let s = handoff(env, k, &tool, None, &format!("redlock{b}-{k}-{round}"));
@@ -57,7 +52,7 @@ fn run_rounds(env: &Env, k: usize) -> Rounds {
                 s.wall_over_ideal, s.gap_p50, s.gap_p99
             );
             all.redlock[b].push(s);
-        }
+        });
         if round < others {
             progress(&format!("handoff K={k}, round {} of {others}, flock", round + 1));
             let tool = Tool::Flock {

@@ -8,7 +8,7 @@ use crate::sections::read_sections;
 use crate::stats::{median_by, most_inside};
 use crate::table::{plain, Table};
 use crate::watchdog::Watchdog;
-use crate::world::{column_name, progress, Env};
+use crate::world::Env;
 
 const LIMIT_K: usize = 16;
 const LIMIT_N: usize = 4;
@@ -53,16 +53,11 @@ fn limit_run(env: &Env, bin: usize, tag: &str) -> LimitRun {
 
 pub fn limit(env: &Env, table: &mut Table) {
     let mut runs: Vec<Vec<LimitRun>> = (0..env.bins.len()).map(|_| vec![]).collect();
+    let what = format!("--limit {LIMIT_N}, K={LIMIT_K}");
     for round in 0..env.rounds {
-        for b in env.order(round) {
-            progress(&format!(
-                "--limit {LIMIT_N}, K={LIMIT_K}, round {} of {}, redlock {}",
-                round + 1,
-                env.rounds,
-                column_name(b)
-            ));
+        env.round_of_each(round, env.rounds, &what, |b| {
             runs[b].push(limit_run(env, b, &format!("limit-{b}-{round}")));
-        }
+        });
     }
     let ideal = LIMIT_K * ITERATIONS * CRITICAL_MS as usize / LIMIT_N;
     table.add_redlock(

@@ -14,7 +14,7 @@ use crate::sections::{read_sections, Section};
 use crate::stats::{median_by, most_inside};
 use crate::table::{ms, na, Table};
 use crate::watchdog::Watchdog;
-use crate::world::{column_name, progress, Env};
+use crate::world::{progress, Env};
 
 const SHARED_K: usize = 8;
 const SHARED_RUNS: usize = 40;
@@ -113,17 +113,12 @@ fn shared_run(env: &Env, tool: &SharedTool, tag: &str) -> SharedRun {
 pub fn shared(env: &Env, table: &mut Table) {
     let mut red: Vec<Vec<SharedRun>> = (0..env.bins.len()).map(|_| vec![]).collect();
     let mut flo = vec![];
+    let what = format!("--shared, {SHARED_K} readers and a writer");
     for round in 0..env.rounds {
-        for b in env.order(round) {
-            progress(&format!(
-                "--shared, {SHARED_K} readers and a writer, round {} of {}, redlock {}",
-                round + 1,
-                env.rounds,
-                column_name(b)
-            ));
+        env.round_of_each(round, env.rounds, &what, |b| {
             let tool = SharedTool::Redlock(b);
             red[b].push(shared_run(env, &tool, &format!("shared-{b}-{round}")));
-        }
+        });
         progress(&format!(
             "flock -s, {SHARED_K} readers and a writer, round {} of {}",
             round + 1,

@@ -114,6 +114,19 @@ impl Env {
         }
         v
     }
+
+    /// Round `round` (of `rounds`) of `run` for each redlock binary, in `order(round)`, each
+    /// announced as "WHAT, round R of N, redlock X".
+    pub fn round_of_each(&self, round: usize, rounds: usize, what: &str, mut run: impl FnMut(usize)) {
+        for b in self.order(round) {
+            progress(&format!(
+                "{what}, round {} of {rounds}, redlock {}",
+                round + 1,
+                column_name(b)
+            ));
+            run(b);
+        }
+    }
 }
 
 fn labelled(paths: Vec<PathBuf>) -> Vec<Bin> {
