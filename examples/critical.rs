@@ -6,6 +6,10 @@
 use std::io::Write;
 use std::time::Duration;
 
+#[path = "common/clock.rs"]
+mod clock;
+use clock::monotonic_ns;
+
 fn main() {
     let enter = monotonic_ns();
     let args: Vec<String> = std::env::args().collect();
@@ -26,15 +30,4 @@ fn main() {
         eprintln!("critical: cannot append to {log}: {e}");
         std::process::exit(1);
     }
-}
-
-/// CLOCK_MONOTONIC in nanoseconds: the clock the bench driver reads too.
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we pass, which lives on our stack.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
 }

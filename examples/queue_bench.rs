@@ -31,7 +31,10 @@ use std::time::{Duration, Instant};
 
 #[path = "common/redis.rs"]
 mod redis_by_hand;
-use redis_by_hand::{command_calls, is_request, query};
+#[path = "common/sections.rs"]
+mod sections;
+use redis_by_hand::{command_calls, info_value, integer, is_request, query, urls};
+use sections::read_sections;
 
 const RESOURCE: &str = "bench-queue";
 const IDLE: Duration = Duration::from_secs(10);
@@ -176,11 +179,7 @@ struct QueueRun {
 }
 
 fn servers(env: &Env) -> String {
-    env.ports
-        .iter()
-        .map(|p| format!("redis://127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    urls(&env.ports)
 }
 
 /// Every process this bench starts, killed on the way out (or when a phase runs too long).
@@ -299,13 +298,7 @@ fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
         }
     }
     run.exit69 = codes.get(&69).copied().unwrap_or(0);
-    let sections = read_sections(&log);
-    run.ran = sections.len();
-    if sections.len() > 1 {
-        let span = sections[sections.len() - 1].0 - sections[0].0;
-        run.per_handoff_ms = span as f64 / 1e6 / (sections.len() - 1) as f64;
-        run.out_of_order = sections.windows(2).filter(|w| w[1].1 < w[0].1).count();
-    }
+    drained(&mut run, &log);
     run
 }
 
@@ -358,14 +351,20 @@ fn flock_queue(env: &Env, k: usize) -> QueueRun {
             thread::sleep(Duration::from_millis(5));
         }
     }
-    let sections = read_sections(&log);
+    drained(&mut run, &log);
+    run
+}
+
+/// The drain's figures from its sections' log: how many ran, the time per handoff, and
+/// adjacent pairs out of arrival order (worker i arrived i-th).
+fn drained(run: &mut QueueRun, log: &Path) {
+    let sections = read_sections(log);
     run.ran = sections.len();
     if sections.len() > 1 {
-        run.per_handoff_ms =
-            (sections[sections.len() - 1].0 - sections[0].0) as f64 / 1e6 / (sections.len() - 1) as f64;
-        run.out_of_order = sections.windows(2).filter(|w| w[1].1 < w[0].1).count();
+        let span = sections[sections.len() - 1].enter - sections[0].enter;
+        run.per_handoff_ms = span as f64 / 1e6 / (sections.len() - 1) as f64;
+        run.out_of_order = sections.windows(2).filter(|w| w[1].worker < w[0].worker).count();
     }
-    run
 }
 
 /// Waiter `i`: `redlock [EXTRA] run -w 15m -r R -- critical LOG i 0` (its section takes no time).
@@ -387,7 +386,10 @@ fn queued(env: &Env) -> usize {
     let key = format!("redlock:queue:{RESOURCE}");
     env.ports
         .iter()
-        .filter_map(|p| query(*p, &["ZCARD", &key]).and_then(|r| r.strip_prefix(':')?.parse::<usize>().ok()))
+        .filter_map(|p| {
+            let n = query(*p, &["ZCARD", &key]).as_deref().and_then(integer)?;
+            usize::try_from(n).ok()
+        })
         .max()
         .unwrap_or(0)
 }
@@ -451,20 +453,6 @@ fn herd(env: &Env, bin: &Path, tag: &str) -> (usize, usize, usize) {
         }
     }
     (q, exit69, read_sections(&log).len())
-}
-
-/// (enter_ns, worker) of each section, by entry.
-fn read_sections(log: &Path) -> Vec<(u64, usize)> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut out: Vec<(u64, usize)> = text
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            Some((f.first()?.parse().ok()?, f.get(2)?.parse().ok()?))
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 fn poll(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
@@ -534,10 +522,7 @@ fn commands(port: u16) -> (f64, f64) {
 }
 
 fn info_field(port: u16, section: &str, name: &str) -> Option<f64> {
-    let info = query(port, &["INFO", section])?;
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .and_then(|v| v.trim().parse().ok())
+    info_value(&query(port, &["INFO", section])?, name)
 }
 
 /// redis-benchmark GET and SET requests/s on 127.0.0.1:port (50,000 each, 20 clients).

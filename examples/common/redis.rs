@@ -1,5 +1,6 @@
-//! What the benchmark's drivers (`bench.rs`, `queue_bench.rs`) ask Redis by hand: one command
-//! on a fresh connection, and which commands are a client's own requests.
+//! What the benchmark's drivers (`bench/`, `queue_bench.rs`) ask Redis by hand: the URLs of
+//! their instances, one command on a fresh connection, the numbers in its replies, and which
+//! commands are a client's own requests.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -30,6 +31,27 @@ pub fn query(port: u16, args: &[&str]) -> Option<String> {
         return Some(String::from_utf8_lossy(&body).into_owned());
     }
     Some(line)
+}
+
+/// The `redis://` URLs of instances on 127.0.0.1, as one `-s` value.
+pub fn urls(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(|p| format!("redis://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// An integer reply (`:N`) as a number.
+pub fn integer(reply: &str) -> Option<i64> {
+    reply.strip_prefix(':')?.parse().ok()
+}
+
+/// The number in an INFO reply's `name:value` line.
+pub fn info_value(info: &str, name: &str) -> Option<f64> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Commands a client sends itself (they cannot run inside a script).
