@@ -49,6 +49,44 @@ struct Env {
 }
 
 fn main() {
+    let (env, bins) = arguments();
+    let ks: Vec<usize> = std::env::var("BENCH_QUEUE_K")
+        .unwrap_or_else(|_| "10,100,300,1000".into())
+        .split(',')
+        .filter_map(|k| k.trim().parse().ok())
+        .collect();
+    print_header(app_throughput(env.ports[0]));
+    let name = |b: usize| if bins.len() > 1 { ["A", "B"][b.min(1)] } else { "" };
+    for k in &ks {
+        for (b, bin) in bins.iter().enumerate() {
+            let r = redlock_queue(&env, bin, *k, &format!("r{b}-{k}"));
+            print_redlock_row(&format!("redlock{}", name(b)), *k, &r);
+        }
+        print_flock_row(*k, &flock_queue(&env, *k));
+    }
+    for (b, bin) in bins.iter().enumerate() {
+        let (queued, exit69, ok) = herd(&env, bin, &format!("herd{b}"));
+        println!(
+            "herd: {HERD} `redlock run -w 15m` started at once (default op timeout), redlock{}: {queued} queued, {ok} ran, {exit69} exited 69",
+            name(b)
+        );
+    }
+    for (b, bin) in bins.iter().enumerate() {
+        println!("redlock{}: {}", ["A", "B"][b.min(1)], bin.display());
+    }
+    println!(
+        "columns: CPU of each redis-server while K wait (% of one core); req/w/s: requests a client sends \
+         (EVAL, EVALSHA, SUBSCRIBE, PING, …) per waiter per second per instance; cmd/w/s: every command \
+         counted by INFO commandstats (scripts' own calls too), likewise; conn/w: connected clients per \
+         waiter per instance; thr/w, RSS: per waiting process; wait%cpu: all waiting processes together \
+         (% of one core); app: redis-benchmark GET/SET on instance 1 while they wait, against the same just \
+         before they came; ms/hand: drain time per handoff; order: adjacent handoffs out of arrival order / handoffs"
+    );
+}
+
+/// `CRITICAL DIR PORTS PIDS REDLOCK [REDLOCK2]`: the world (the first three instances) and the
+/// binaries to compare.
+fn arguments() -> (Env, Vec<PathBuf>) {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 6 {
         eprintln!("usage: queue_bench CRITICAL DIR PORTS PIDS REDLOCK [REDLOCK2]   (run scripts/bench)");
@@ -61,14 +99,10 @@ fn main() {
         ports: csv(&args[3]).into_iter().take(3).map(|p| p as u16).collect(),
         pids: csv(&args[4]).into_iter().take(3).collect(),
     };
-    let bins: Vec<PathBuf> = args[5..].iter().map(PathBuf::from).collect();
-    let ks: Vec<usize> = std::env::var("BENCH_QUEUE_K")
-        .unwrap_or_else(|_| "10,100,300,1000".into())
-        .split(',')
-        .filter_map(|k| k.trim().parse().ok())
-        .collect();
+    (env, args[5..].iter().map(PathBuf::from).collect())
+}
 
-    let baseline = app_throughput(env.ports[0]);
+fn print_header(baseline: Option<(f64, f64)>) {
     println!(
         "queue: K waiters on 3 instances; idle figures over {} s",
         IDLE.as_secs()
@@ -94,69 +128,52 @@ fn main() {
         "ms/hand",
         "order"
     );
-    for k in &ks {
-        for (b, bin) in bins.iter().enumerate() {
-            let r = redlock_queue(&env, bin, *k, &format!("r{b}-{k}"));
-            let app = match (r.app, r.app_before) {
-                (Some((g, s)), Some((g0, s0))) => {
-                    format!("{:+.0}/{:+.0} %", (g / g0 - 1.0) * 100.0, (s / s0 - 1.0) * 100.0)
-                }
-                _ => "–".into(),
-            };
-            println!(
-                "{:<8} {:>5} | {:>6} {:>5} | {:>17} | {:>9.2} {:>9.1} | {:>5.2} {:>5.1} {:>7.1} | {:>7.1} {:>13} | {:>8.2} {:>6}",
-                format!("redlock{}", if bins.len() > 1 { ["A", "B"][b.min(1)] } else { "" }),
-                k,
-                r.queued,
-                r.exit69,
-                r.cpu.iter().map(|c| format!("{c:.1}")).collect::<Vec<_>>().join(" "),
-                r.requests_per_waiter_s,
-                r.commands_per_waiter_s,
-                r.conns_per_waiter,
-                r.threads,
-                r.rss_mb,
-                r.waiters_cpu,
-                app,
-                r.per_handoff_ms,
-                format!("{}/{}", r.out_of_order, r.ran.saturating_sub(1)),
-            );
+}
+
+fn print_redlock_row(tool: &str, k: usize, r: &QueueRun) {
+    let app = match (r.app, r.app_before) {
+        (Some((g, s)), Some((g0, s0))) => {
+            format!("{:+.0}/{:+.0} %", (g / g0 - 1.0) * 100.0, (s / s0 - 1.0) * 100.0)
         }
-        let f = flock_queue(&env, *k);
-        println!(
-            "{:<8} {:>5} | {:>6} {:>5} | {:>17} | {:>9} {:>9} | {:>5} {:>5} {:>7} | {:>7.1} {:>13} | {:>8.2} {:>6}",
-            "flock",
-            k,
-            "–",
-            "–",
-            "–",
-            "–",
-            "–",
-            "–",
-            "–",
-            "–",
-            f.waiters_cpu,
-            "–",
-            f.per_handoff_ms,
-            format!("{}/{}", f.out_of_order, f.ran.saturating_sub(1)),
-        );
-    }
-    for (b, bin) in bins.iter().enumerate() {
-        let (queued, exit69, ok) = herd(&env, bin, &format!("herd{b}"));
-        println!(
-            "herd: {HERD} `redlock run -w 15m` started at once (default op timeout), redlock{}: {queued} queued, {ok} ran, {exit69} exited 69",
-            if bins.len() > 1 { ["A", "B"][b.min(1)] } else { "" }
-        );
-    }
-    for (b, bin) in bins.iter().enumerate() {
-        println!("redlock{}: {}", ["A", "B"][b.min(1)], bin.display());
-    }
+        _ => "–".into(),
+    };
     println!(
-        "columns: CPU of each redis-server while K wait (% of one core); req/w/s: requests a client sends \
-         (EVAL, EVALSHA, SUBSCRIBE, PING, …) per waiter per second per instance; cmd/w/s: every command \
-         counted by INFO commandstats (scripts' own calls too), likewise; conn/w: connected clients per \
-         waiter per instance; thr/w, RSS: per waiting process; wait%cpu: all waiting processes together \
-         (% of one core); app: redis-benchmark GET/SET on instance 1 while they wait, against the same just \
-         before they came; ms/hand: drain time per handoff; order: adjacent handoffs out of arrival order / handoffs"
+        "{:<8} {:>5} | {:>6} {:>5} | {:>17} | {:>9.2} {:>9.1} | {:>5.2} {:>5.1} {:>7.1} | {:>7.1} {:>13} | {:>8.2} {:>6}",
+        tool,
+        k,
+        r.queued,
+        r.exit69,
+        r.cpu.iter().map(|c| format!("{c:.1}")).collect::<Vec<_>>().join(" "),
+        r.requests_per_waiter_s,
+        r.commands_per_waiter_s,
+        r.conns_per_waiter,
+        r.threads,
+        r.rss_mb,
+        r.waiters_cpu,
+        app,
+        r.per_handoff_ms,
+        format!("{}/{}", r.out_of_order, r.ran.saturating_sub(1)),
+    );
+}
+
+/// flock has only the drain's figures (and its waiters' CPU): the rest reads "–".
+fn print_flock_row(k: usize, f: &QueueRun) {
+    println!(
+        "{:<8} {:>5} | {:>6} {:>5} | {:>17} | {:>9} {:>9} | {:>5} {:>5} {:>7} | {:>7.1} {:>13} | {:>8.2} {:>6}",
+        "flock",
+        k,
+        "–",
+        "–",
+        "–",
+        "–",
+        "–",
+        "–",
+        "–",
+        "–",
+        f.waiters_cpu,
+        "–",
+        f.per_handoff_ms,
+        format!("{}/{}", f.out_of_order, f.ran.saturating_sub(1)),
     );
 }
 
@@ -239,6 +256,23 @@ fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
 
     // Idle: the waiters only keep their places.
     let waiter_pids: Vec<u32> = procs.0[1..].iter().map(Child::id).collect();
+    measure_idle(env, &waiter_pids, k, &mut run);
+    run.app = app_throughput(env.ports[0]);
+
+    // Drain: the holder exits; every waiter runs its 0 ms section in turn.
+    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) {
+        let _ = f.write_all(b"go\n");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60) + Duration::from_millis(50) * k as u32;
+    let codes = exit_codes(&mut procs.0[1..], deadline);
+    run.exit69 = codes.get(&69).copied().unwrap_or(0);
+    drained(&mut run, &log);
+    run
+}
+
+/// What K waiters cost while they only keep their places, over [`IDLE`]: each instance's CPU
+/// and commands, the connections, and the waiting processes' threads, RSS and CPU.
+fn measure_idle(env: &Env, waiter_pids: &[u32], k: usize, run: &mut QueueRun) {
     let cpu0: Vec<u64> = env.pids.iter().map(|p| proc_cpu_ticks(*p)).collect();
     let wcpu0: u64 = waiter_pids.iter().map(|p| proc_cpu_ticks(*p)).sum();
     let work0: Vec<(f64, f64)> = env.ports.iter().map(|p| commands(*p)).collect();
@@ -272,15 +306,12 @@ fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
         run.threads = status.iter().map(|s| s.0).sum::<f64>() / status.len() as f64;
         run.rss_mb = status.iter().map(|s| s.1).sum::<f64>() / status.len() as f64 / 1024.0;
     }
-    run.app = app_throughput(env.ports[0]);
+}
 
-    // Drain: the holder exits; every waiter runs its 0 ms section in turn.
-    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) {
-        let _ = f.write_all(b"go\n");
-    }
-    let deadline = Instant::now() + Duration::from_secs(60) + Duration::from_millis(50) * k as u32;
+/// How each of `children` exited, counted by exit code (-9: killed at `deadline`).
+fn exit_codes(children: &mut [Child], deadline: Instant) -> HashMap<i32, usize> {
     let mut codes: HashMap<i32, usize> = HashMap::new();
-    for c in procs.0.iter_mut().skip(1) {
+    for c in children {
         loop {
             match c.try_wait() {
                 Ok(Some(s)) => {
@@ -297,9 +328,7 @@ fn redlock_queue(env: &Env, bin: &Path, k: usize, tag: &str) -> QueueRun {
             }
         }
     }
-    run.exit69 = codes.get(&69).copied().unwrap_or(0);
-    drained(&mut run, &log);
-    run
+    codes
 }
 
 fn flock_queue(env: &Env, k: usize) -> QueueRun {
