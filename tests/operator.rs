@@ -122,24 +122,37 @@ fn write_hostile(cluster: &Cluster, tag: &str, value: &[u8]) -> Vec<String> {
     resources
 }
 
+/// One resource a part, named `{tag}-{kind}-{part}`, each written by `write(resource, part)`.
+fn one_resource_a_part<P: std::fmt::Display + Copy>(
+    tag: &str,
+    kind: &str,
+    parts: impl IntoIterator<Item = P>,
+    mut write: impl FnMut(&str, P),
+) -> Vec<String> {
+    parts
+        .into_iter()
+        .map(|part| {
+            let r = format!("{tag}-{kind}-{part}");
+            write(&r, part);
+            r
+        })
+        .collect()
+}
+
 /// The exclusive lock, each holder field hostile in turn.
 fn hostile_locks(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec<String> {
-    let mut resources = vec![];
-    for field in [
+    let fields = [
         "token", "count", "host", "pid", "cmd", "since", "fence", "ttl", "pending",
-    ] {
-        let r = format!("{tag}-lock-{field}");
+    ];
+    one_resource_a_part(tag, "lock", fields, |r, field| {
         hset(c, &format!("redlock:lock:{r}"), &holder_fields(field, value));
-        resources.push(r);
-    }
-    resources
+    })
 }
 
 /// A --limit slot, each field hostile in turn, and its registry.
 fn hostile_slots(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec<String> {
-    let mut resources = vec![];
-    for field in ["token", "count", "pid", "since", "fence", "ttl"] {
-        let r = format!("{tag}-slot-{field}");
+    let fields = ["token", "count", "pid", "since", "fence", "ttl"];
+    one_resource_a_part(tag, "slot", fields, |r, field| {
         hset(c, &format!("redlock:hold:{r}#0"), &holder_fields(field, value));
         let registry = [
             ("mode".to_string(), b"limit".to_vec()),
@@ -147,16 +160,12 @@ fn hostile_slots(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec<Stri
             ("t:tok".to_string(), b"0".to_vec()),
         ];
         hset(c, &format!("redlock:holds:{r}"), &registry);
-        resources.push(r);
-    }
-    resources
+    })
 }
 
 /// A slot's registry, each field hostile in turn.
 fn hostile_registries(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec<String> {
-    let mut resources = vec![];
-    for field in ["mode", "limit", "t:tok"] {
-        let r = format!("{tag}-registry-{field}");
+    one_resource_a_part(tag, "registry", ["mode", "limit", "t:tok"], |r, field| {
         hset(c, &format!("redlock:hold:{r}#0"), &holder_fields("", b""));
         let mut registry = vec![
             ("mode".to_string(), b"shared".to_vec()),
@@ -169,16 +178,12 @@ fn hostile_registries(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec
             }
         }
         hset(c, &format!("redlock:holds:{r}"), &registry);
-        resources.push(r);
-    }
-    resources
+    })
 }
 
 /// A waiter's record: expires|host|pid|since|mode|cmd, each part hostile in turn.
 fn hostile_queues(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec<String> {
-    let mut resources = vec![];
-    for part in 0..6 {
-        let r = format!("{tag}-queue-{part}");
+    one_resource_a_part(tag, "queue", 0..6, |r, part| {
         hset(c, &format!("redlock:lock:{r}"), &holder_fields("", b""));
         let mut fields: Vec<Vec<u8>> = vec![
             b"99999999999999".to_vec(),
@@ -202,25 +207,20 @@ fn hostile_queues(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec<Str
             .arg(record)
             .query(c)
             .expect("HSET qinfo");
-        resources.push(r);
-    }
-    resources
+    })
 }
 
 /// The counters beside a lock, each hostile in turn.
 fn hostile_counters(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec<String> {
-    let mut resources = vec![];
-    for counter in ["fence", "fenced-by", "data-since"] {
-        let r = format!("{tag}-counter-{counter}");
+    let counters = ["fence", "fenced-by", "data-since"];
+    one_resource_a_part(tag, "counter", counters, |r, counter| {
         hset(c, &format!("redlock:lock:{r}"), &holder_fields("", b""));
         let _: () = redis::cmd("SET")
             .arg(format!("redlock:{counter}:{r}"))
             .arg(value)
             .query(c)
             .expect("SET");
-        resources.push(r);
-    }
-    resources
+    })
 }
 
 #[test]
