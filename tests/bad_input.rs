@@ -131,13 +131,43 @@ fn lock_keys(server: &RedisServer) -> Vec<String> {
 fn every_bad_input_exits_2_in_clap_form_without_touching_a_server() {
     let cluster = Cluster::start(3);
     let dir = tempfile::tempdir().expect("tempdir");
+    let cases = usage_error_cases();
+    assert!(
+        cases.len() >= 40,
+        "the issue asks for at least 40 invocations, have {}",
+        cases.len()
+    );
+
+    let mut probes: Vec<redis::Connection> = cluster.servers.iter().map(RedisServer::conn).collect();
+    let before: Vec<u64> = probes.iter_mut().map(connections).collect();
+    for c in &cases {
+        // REDLOCK_SERVERS from a case's env overrides the cluster's (the later `env` wins).
+        check(c, &cluster.servers_arg(), dir.path());
+    }
+    let after: Vec<u64> = probes.iter_mut().map(connections).collect();
+    assert_eq!(before, after, "a usage error opened a connection to a server");
+    assert!(
+        !dir.path().join("ran").exists(),
+        "a refused `run` started its command"
+    );
+    for s in &cluster.servers {
+        assert_eq!(lock_keys(s), Vec::<String>::new());
+    }
+    eprintln!(
+        "bad input: {} invocations refused with exit 2, no server contacted",
+        cases.len()
+    );
+}
+
+/// The table of bad inputs, each refused with exit 2, and a piece of the message that says what
+/// was wrong.
+fn usage_error_cases() -> Vec<Case> {
     let long_name = "x".repeat(513);
     let long_multibyte = "é".repeat(257); // 257 characters, 514 bytes
     let long_token = "t".repeat(257);
     let escape = "\u{1b}[31mred";
 
-    let cases: Vec<Case> =
-        vec![
+    vec![
         // Durations: zero, negative, huge, garbage, on every option that takes one.
         case(
             "zero ttl",
@@ -302,7 +332,13 @@ fn every_bad_input_exits_2_in_clap_form_without_touching_a_server() {
         ),
         case(
             "space-separated --server list",
-            &["acquire", "-r", "x", "-s", "redis://127.0.0.1:1 redis://127.0.0.1:2"],
+            &[
+                "acquire",
+                "-r",
+                "x",
+                "-s",
+                "redis://127.0.0.1:1 redis://127.0.0.1:2",
+            ],
             2,
             "separate several servers with commas",
         ),
@@ -701,32 +737,7 @@ fn every_bad_input_exits_2_in_clap_form_without_touching_a_server() {
             "REDLOCK_SERVERS",
             OsString::from_vec(b"redis://h\xff".to_vec()),
         ),
-    ];
-    assert!(
-        cases.len() >= 40,
-        "the issue asks for at least 40 invocations, have {}",
-        cases.len()
-    );
-
-    let mut probes: Vec<redis::Connection> = cluster.servers.iter().map(RedisServer::conn).collect();
-    let before: Vec<u64> = probes.iter_mut().map(connections).collect();
-    for c in &cases {
-        // REDLOCK_SERVERS from a case's env overrides the cluster's (the later `env` wins).
-        check(c, &cluster.servers_arg(), dir.path());
-    }
-    let after: Vec<u64> = probes.iter_mut().map(connections).collect();
-    assert_eq!(before, after, "a usage error opened a connection to a server");
-    assert!(
-        !dir.path().join("ran").exists(),
-        "a refused `run` started its command"
-    );
-    for s in &cluster.servers {
-        assert_eq!(lock_keys(s), Vec::<String>::new());
-    }
-    eprintln!(
-        "bad input: {} invocations refused with exit 2, no server contacted",
-        cases.len()
-    );
+    ]
 }
 
 #[test]

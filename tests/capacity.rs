@@ -431,36 +431,10 @@ fn losing_one_slot_stops_only_that_holders_command() {
     let cluster = Cluster::start(3);
     let dir = tempfile::tempdir().expect("tempdir");
     let done = dir.path().join("done");
-    // Each holder records its token, says it is in, and runs until the test says done (20 s
-    // at most).
-    let script = r#"echo "$REDLOCK_TOKEN" > "$TOKEN"; : > "$READY"
-                    i=0; while [ ! -e "$DONE" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done"#;
     let mut holders: Vec<(Bg, PathBuf)> = (0..3)
         .map(|i| {
             let sub = dir.path().join(format!("h{i}"));
-            std::fs::create_dir_all(&sub).expect("dir");
-            let bg = Bg::start(
-                redlock()
-                    .env("REDLOCK_SERVERS", cluster.servers_arg())
-                    .env("TOKEN", sub.join("token"))
-                    .env("READY", sub.join("ready"))
-                    .env("DONE", &done)
-                    .args([
-                        "run",
-                        "-r",
-                        "loss",
-                        "-l",
-                        "3",
-                        "-t",
-                        "1500ms",
-                        "--kill-after",
-                        "1s",
-                        "-c",
-                        script,
-                    ]),
-                &sub,
-            );
-            (bg, sub)
+            (start_slot_holder(&cluster, "loss", &sub, &done), sub)
         })
         .collect();
     for (_, sub) in &holders {
@@ -477,19 +451,7 @@ fn losing_one_slot_stops_only_that_holders_command() {
     let others: Vec<String> = holders[1..].iter().map(|(_, sub)| token(sub)).collect();
 
     // Someone else's token in the victim's hold, on every instance.
-    let mut taken = 0;
-    for server in &cluster.servers {
-        let mut conn = server.conn();
-        for key in hold_keys_of(&mut conn, "loss", &victim) {
-            let _: () = redis::cmd("HSET")
-                .arg(&key)
-                .arg("token")
-                .arg("intruder")
-                .query(&mut conn)
-                .expect("HSET");
-            taken += 1;
-        }
-    }
+    let taken = give_holds_to_an_intruder(&cluster, "loss", &victim);
     assert!(taken >= 2, "the victim's hold found on {taken} instances");
 
     let (victim_bg, _) = &mut holders[0];
@@ -512,6 +474,54 @@ fn losing_one_slot_stops_only_that_holders_command() {
         assert_eq!(bg.code(LIMIT), 0, "{}", bg.stderr());
         assert!(!bg.stderr().contains("lost"), "{}", bg.stderr());
     }
+}
+
+/// A `run -l 3` holder of `resource`, started in `sub`, whose command records its token in
+/// `sub/token`, says it is in with `sub/ready`, and runs until `done` exists (20 s at most).
+fn start_slot_holder(cluster: &Cluster, resource: &str, sub: &Path, done: &Path) -> Bg {
+    let script = r#"echo "$REDLOCK_TOKEN" > "$TOKEN"; : > "$READY"
+                    i=0; while [ ! -e "$DONE" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done"#;
+    std::fs::create_dir_all(sub).expect("dir");
+    Bg::start(
+        redlock()
+            .env("REDLOCK_SERVERS", cluster.servers_arg())
+            .env("TOKEN", sub.join("token"))
+            .env("READY", sub.join("ready"))
+            .env("DONE", done)
+            .args([
+                "run",
+                "-r",
+                resource,
+                "-l",
+                "3",
+                "-t",
+                "1500ms",
+                "--kill-after",
+                "1s",
+                "-c",
+                script,
+            ]),
+        sub,
+    )
+}
+
+/// Puts someone else's token (`intruder`) in every hold of `token` on `resource`, on every
+/// instance; returns how many holds it changed.
+fn give_holds_to_an_intruder(cluster: &Cluster, resource: &str, token: &str) -> usize {
+    let mut taken = 0;
+    for server in &cluster.servers {
+        let mut conn = server.conn();
+        for key in hold_keys_of(&mut conn, resource, token) {
+            let _: () = redis::cmd("HSET")
+                .arg(&key)
+                .arg("token")
+                .arg("intruder")
+                .query(&mut conn)
+                .expect("HSET");
+            taken += 1;
+        }
+    }
+    taken
 }
 
 // ---------------------------------------------------------------- one faulty instance

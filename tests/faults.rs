@@ -390,10 +390,45 @@ fn scenario(
     outcome
 }
 
-/// The properties every scenario must keep, and its record.
+/// The properties every scenario must keep, checked in this order, and its record.
 fn check(name: &str, world: &World, runs: Vec<RunRecord>, marks: Marks, allowed: &[i32]) -> Outcome {
     let log = world.spec.log_text();
-    let mut sections = sections(&log);
+    let sections = ended_sections(name, &log, &marks);
+    // Every check is made and the record printed before the test fails, so a failing
+    // scenario still reports its figures (and every problem, not just the first).
+    let mut problems: Vec<String> = vec![];
+    let (overlaps, longest_stall) = mutual_exclusion(name, &sections, &mut problems);
+    let fence_regressions = fence_order(&sections, &mut problems);
+    let completed = no_lost_update(&world.spec.counter, &sections, &mut problems);
+    let codes = runs_exit_as_allowed(&runs, &sections, allowed, &mut problems);
+    no_entry_while_a_majority_is_down(&marks.no_entry, &sections, &mut problems);
+    report(
+        name,
+        &Record {
+            runs: runs.len() + marks.victims.len(),
+            completed,
+            longest_stall_ms: ms(longest_stall),
+            overlaps,
+            fence_regressions,
+            codes,
+        },
+    );
+    assert!(
+        problems.is_empty(),
+        "{name}:\n{}\n--- log ---\n{log}",
+        problems.join("\n")
+    );
+    Outcome {
+        sections,
+        runs,
+        marks,
+    }
+}
+
+/// The sections of the log in enter order, each ended: a killed run's section when it was
+/// killed. A section that never ended and was not killed fails the scenario.
+fn ended_sections(name: &str, log: &str, marks: &Marks) -> Vec<Section> {
+    let mut sections = sections(log);
     let killed: HashMap<&str, u128> = marks.killed.iter().map(|(r, t)| (r.as_str(), *t)).collect();
     for s in &mut sections {
         if s.end.is_none() {
@@ -404,13 +439,17 @@ fn check(name: &str, world: &World, runs: Vec<RunRecord>, marks: Marks, allowed:
                 }));
         }
     }
-    let end = |s: &Section| s.end.unwrap_or(s.enter);
+    sections
+}
 
-    // 1. No overlap: each section enters after every earlier one ended.
+/// Mutual exclusion: each section enters after every earlier one ended. Returns the
+/// overlaps and the longest stall (ns) between one section's end and the next's enter.
+fn mutual_exclusion(name: &str, sections: &[Section], problems: &mut Vec<String>) -> (usize, u128) {
+    let end = |s: &Section| s.end.unwrap_or(s.enter);
     let mut overlaps = 0;
     let mut longest_stall = 0;
     let mut latest_end: Option<(u128, &Section)> = None;
-    for s in &sections {
+    for s in sections {
         if let Some((e, prev)) = latest_end {
             if s.enter < e {
                 overlaps += 1;
@@ -423,13 +462,14 @@ fn check(name: &str, world: &World, runs: Vec<RunRecord>, marks: Marks, allowed:
             latest_end = Some((end(s), s));
         }
     }
-    // Every check is made and the record printed before the test fails, so a failing
-    // scenario still reports its figures (and every problem, not just the first).
-    let mut problems: Vec<String> = vec![];
     if overlaps > 0 {
         problems.push(format!("{overlaps} overlapping critical sections"));
     }
-    // 2. Fences strictly increase in enter order.
+    (overlaps, longest_stall)
+}
+
+/// Fence order: fences strictly increase in enter order. Returns the regressions.
+fn fence_order(sections: &[Section], problems: &mut Vec<String>) -> usize {
     let mut fence_regressions = 0;
     for pair in sections.windows(2) {
         if pair[1].fence <= pair[0].fence {
@@ -440,9 +480,14 @@ fn check(name: &str, world: &World, runs: Vec<RunRecord>, marks: Marks, allowed:
             ));
         }
     }
-    // 3. The counter equals the completed sections, each of which wrote the next value.
+    fence_regressions
+}
+
+/// No lost update: the counter equals the completed sections, each of which wrote the next
+/// value, and at least one completed. Returns how many completed.
+fn no_lost_update(counter: &Path, sections: &[Section], problems: &mut Vec<String>) -> usize {
     let completed: Vec<&Section> = sections.iter().filter(|s| s.value.is_some()).collect();
-    let counter: u64 = fs::read_to_string(&world.spec.counter)
+    let counter: u64 = fs::read_to_string(counter)
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0);
@@ -462,11 +507,21 @@ fn check(name: &str, world: &World, runs: Vec<RunRecord>, marks: Marks, allowed:
     if completed.is_empty() {
         problems.push("no critical section completed".into());
     }
-    // 4. Every worker run ended with an expected code (all within RUN_BOUND, or `run` panicked),
-    //    and a run that exited 0 completed its section.
+    completed.len()
+}
+
+/// Bounded, expected exits: every worker run ended with an expected code (all within RUN_BOUND,
+/// or `run` panicked), and a run that exited 0 completed its section. Returns how many runs ended
+/// each way.
+fn runs_exit_as_allowed(
+    runs: &[RunRecord],
+    sections: &[Section],
+    allowed: &[i32],
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, usize> {
     let done: HashMap<&str, &Section> = sections.iter().map(|s| (s.run.as_str(), s)).collect();
     let mut codes: BTreeMap<String, usize> = BTreeMap::new();
-    for r in &runs {
+    for r in runs {
         let key = match (r.code, r.signal) {
             (Some(c), _) => c.to_string(),
             (None, Some(sig)) => format!("signal {sig}"),
@@ -486,8 +541,17 @@ fn check(name: &str, world: &World, runs: Vec<RunRecord>, marks: Marks, allowed:
             problems.push(format!("run {} took longer than {RUN_BOUND:?}", r.id));
         }
     }
-    // 5. Nobody entered while a majority was down.
-    for &(from, to) in &marks.no_entry {
+    codes
+}
+
+/// No entry without a quorum: nobody entered while a majority was down (during any of
+/// `no_entry`'s intervals).
+fn no_entry_while_a_majority_is_down(
+    no_entry: &[(u128, u128)],
+    sections: &[Section],
+    problems: &mut Vec<String>,
+) {
+    for &(from, to) in no_entry {
         for s in sections.iter().filter(|s| (from..=to).contains(&s.enter)) {
             problems.push(format!(
                 "{s:?} entered while a majority was down ({}..{} ms)",
@@ -496,15 +560,11 @@ fn check(name: &str, world: &World, runs: Vec<RunRecord>, marks: Marks, allowed:
             ));
         }
     }
+}
 
-    let record = Record {
-        runs: runs.len() + marks.victims.len(),
-        completed: completed.len(),
-        longest_stall_ms: ms(longest_stall),
-        overlaps,
-        fence_regressions,
-        codes,
-    };
+/// Prints a scenario's record (see it with `--nocapture`) and, with `REDLOCK_FAULTS_REPORT`
+/// set, appends it to that file as a Markdown row for docs/reliability.md.
+fn report(name: &str, record: &Record) {
     eprintln!(
         "faults: {name:<40} runs {:>5}  completed {:>5}  longest stall {:>5} ms  overlaps {}  \
          fence regressions {}  worker exits {:?}",
@@ -516,7 +576,6 @@ fn check(name: &str, world: &World, runs: Vec<RunRecord>, marks: Marks, allowed:
         record.codes
     );
     if let Some(path) = std::env::var_os("REDLOCK_FAULTS_REPORT") {
-        // A Markdown row per scenario, for docs/reliability.md.
         let row = format!(
             "| {name} | {} | {} | {} | {} | {} | {} |\n",
             plan().workers,
@@ -532,16 +591,6 @@ fn check(name: &str, world: &World, runs: Vec<RunRecord>, marks: Marks, allowed:
             .open(&path)
             .and_then(|mut f| std::io::Write::write_all(&mut f, row.as_bytes()));
         written.unwrap_or_else(|e| panic!("REDLOCK_FAULTS_REPORT: {e}"));
-    }
-    assert!(
-        problems.is_empty(),
-        "{name}:\n{}\n--- log ---\n{log}",
-        problems.join("\n")
-    );
-    Outcome {
-        sections,
-        runs,
-        marks,
     }
 }
 

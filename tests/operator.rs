@@ -6,11 +6,12 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::procs::{redlock, run, wait_until, Out};
+use support::procs::{redlock, run, wait_until, Bg, Out};
 use support::redis::{Cluster, RedisServer};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -110,89 +111,116 @@ fn write_hostile(cluster: &Cluster, tag: &str, value: &[u8]) -> Vec<String> {
     let mut resources = vec![];
     for server in &cluster.servers {
         let mut c = server.conn();
-        // The exclusive lock.
-        for field in [
-            "token", "count", "host", "pid", "cmd", "since", "fence", "ttl", "pending",
-        ] {
-            let r = format!("{tag}-lock-{field}");
-            hset(&mut c, &format!("redlock:lock:{r}"), &holder_fields(field, value));
-            resources.push(r);
-        }
-        // A --limit slot and its registry.
-        for field in ["token", "count", "pid", "since", "fence", "ttl"] {
-            let r = format!("{tag}-slot-{field}");
-            hset(
-                &mut c,
-                &format!("redlock:hold:{r}#0"),
-                &holder_fields(field, value),
-            );
-            let registry = [
-                ("mode".to_string(), b"limit".to_vec()),
-                ("limit".to_string(), b"3".to_vec()),
-                ("t:tok".to_string(), b"0".to_vec()),
-            ];
-            hset(&mut c, &format!("redlock:holds:{r}"), &registry);
-            resources.push(r);
-        }
-        for field in ["mode", "limit", "t:tok"] {
-            let r = format!("{tag}-registry-{field}");
-            hset(&mut c, &format!("redlock:hold:{r}#0"), &holder_fields("", b""));
-            let mut registry = vec![
-                ("mode".to_string(), b"shared".to_vec()),
-                ("limit".to_string(), b"1".to_vec()),
-                ("t:tok".to_string(), b"0".to_vec()),
-            ];
-            for (f, v) in &mut registry {
-                if f == field {
-                    *v = value.to_vec();
-                }
-            }
-            hset(&mut c, &format!("redlock:holds:{r}"), &registry);
-            resources.push(r);
-        }
-        // A waiter's record: expires|host|pid|since|mode|cmd, each part hostile in turn.
-        for part in 0..6 {
-            let r = format!("{tag}-queue-{part}");
-            hset(&mut c, &format!("redlock:lock:{r}"), &holder_fields("", b""));
-            let mut fields: Vec<Vec<u8>> = vec![
-                b"99999999999999".to_vec(),
-                b"ci-7".to_vec(),
-                b"77".to_vec(),
-                now_ms().to_string().into_bytes(),
-                b"limit:3".to_vec(),
-                b"./wait.sh".to_vec(),
-            ];
-            fields[part] = value.to_vec();
-            let record = fields.join(&b'|');
-            let _: () = redis::cmd("ZADD")
-                .arg(format!("redlock:queue:{r}"))
-                .arg(1)
-                .arg("w1")
-                .query(&mut c)
-                .expect("ZADD");
-            let _: () = redis::cmd("HSET")
-                .arg(format!("redlock:qinfo:{r}"))
-                .arg("w1")
-                .arg(record)
-                .query(&mut c)
-                .expect("HSET qinfo");
-            resources.push(r);
-        }
-        // The counters beside a lock.
-        for counter in ["fence", "fenced-by", "data-since"] {
-            let r = format!("{tag}-counter-{counter}");
-            hset(&mut c, &format!("redlock:lock:{r}"), &holder_fields("", b""));
-            let _: () = redis::cmd("SET")
-                .arg(format!("redlock:{counter}:{r}"))
-                .arg(value)
-                .query(&mut c)
-                .expect("SET");
-            resources.push(r);
-        }
+        resources.extend(hostile_locks(&mut c, tag, value));
+        resources.extend(hostile_slots(&mut c, tag, value));
+        resources.extend(hostile_registries(&mut c, tag, value));
+        resources.extend(hostile_queues(&mut c, tag, value));
+        resources.extend(hostile_counters(&mut c, tag, value));
     }
     resources.sort();
     resources.dedup();
     resources
+}
+
+/// One resource a part, named `{tag}-{kind}-{part}`, each written by `write(resource, part)`.
+fn one_resource_a_part<P: std::fmt::Display + Copy>(
+    tag: &str,
+    kind: &str,
+    parts: impl IntoIterator<Item = P>,
+    mut write: impl FnMut(&str, P),
+) -> Vec<String> {
+    parts
+        .into_iter()
+        .map(|part| {
+            let r = format!("{tag}-{kind}-{part}");
+            write(&r, part);
+            r
+        })
+        .collect()
+}
+
+/// The exclusive lock, each holder field hostile in turn.
+fn hostile_locks(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec<String> {
+    let fields = [
+        "token", "count", "host", "pid", "cmd", "since", "fence", "ttl", "pending",
+    ];
+    one_resource_a_part(tag, "lock", fields, |r, field| {
+        hset(c, &format!("redlock:lock:{r}"), &holder_fields(field, value));
+    })
+}
+
+/// A --limit slot, each field hostile in turn, and its registry.
+fn hostile_slots(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec<String> {
+    let fields = ["token", "count", "pid", "since", "fence", "ttl"];
+    one_resource_a_part(tag, "slot", fields, |r, field| {
+        hset(c, &format!("redlock:hold:{r}#0"), &holder_fields(field, value));
+        let registry = [
+            ("mode".to_string(), b"limit".to_vec()),
+            ("limit".to_string(), b"3".to_vec()),
+            ("t:tok".to_string(), b"0".to_vec()),
+        ];
+        hset(c, &format!("redlock:holds:{r}"), &registry);
+    })
+}
+
+/// A slot's registry, each field hostile in turn.
+fn hostile_registries(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec<String> {
+    one_resource_a_part(tag, "registry", ["mode", "limit", "t:tok"], |r, field| {
+        hset(c, &format!("redlock:hold:{r}#0"), &holder_fields("", b""));
+        let mut registry = vec![
+            ("mode".to_string(), b"shared".to_vec()),
+            ("limit".to_string(), b"1".to_vec()),
+            ("t:tok".to_string(), b"0".to_vec()),
+        ];
+        for (f, v) in &mut registry {
+            if f == field {
+                *v = value.to_vec();
+            }
+        }
+        hset(c, &format!("redlock:holds:{r}"), &registry);
+    })
+}
+
+/// A waiter's record: expires|host|pid|since|mode|cmd, each part hostile in turn.
+fn hostile_queues(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec<String> {
+    one_resource_a_part(tag, "queue", 0..6, |r, part| {
+        hset(c, &format!("redlock:lock:{r}"), &holder_fields("", b""));
+        let mut fields: Vec<Vec<u8>> = vec![
+            b"99999999999999".to_vec(),
+            b"ci-7".to_vec(),
+            b"77".to_vec(),
+            now_ms().to_string().into_bytes(),
+            b"limit:3".to_vec(),
+            b"./wait.sh".to_vec(),
+        ];
+        fields[part] = value.to_vec();
+        let record = fields.join(&b'|');
+        let _: () = redis::cmd("ZADD")
+            .arg(format!("redlock:queue:{r}"))
+            .arg(1)
+            .arg("w1")
+            .query(c)
+            .expect("ZADD");
+        let _: () = redis::cmd("HSET")
+            .arg(format!("redlock:qinfo:{r}"))
+            .arg("w1")
+            .arg(record)
+            .query(c)
+            .expect("HSET qinfo");
+    })
+}
+
+/// The counters beside a lock, each hostile in turn.
+fn hostile_counters(c: &mut redis::Connection, tag: &str, value: &[u8]) -> Vec<String> {
+    let counters = ["fence", "fenced-by", "data-since"];
+    one_resource_a_part(tag, "counter", counters, |r, counter| {
+        hset(c, &format!("redlock:lock:{r}"), &holder_fields("", b""));
+        let _: () = redis::cmd("SET")
+            .arg(format!("redlock:{counter}:{r}"))
+            .arg(value)
+            .query(c)
+            .expect("SET");
+    })
 }
 
 #[test]
@@ -267,7 +295,7 @@ fn hostile_records_never_make_inspect_panic() {
 }
 
 /// A shell loop that holds until `file` exists (the test's signal to finish).
-fn until(file: &std::path::Path) -> String {
+fn until(file: &Path) -> String {
     format!("until [ -e '{}' ]; do sleep 0.02; done", file.display())
 }
 
@@ -340,7 +368,7 @@ fn run_warns_when_an_instance_is_lost_and_when_it_comes_back_not_at_every_renewa
     let dir = tempfile::tempdir().expect("tempdir");
     let (started, go) = (dir.path().join("started"), dir.path().join("go"));
     let script = format!("touch '{}'; {}", started.display(), until(&go));
-    let mut bg = support::procs::Bg::start(
+    let mut bg = Bg::start(
         redlock()
             .env("REDLOCK_SERVERS", &servers)
             .args(["run", "-r", "hb", "--ttl", "1.5", "-c", &script]),
@@ -457,24 +485,27 @@ fn a_long_wait_tells_of_a_new_holder_and_a_limit_wait_says_how_full() {
     let cluster = Cluster::start(3);
     let servers = cluster.servers_arg();
     let dir = tempfile::tempdir().expect("tempdir");
-    let sub = |name: &str| {
+    let start = |name: &str, args: &[&str]| {
         let d = dir.path().join(name);
         std::fs::create_dir(&d).expect("dir");
-        d
+        Bg::start(redlock().env("REDLOCK_SERVERS", &servers).args(args), &d)
     };
-    let (stop_a, stop_x) = (dir.path().join("stop-a"), dir.path().join("stop-x"));
-    let start = |name: &str, args: &[&str]| {
-        support::procs::Bg::start(redlock().env("REDLOCK_SERVERS", &servers).args(args), &sub(name))
-    };
+    a_long_wait_tells_of_a_new_holder(&servers, dir.path(), &start);
+    a_limit_wait_says_how_full(&servers, dir.path(), &start);
+}
+
+/// W waits behind A (holding) and X (queued): told of A first, then of X when X takes over.
+fn a_long_wait_tells_of_a_new_holder(servers: &str, dir: &Path, start: &impl Fn(&str, &[&str]) -> Bg) {
+    let (stop_a, stop_x) = (dir.join("stop-a"), dir.join("stop-x"));
     let holder_a = format!("{} # holder-a", until(&stop_a));
     let mut a = start("a", &["run", "-r", "n", "-c", &holder_a]);
     wait_until("A holds", LIMIT, || {
-        rl(&servers, &["inspect", "-r", "n"]).stdout.contains("holder-a")
+        rl(servers, &["inspect", "-r", "n"]).stdout.contains("holder-a")
     });
     let holder_x = format!("{} # holder-x", until(&stop_x));
     let mut x = start("x", &["run", "-r", "n", "-w", "60", "-c", &holder_x]);
     wait_until("X queued", LIMIT, || {
-        rl(&servers, &["inspect", "-r", "n"])
+        rl(servers, &["inspect", "-r", "n"])
             .stdout
             .contains("queue (1 waiting")
     });
@@ -502,30 +533,30 @@ fn a_long_wait_tells_of_a_new_holder_and_a_limit_wait_says_how_full() {
     assert_eq!(x.code(LIMIT), 0);
     assert_eq!(w.code(LIMIT), 0, "{}", w.stderr());
     assert_eq!(count(&w.stderr(), "waiting for lock 'n'"), 2, "{}", w.stderr());
+}
 
-    // --limit 2, both slots held: every waiter's notice says how full, whatever its place.
-    let stop = dir.path().join("stop-slots");
+/// --limit 2, both slots held: every waiter's notice says how full, whatever its place.
+fn a_limit_wait_says_how_full(servers: &str, dir: &Path, start: &impl Fn(&str, &[&str]) -> Bg) {
+    let stop = dir.join("stop-slots");
     let slot = format!("{} # slot", until(&stop));
     let mut holders: Vec<_> = (0..2)
         .map(|i| start(&format!("slot{i}"), &["run", "-l", "2", "-r", "l", "-c", &slot]))
         .collect();
     wait_until("two slots held", LIMIT, || {
-        rl(&servers, &["inspect", "-r", "l"])
+        rl(servers, &["inspect", "-r", "l"])
             .stdout
             .contains("held (2 of 2 slots)")
     });
     // The listing names the slots' holders; the holders table has their time left.
     wait_until("the listing of both slots", LIMIT, || {
-        rl(&servers, &["inspect"])
-            .stdout
-            .contains("held (2 of 2 slots): ")
+        rl(servers, &["inspect"]).stdout.contains("held (2 of 2 slots): ")
     });
-    let out = rl(&servers, &["inspect"]);
+    let out = rl(servers, &["inspect"]);
     assert!(
         out.stdout.contains("(./") || out.stdout.contains("# slot"),
         "{out:?}"
     );
-    let out = rl(&servers, &["inspect", "-r", "l"]);
+    let out = rl(servers, &["inspect", "-r", "l"]);
     assert!(
         out.stdout
             .lines()

@@ -213,33 +213,9 @@ fn run_block(block: &Block, cluster: &Cluster) -> Result<Ran, String> {
         .prefix("readme")
         .tempdir()
         .expect("creating a temp dir for a README block");
-    let cwd = dir.path().join("work");
-    let home = dir.path().join("home");
-    fs::create_dir_all(&home).expect("creating HOME");
-    fs::create_dir_all(&cwd).expect("creating the working directory");
-    for (name, text) in STUBS {
-        let path = match name.strip_prefix("./") {
-            Some(file) => cwd.join(file),
-            None => dir.path().join(name),
-        };
-        write_executable(&path, text);
-    }
-    // The examples that install the man pages copy them from a checkout: `man/*.1`.
-    let man = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
-    std::os::unix::fs::symlink(&man, cwd.join("man")).expect("linking man/ into the working directory");
-
+    let (cwd, home) = block_world(dir.path());
     let script = dir.path().join(format!("readme-line-{}.sh", block.line));
     fs::write(&script, &block.body).expect("writing the block");
-
-    let bin = Path::new(env!("CARGO_BIN_EXE_redlock"))
-        .parent()
-        .expect("the binary's directory")
-        .to_path_buf();
-    let mut paths = vec![bin, dir.path().join("bin")];
-    if let Some(system) = std::env::var_os("PATH") {
-        paths.extend(std::env::split_paths(&system));
-    }
-    let path = std::env::join_paths(paths).expect("joining PATH");
 
     // stderr into stdout's pipe, so that the output interleaves as on a terminal.
     let out = procs::run(
@@ -248,25 +224,12 @@ fn run_block(block: &Block, cluster: &Cluster) -> Result<Ran, String> {
             .arg("exec sh -e \"$0\" 2>&1")
             .arg(&script)
             .current_dir(&cwd)
-            .env("PATH", path)
+            .env("PATH", block_path(dir.path()))
             .env("HOME", &home)
             .env("REDLOCK_SERVERS", cluster.servers_arg()),
         BLOCK_TIMEOUT,
     );
-    // A background job's failure does not fail the block (`wait` returns 0), so also look for
-    // the traces of the ways an example rots: a flag that no longer exists (clap's usage error)
-    // and a command that does not exist (the shell's or redlock's "not found"), except the one
-    // the README runs on purpose to show exit 127.
-    let rotten: Vec<&str> = out
-        .stdout
-        .lines()
-        .chain(out.stderr.lines())
-        .filter(|l| {
-            l.contains(USAGE_ERROR)
-                || (l.ends_with(": not found") && !l.starts_with("redlock: "))
-                || (l.starts_with("redlock: command not") && !l.contains(MISSING_ON_PURPOSE))
-        })
-        .collect();
+    let rotten = rotten_lines(&out);
     if out.code == Some(0) && rotten.is_empty() {
         Ok(Ran {
             took: out.elapsed,
@@ -289,6 +252,56 @@ fn run_block(block: &Block, cluster: &Cluster) -> Result<Ran, String> {
             out.stderr
         ))
     }
+}
+
+/// A block's working directory and HOME inside `dir`, with the [`STUBS`] in place and the
+/// checkout's `man/` linked into the working directory.
+fn block_world(dir: &Path) -> (PathBuf, PathBuf) {
+    let cwd = dir.join("work");
+    let home = dir.join("home");
+    fs::create_dir_all(&home).expect("creating HOME");
+    fs::create_dir_all(&cwd).expect("creating the working directory");
+    for (name, text) in STUBS {
+        let path = match name.strip_prefix("./") {
+            Some(file) => cwd.join(file),
+            None => dir.join(name),
+        };
+        write_executable(&path, text);
+    }
+    // The examples that install the man pages copy them from a checkout: `man/*.1`.
+    let man = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    std::os::unix::fs::symlink(&man, cwd.join("man")).expect("linking man/ into the working directory");
+    (cwd, home)
+}
+
+/// A block's PATH: the `redlock` under test first, then the `bin/` stubs under `dir`, then
+/// the system's.
+fn block_path(dir: &Path) -> std::ffi::OsString {
+    let bin = Path::new(env!("CARGO_BIN_EXE_redlock"))
+        .parent()
+        .expect("the binary's directory")
+        .to_path_buf();
+    let mut paths = vec![bin, dir.join("bin")];
+    if let Some(system) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&system));
+    }
+    std::env::join_paths(paths).expect("joining PATH")
+}
+
+/// A background job's failure does not fail the block (`wait` returns 0), so also look for
+/// the traces of the ways an example rots: a flag that no longer exists (clap's usage error)
+/// and a command that does not exist (the shell's or redlock's "not found"), except the one
+/// the README runs on purpose to show exit 127.
+fn rotten_lines(out: &procs::Out) -> Vec<&str> {
+    out.stdout
+        .lines()
+        .chain(out.stderr.lines())
+        .filter(|l| {
+            l.contains(USAGE_ERROR)
+                || (l.ends_with(": not found") && !l.starts_with("redlock: "))
+                || (l.starts_with("redlock: command not") && !l.contains(MISSING_ON_PURPOSE))
+        })
+        .collect()
 }
 
 /// The real output with this machine's names in the README's: the host name becomes
